@@ -1,0 +1,6 @@
+//! Everything that runs: host tensors, the reference interpreter, data
+//! loaders and checkpoints.
+
+pub mod tensor;
+
+pub use tensor::Tensor;

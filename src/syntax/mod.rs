@@ -1,0 +1,3 @@
+//! The front end's first stage: `.nn` text to [`ast::Module`].
+
+pub mod ast;
