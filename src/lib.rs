@@ -7,4 +7,5 @@
 pub mod diag;
 pub mod graph;
 pub mod runtime;
+pub mod sema;
 pub mod syntax;

@@ -1,3 +1,4 @@
 //! The front end's first stage: `.nn` text to [`ast::Module`].
 
 pub mod ast;
+pub mod parser;

@@ -1,0 +1,1210 @@
+//! Builtin functions: the primitives the prelude and user code are written
+//! in (`exp`, `sum`, `reshape`, `conv2d`, ...), initialisers for `param`,
+//! and the settings constructors of data and train blocks (`idx`, `sgd`, ...).
+//!
+//! Composite builtins (`conv2d`, `max_pool2d`, `dropout`, `one_hot`) expand
+//! into IR primitives here, so autodiff and the back ends only ever see the
+//! primitive set.
+
+use std::rc::Rc;
+
+use super::dim::{Dim, show_shape};
+use super::eval::{ArgVal, Elaborator, ParamSpec};
+use super::ops::window_out;
+use super::value::{Init, Record, TensorVal, Value};
+use crate::diag::{Code, Diagnostic, Span};
+use crate::graph::{BinaryOp, DType, NodeId, ReduceOp, Shape, SliceRange, UnaryOp};
+
+/// A builtin's signature.
+#[derive(Debug)]
+pub struct Builtin {
+    /// Its name.
+    pub name: &'static str,
+    /// Parameter names in order.
+    pub params: &'static [&'static str],
+    /// How many leading parameters are required.
+    pub required: usize,
+    /// One line for `docs/LANGUAGE.md` and the REPL's `:help`.
+    pub doc: &'static str,
+}
+
+macro_rules! builtins {
+    ($($name:literal ($($p:literal),*) required $req:literal : $doc:literal;)*) => {
+        /// Every builtin.
+        pub const BUILTINS: &[Builtin] = &[$(Builtin { name: $name, params: &[$($p),*], required: $req, doc: $doc },)*];
+    };
+}
+
+builtins! {
+    "exp"("x") required 1: "elementwise e^x";
+    "log"("x") required 1: "elementwise natural logarithm";
+    "sqrt"("x") required 1: "elementwise square root";
+    "tanh"("x") required 1: "elementwise hyperbolic tangent";
+    "sin"("x") required 1: "elementwise sine";
+    "cos"("x") required 1: "elementwise cosine";
+    "maximum"("a", "b") required 2: "elementwise maximum, broadcasting";
+    "minimum"("a", "b") required 2: "elementwise minimum, broadcasting";
+    "where"("cond", "a", "b") required 3: "elementwise `cond != 0 ? a : b`, broadcasting";
+    "sum"("x", "axis", "keepdim") required 1: "sum over `axis` (an int or list; all axes when omitted)";
+    "mean"("x", "axis", "keepdim") required 1: "mean over `axis` (all axes when omitted)";
+    "max"("x", "axis", "keepdim") required 1: "maximum over `axis` (all axes when omitted)";
+    "min"("x", "axis", "keepdim") required 1: "minimum over `axis` (all axes when omitted)";
+    "reshape"("x", "shape") required 2: "same elements, new shape; one `-1` is inferred";
+    "flatten"("x", "start", "end") required 1: "merges dimensions `start..=end` (default 1 to -1)";
+    "transpose"("x", "dim0", "dim1") required 1: "swaps two axes (default the last two)";
+    "permute"("x", "dims") required 2: "reorders axes: result axis i is input axis dims[i]";
+    "unsqueeze"("x", "axis") required 2: "inserts a size-1 axis";
+    "squeeze"("x", "axis") required 2: "removes a size-1 axis";
+    "concat"("xs", "axis") required 1: "joins a list of tensors along an existing axis (default 0)";
+    "stack"("xs", "axis") required 1: "joins a list of equal-shape tensors along a new axis (default 0)";
+    "matmul"("a", "b") required 2: "matrix multiply, same as `a @ b`";
+    "conv2d"("x", "weight", "bias", "stride", "padding") required 2: "2-D convolution of [B, C, H, W] by [O, C, K, K] (im2col + matmul)";
+    "max_pool2d"("x", "kernel_size", "stride") required 2: "2-D max pooling (stride defaults to kernel_size)";
+    "avg_pool2d"("x", "kernel_size", "stride") required 2: "2-D average pooling (stride defaults to kernel_size)";
+    "dropout"("x", "p") required 2: "zeroes each element with probability p while training, scaling the rest by 1/(1-p)";
+    "one_hot"("labels", "n") required 2: "integer labels [...] to a 0/1 tensor [..., n]";
+    "size"("x", "axis") required 2: "the size of one axis, as an int";
+    "len"("xs") required 1: "the length of a list";
+    "param"("shape", "init") required 1: "a trainable parameter (model members only)";
+    "zeros"() required 0: "initialiser: all zeros";
+    "ones"() required 0: "initialiser: all ones";
+    "constant"("value") required 1: "initialiser: every element `value`";
+    "uniform"("lo", "hi") required 2: "initialiser: uniform on [lo, hi)";
+    "normal"("mean", "std") required 0: "initialiser: normal (default mean 0, std 1)";
+    "idx"("images", "labels") required 2: "data: an IDX image file and label file (plain or gzip)";
+    "csv"("path", "label_column", "header") required 1: "data: a CSV file of `label,features...` rows";
+    "npy"("images", "labels") required 2: "data: NPY arrays of inputs and labels";
+    "sgd"("lr", "momentum", "nesterov", "weight_decay", "dampening") required 1: "optimizer: SGD as torch.optim.SGD";
+    "adam"("lr", "beta1", "beta2", "eps", "weight_decay") required 0: "optimizer: Adam as torch.optim.Adam";
+    "adamw"("lr", "beta1", "beta2", "eps", "weight_decay") required 0: "optimizer: AdamW as torch.optim.AdamW";
+    "step_lr"("step_size", "gamma") required 1: "schedule: multiply the rate by gamma every step_size epochs";
+    "cosine"("t_max", "eta_min") required 0: "schedule: cosine annealing over t_max epochs (default all)";
+    "accuracy"() required 0: "metric: fraction of arg-max predictions equal to the label";
+}
+
+/// The builtin with this name.
+pub fn find(name: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.name == name)
+}
+
+/// Default values of optional record fields, in parameter order (`None`: absent).
+fn record_defaults(name: &str) -> &'static [Option<f64>] {
+    match name {
+        "csv" => &[None, Some(0.0), None],
+        "sgd" => &[None, Some(0.0), Some(0.0), Some(0.0), Some(0.0)],
+        "adam" => &[Some(1e-3), Some(0.9), Some(0.999), Some(1e-8), Some(0.0)],
+        "adamw" => &[Some(1e-3), Some(0.9), Some(0.999), Some(1e-8), Some(0.01)],
+        "step_lr" => &[None, Some(0.1)],
+        "cosine" => &[None, Some(0.0)],
+        _ => &[],
+    }
+}
+
+/// Calls builtin `name`.
+pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span: Span) -> Value {
+    let Some(b) = find(name) else {
+        return Value::Poison;
+    };
+    let Some(slots) = el.bind_args(&format!("`{name}`"), b.params, args, span) else {
+        return Value::Poison;
+    };
+    for (i, p) in b.params.iter().enumerate().take(b.required) {
+        if slots[i].is_none() {
+            let d = Diagnostic::error(
+                Code::MISSING_ARGUMENT,
+                span,
+                format!("`{name}` is missing argument `{p}`"),
+            )
+            .with_note(format!("`{name}({})`: {}", b.params.join(", "), b.doc));
+            return el.err(d);
+        }
+    }
+    let mut a = Args { slots, span };
+    match name {
+        "exp" => unary(el, &mut a, UnaryOp::Exp, f64::exp),
+        "log" => unary(el, &mut a, UnaryOp::Log, f64::ln),
+        "sqrt" => unary(el, &mut a, UnaryOp::Sqrt, f64::sqrt),
+        "tanh" => unary(el, &mut a, UnaryOp::Tanh, f64::tanh),
+        "sin" => unary(el, &mut a, UnaryOp::Sin, f64::sin),
+        "cos" => unary(el, &mut a, UnaryOp::Cos, f64::cos),
+        "maximum" | "minimum" => {
+            let (x, y) = (a.take(0), a.take(1));
+            if let (Some(p), Some(q)) = (x.value.as_f64(), y.value.as_f64()) {
+                return Value::Float(if name == "maximum" {
+                    p.max(q)
+                } else {
+                    p.min(q)
+                });
+            }
+            let (Some(p), Some(q)) = (
+                el.as_tensor(&x.value, x.span),
+                el.as_tensor(&y.value, y.span),
+            ) else {
+                return type_error(el, &x, "a tensor or number");
+            };
+            let (p, q) = (el.as_float(p), el.as_float(q));
+            let op = if name == "maximum" {
+                BinaryOp::Max
+            } else {
+                BinaryOp::Min
+            };
+            el.elementwise(
+                op,
+                &TensorVal {
+                    origin: x.span,
+                    ..p
+                },
+                &TensorVal {
+                    origin: y.span,
+                    ..q
+                },
+                span,
+                false,
+            )
+        }
+        "where" => where_(el, &mut a),
+        "sum" | "mean" | "max" | "min" => reduction(el, &mut a, name),
+        "reshape" => reshape(el, &mut a),
+        "flatten" => flatten(el, &mut a),
+        "transpose" => {
+            let Some(t) = a.tensor(el, 0) else {
+                return Value::Poison;
+            };
+            let r = t.shape.len() as i64;
+            let (Some(d0), Some(d1)) = (a.int_or(el, 1, -2), a.int_or(el, 2, -1)) else {
+                return Value::Poison;
+            };
+            let (Some(d0), Some(d1)) =
+                (el.axis(d0, r as usize, span), el.axis(d1, r as usize, span))
+            else {
+                return Value::Poison;
+            };
+            let mut perm: Vec<usize> = (0..r as usize).collect();
+            perm.swap(d0, d1);
+            el.permute(&t, perm, span)
+        }
+        "permute" => permute(el, &mut a),
+        "unsqueeze" | "squeeze" => squeeze(el, &mut a, name == "unsqueeze"),
+        "concat" | "stack" => concat(el, &mut a, name == "stack"),
+        "matmul" => {
+            let (Some(x), Some(y)) = (a.tensor(el, 0), a.tensor(el, 1)) else {
+                return Value::Poison;
+            };
+            let (x, y) = (el.as_float(x), el.as_float(y));
+            el.matmul(x, y, span)
+        }
+        "conv2d" => conv2d(el, &mut a),
+        "max_pool2d" | "avg_pool2d" => pool2d(el, &mut a, name == "max_pool2d"),
+        "dropout" => dropout(el, &mut a),
+        "one_hot" => one_hot(el, &mut a),
+        "size" => {
+            let Some(t) = a.tensor(el, 0) else {
+                return Value::Poison;
+            };
+            let Some(ax) = a.int(el, 1) else {
+                return Value::Poison;
+            };
+            match el.axis(ax, t.shape.len(), a.span_of(1)) {
+                Some(ax) => Value::Int(t.shape[ax].clone()),
+                None => Value::Poison,
+            }
+        }
+        "len" => match &a.take(0).value {
+            Value::List(xs) => Value::int(xs.len() as i64),
+            _ => type_error(el, &a.get(0), "a list"),
+        },
+        "param" => param(el, &mut a),
+        "zeros" => Value::Init(Init::Fill(0.0)),
+        "ones" => Value::Init(Init::Fill(1.0)),
+        "constant" => match a.float(el, 0) {
+            Some(v) => Value::Init(Init::Fill(v)),
+            None => Value::Poison,
+        },
+        "uniform" => match (a.float(el, 0), a.float(el, 1)) {
+            (Some(lo), Some(hi)) if lo <= hi => Value::Init(Init::Uniform { lo, hi }),
+            (Some(lo), Some(hi)) => bad_value(el, span, format!("uniform({lo}, {hi}) has lo > hi")),
+            _ => Value::Poison,
+        },
+        "normal" => match (a.float_or(el, 0, 0.0), a.float_or(el, 1, 1.0)) {
+            (Some(mean), Some(std)) if std >= 0.0 => Value::Init(Init::Normal { mean, std }),
+            (Some(_), Some(std)) => bad_value(
+                el,
+                span,
+                format!("normal std must be non-negative, found {std}"),
+            ),
+            _ => Value::Poison,
+        },
+        _ => record(name, a),
+    }
+}
+
+/// Evaluated arguments, one slot per parameter.
+struct Args {
+    slots: Vec<Option<ArgVal>>,
+    span: Span,
+}
+
+impl Args {
+    fn get(&self, i: usize) -> ArgVal {
+        self.slots[i].clone().unwrap_or(ArgVal {
+            name: None,
+            value: Value::Poison,
+            span: self.span,
+        })
+    }
+
+    fn take(&mut self, i: usize) -> ArgVal {
+        self.get(i)
+    }
+
+    fn present(&self, i: usize) -> bool {
+        self.slots.get(i).is_some_and(Option::is_some)
+    }
+
+    fn span_of(&self, i: usize) -> Span {
+        self.slots
+            .get(i)
+            .and_then(|s| s.as_ref())
+            .map_or(self.span, |a| a.span)
+    }
+
+    fn tensor(&self, el: &mut Elaborator<'_>, i: usize) -> Option<TensorVal> {
+        let a = self.get(i);
+        match &a.value {
+            Value::Tensor(t) => Some(TensorVal {
+                origin: a.span,
+                ..t.clone()
+            }),
+            Value::Poison => None,
+            _ => {
+                type_error(el, &a, "a tensor");
+                None
+            }
+        }
+    }
+
+    fn int(&self, el: &mut Elaborator<'_>, i: usize) -> Option<i64> {
+        let a = self.get(i);
+        el.static_int(&a.value, a.span)
+    }
+
+    fn int_or(&self, el: &mut Elaborator<'_>, i: usize, default: i64) -> Option<i64> {
+        if self.present(i) {
+            self.int(el, i)
+        } else {
+            Some(default)
+        }
+    }
+
+    fn float(&self, el: &mut Elaborator<'_>, i: usize) -> Option<f64> {
+        let a = self.get(i);
+        match a.value.as_f64() {
+            Some(x) => Some(x),
+            None if matches!(a.value, Value::Poison) => None,
+            None => {
+                type_error(el, &a, "a number");
+                None
+            }
+        }
+    }
+
+    fn float_or(&self, el: &mut Elaborator<'_>, i: usize, default: f64) -> Option<f64> {
+        if self.present(i) {
+            self.float(el, i)
+        } else {
+            Some(default)
+        }
+    }
+
+    fn bool_or(&self, el: &mut Elaborator<'_>, i: usize, default: bool) -> Option<bool> {
+        if !self.present(i) {
+            return Some(default);
+        }
+        match self.get(i).value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                type_error(el, &self.get(i), "`true` or `false`");
+                None
+            }
+        }
+    }
+
+    /// An int or list of ints, normalised against `rank`; `None` inside when absent.
+    fn axes(&self, el: &mut Elaborator<'_>, i: usize, rank: usize) -> Option<Option<Vec<usize>>> {
+        if !self.present(i) {
+            return Some(None);
+        }
+        let a = self.get(i);
+        let raw: Vec<Value> = match &a.value {
+            Value::List(xs) => xs.as_ref().clone(),
+            v => vec![v.clone()],
+        };
+        let mut axes = Vec::new();
+        for v in raw {
+            let n = el.static_int(&v, a.span)?;
+            axes.push(el.axis(n, rank, a.span)?);
+        }
+        axes.sort_unstable();
+        axes.dedup();
+        Some(Some(axes))
+    }
+
+    /// A list of sizes (ints, possibly symbolic).
+    fn dims(&self, el: &mut Elaborator<'_>, i: usize) -> Option<Vec<Dim>> {
+        let a = self.get(i);
+        match &a.value {
+            Value::List(xs) => {
+                let mut out = Vec::new();
+                for v in xs.iter() {
+                    match v {
+                        Value::Int(d) => out.push(d.clone()),
+                        Value::Poison => return None,
+                        other => {
+                            let d = Diagnostic::error(
+                                Code::TYPE,
+                                a.span,
+                                format!(
+                                    "a shape is a list of integers, found {}",
+                                    other.describe()
+                                ),
+                            );
+                            el.err(d);
+                            return None;
+                        }
+                    }
+                }
+                Some(out)
+            }
+            Value::Poison => None,
+            _ => {
+                type_error(el, &a, "a list of sizes like `[B, 784]`");
+                None
+            }
+        }
+    }
+}
+
+fn type_error(el: &mut Elaborator<'_>, a: &ArgVal, expected: &str) -> Value {
+    if matches!(a.value, Value::Poison) {
+        return Value::Poison;
+    }
+    let d = Diagnostic::error(
+        Code::TYPE,
+        a.span,
+        format!("expected {expected}, found {}", a.value.describe()),
+    );
+    el.err(d)
+}
+
+fn bad_value(el: &mut Elaborator<'_>, span: Span, msg: String) -> Value {
+    el.err(Diagnostic::error(Code::BAD_VALUE, span, msg))
+}
+
+fn unary(el: &mut Elaborator<'_>, a: &mut Args, op: UnaryOp, f: fn(f64) -> f64) -> Value {
+    let x = a.take(0);
+    if let Some(v) = x.value.as_f64() {
+        return Value::Float(f(v));
+    }
+    match &x.value {
+        Value::Tensor(t) => el.unary_tensor(op, t.clone(), a.span),
+        _ => type_error(el, &x, "a tensor or number"),
+    }
+}
+
+fn where_(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    let vals: Vec<ArgVal> = (0..3).map(|i| a.take(i)).collect();
+    let mut ts = Vec::new();
+    for v in &vals {
+        match el.as_tensor(&v.value, v.span) {
+            Some(t) => {
+                let t = el.as_float(t);
+                ts.push(TensorVal {
+                    origin: v.span,
+                    ..t
+                });
+            }
+            None => return type_error(el, v, "a tensor or number"),
+        }
+    }
+    let shape = match super::ops::broadcast(&ts[0].shape, &ts[1].shape)
+        .and_then(|s| super::ops::broadcast(&s, &ts[2].shape))
+    {
+        Ok(s) => s,
+        Err((x, y)) => {
+            let d = Diagnostic::error(
+                Code::BROADCAST,
+                a.span,
+                format!(
+                    "`where` operands {}, {} and {} cannot be broadcast together",
+                    show_shape(&ts[0].shape),
+                    show_shape(&ts[1].shape),
+                    show_shape(&ts[2].shape)
+                ),
+            )
+            .with_note(format!("dimensions {x} and {y} differ and neither is 1"));
+            return el.err(d);
+        }
+    };
+    let nodes: Vec<NodeId> = ts.iter().map(Elaborator::node).collect();
+    let target = Elaborator::concrete(&shape);
+    el.tensor(shape, DType::F32, a.span, |g| {
+        let n: Vec<NodeId> = nodes.iter().map(|&n| g.broadcast_to(n, &target)).collect();
+        g.select(n[0], n[1], n[2])
+    })
+}
+
+fn reduction(el: &mut Elaborator<'_>, a: &mut Args, name: &str) -> Value {
+    let x = a.take(0);
+    if let Value::List(xs) = &x.value {
+        // max/min/sum over a list of numbers, for sizes and constants.
+        let nums: Option<Vec<f64>> = xs.iter().map(Value::as_f64).collect();
+        if let (Some(nums), false) = (nums, nums_empty(xs)) {
+            let all_int = xs.iter().all(|v| matches!(v, Value::Int(_)));
+            let r = match name {
+                "sum" => nums.iter().sum(),
+                "mean" => nums.iter().sum::<f64>() / nums.len() as f64,
+                "max" => nums.iter().cloned().fold(f64::MIN, f64::max),
+                _ => nums.iter().cloned().fold(f64::MAX, f64::min),
+            };
+            return if all_int && name != "mean" {
+                Value::int(r as i64)
+            } else {
+                Value::Float(r)
+            };
+        }
+    }
+    let Some(t) = a.tensor(el, 0) else {
+        return Value::Poison;
+    };
+    let Some(axes) = a.axes(el, 1, t.shape.len()) else {
+        return Value::Poison;
+    };
+    let Some(keepdim) = a.bool_or(el, 2, false) else {
+        return Value::Poison;
+    };
+    let span = a.span;
+    match name {
+        "sum" => el.reduce(ReduceOp::Sum, &t, axes, keepdim, span),
+        "max" => el.reduce(ReduceOp::Max, &t, axes, keepdim, span),
+        "min" => {
+            let neg = el.unary_tensor(UnaryOp::Neg, t, span);
+            let Value::Tensor(neg) = neg else {
+                return Value::Poison;
+            };
+            let m = el.reduce(ReduceOp::Max, &neg, axes, keepdim, span);
+            let Value::Tensor(m) = m else {
+                return Value::Poison;
+            };
+            el.unary_tensor(UnaryOp::Neg, m, span)
+        }
+        _ => {
+            let all: Vec<usize> = (0..t.shape.len()).collect();
+            let count = Dim::product(
+                &axes
+                    .as_ref()
+                    .unwrap_or(&all)
+                    .iter()
+                    .map(|&i| t.shape[i].clone())
+                    .collect::<Vec<_>>(),
+            );
+            let s = el.reduce(ReduceOp::Sum, &t, axes, keepdim, span);
+            let Value::Tensor(s) = s else {
+                return Value::Poison;
+            };
+            let n = count.known().unwrap_or(1).max(1) as f32;
+            let x = s.node;
+            el.tensor(s.shape.clone(), DType::F32, span, |g| {
+                g.scale(x.unwrap_or(NodeId(0)), 1.0 / n)
+            })
+        }
+    }
+}
+
+fn nums_empty(xs: &[Value]) -> bool {
+    xs.is_empty()
+}
+
+fn reshape(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    let Some(t) = a.tensor(el, 0) else {
+        return Value::Poison;
+    };
+    let Some(mut dims) = a.dims(el, 1) else {
+        return Value::Poison;
+    };
+    let holes: Vec<usize> = dims
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| **d == Dim::Known(-1))
+        .map(|(i, _)| i)
+        .collect();
+    if holes.len() > 1 {
+        return bad_value(
+            el,
+            a.span_of(1),
+            "a reshape may infer only one dimension (`-1`)".into(),
+        );
+    }
+    if let Some(&h) = holes.first() {
+        let (kin, mut sin) = super::ops::factorise(&t.shape);
+        let rest: Vec<Dim> = dims
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != h)
+            .map(|(_, d)| d.clone())
+            .collect();
+        let (kout, sout) = super::ops::factorise(&rest);
+        let mut ok = kout != 0 && kin % kout == 0;
+        for s in &sout {
+            match sin.iter().position(|x| x == s) {
+                Some(p) => {
+                    sin.remove(p);
+                }
+                None => ok = false,
+            }
+        }
+        if !ok {
+            let d = Diagnostic::error(
+                Code::RESHAPE,
+                a.span,
+                format!(
+                    "cannot reshape {} into {}",
+                    show_shape(&t.shape),
+                    show_shape(&dims)
+                ),
+            )
+            .with_label(
+                t.origin,
+                format!("this has {} elements", Dim::product(&t.shape)),
+            )
+            .with_help("the other dimensions must divide the element count");
+            return el.err(d);
+        }
+        let mut inferred = Dim::Known(kin / kout.max(1));
+        for s in sin {
+            inferred = inferred
+                .arith(super::dim::DimOp::Mul, &Dim::Sym(Rc::from(s.as_str())))
+                .unwrap_or(inferred);
+        }
+        dims[h] = inferred;
+    }
+    if let Some(bad) = dims.iter().find(|d| d.known().is_some_and(|n| n < 0)) {
+        return bad_value(
+            el,
+            a.span_of(1),
+            format!("negative dimension {bad} in reshape"),
+        );
+    }
+    el.reshape(&t, dims, a.span)
+}
+
+fn flatten(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    let Some(t) = a.tensor(el, 0) else {
+        return Value::Poison;
+    };
+    let r = t.shape.len();
+    if r == 0 {
+        return el.reshape(&t, vec![Dim::Known(1)], a.span);
+    }
+    let (Some(s), Some(e)) = (a.int_or(el, 1, 1), a.int_or(el, 2, -1)) else {
+        return Value::Poison;
+    };
+    let (Some(s), Some(e)) = (el.axis(s, r, a.span_of(1)), el.axis(e, r, a.span_of(2))) else {
+        return Value::Poison;
+    };
+    if s > e {
+        return bad_value(
+            el,
+            a.span,
+            format!("flatten start axis {s} is after end axis {e}"),
+        );
+    }
+    let mut dims: Vec<Dim> = t.shape[..s].to_vec();
+    dims.push(Dim::product(&t.shape[s..=e]));
+    dims.extend_from_slice(&t.shape[e + 1..]);
+    el.reshape(&t, dims, a.span)
+}
+
+fn permute(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    let Some(t) = a.tensor(el, 0) else {
+        return Value::Poison;
+    };
+    let Some(dims) = a.dims(el, 1) else {
+        return Value::Poison;
+    };
+    let r = t.shape.len();
+    let mut perm = Vec::new();
+    for d in dims {
+        let Some(n) = d.known() else {
+            return bad_value(el, a.span_of(1), "permute axes must be integers".into());
+        };
+        let Some(ax) = el.axis(n, r, a.span_of(1)) else {
+            return Value::Poison;
+        };
+        perm.push(ax);
+    }
+    let mut sorted = perm.clone();
+    sorted.sort_unstable();
+    if sorted != (0..r).collect::<Vec<_>>() {
+        return bad_value(
+            el,
+            a.span_of(1),
+            format!("{perm:?} is not a permutation of the {r} axes"),
+        );
+    }
+    el.permute(&t, perm, a.span)
+}
+
+fn squeeze(el: &mut Elaborator<'_>, a: &mut Args, insert: bool) -> Value {
+    let Some(t) = a.tensor(el, 0) else {
+        return Value::Poison;
+    };
+    let Some(ax) = a.int(el, 1) else {
+        return Value::Poison;
+    };
+    let r = t.shape.len();
+    let mut dims = t.shape.clone();
+    if insert {
+        let Some(ax) = el.axis(ax, r + 1, a.span_of(1)) else {
+            return Value::Poison;
+        };
+        dims.insert(ax, Dim::Known(1));
+    } else {
+        let Some(ax) = el.axis(ax, r, a.span_of(1)) else {
+            return Value::Poison;
+        };
+        if dims[ax] != Dim::Known(1) {
+            return bad_value(
+                el,
+                a.span_of(1),
+                format!("axis {ax} has size {}, not 1", dims[ax]),
+            );
+        }
+        dims.remove(ax);
+    }
+    el.reshape(&t, dims, a.span)
+}
+
+fn concat(el: &mut Elaborator<'_>, a: &mut Args, stack: bool) -> Value {
+    let xs = a.take(0);
+    let Value::List(items) = &xs.value else {
+        return type_error(el, &xs, "a list of tensors");
+    };
+    if items.is_empty() {
+        return bad_value(el, xs.span, "cannot join an empty list".into());
+    }
+    let mut ts = Vec::new();
+    for v in items.iter() {
+        match v {
+            Value::Tensor(t) => ts.push(t.clone()),
+            Value::Poison => return Value::Poison,
+            other => {
+                return type_error(
+                    el,
+                    &ArgVal {
+                        value: other.clone(),
+                        ..xs.clone()
+                    },
+                    "a list of tensors",
+                );
+            }
+        }
+    }
+    let rank = ts[0].shape.len() + usize::from(stack);
+    let Some(ax) = a.int_or(el, 1, 0) else {
+        return Value::Poison;
+    };
+    let Some(ax) = el.axis(ax, rank, a.span_of(1)) else {
+        return Value::Poison;
+    };
+    let ts: Vec<TensorVal> = ts.into_iter().map(|t| el.as_float(t)).collect();
+    for t in &ts[1..] {
+        let same = if stack {
+            t.shape == ts[0].shape
+        } else {
+            t.shape.len() == ts[0].shape.len()
+                && t.shape
+                    .iter()
+                    .zip(&ts[0].shape)
+                    .enumerate()
+                    .all(|(i, (p, q))| i == ax || p == q)
+        };
+        if !same {
+            let d = Diagnostic::error(
+                Code::BROADCAST,
+                a.span,
+                format!(
+                    "cannot {} tensors of shapes {} and {} along axis {ax}",
+                    if stack { "stack" } else { "concatenate" },
+                    show_shape(&ts[0].shape),
+                    show_shape(&t.shape)
+                ),
+            )
+            .with_label(t.origin, format!("this has shape {}", show_shape(&t.shape)));
+            return el.err(d);
+        }
+    }
+    let parts: Vec<(NodeId, Vec<Dim>)> = ts
+        .iter()
+        .map(|t| {
+            let mut s = t.shape.clone();
+            if stack {
+                s.insert(ax, Dim::Known(1));
+            }
+            (Elaborator::node(t), s)
+        })
+        .collect();
+    let mut shape = parts[0].1.clone();
+    shape[ax] = Dim::product(&[Dim::Known(1)]);
+    let total = parts.iter().fold(Dim::Known(0), |acc, (_, s)| {
+        acc.arith(super::dim::DimOp::Add, &s[ax]).unwrap_or(acc)
+    });
+    shape[ax] = total;
+    el.tensor(shape, DType::F32, a.span, |g| {
+        let nodes: Vec<NodeId> = parts
+            .iter()
+            .map(|(n, s)| g.reshape(*n, Elaborator::concrete(s)))
+            .collect();
+        g.concat(&nodes, ax)
+    })
+}
+
+fn conv2d(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    let span = a.span;
+    let (Some(x), Some(w)) = (a.tensor(el, 0), a.tensor(el, 1)) else {
+        return Value::Poison;
+    };
+    let bias = if a.present(2) {
+        a.tensor(el, 2).map(Some)
+    } else {
+        Some(None)
+    };
+    let (Some(bias), Some(stride), Some(padding)) = (bias, a.int_or(el, 3, 1), a.int_or(el, 4, 0))
+    else {
+        return Value::Poison;
+    };
+    if x.shape.len() != 4 || w.shape.len() != 4 {
+        let (t, what) = if x.shape.len() != 4 {
+            (&x, "input")
+        } else {
+            (&w, "weight")
+        };
+        let d = Diagnostic::error(
+            Code::ARG_SHAPE,
+            t.origin,
+            format!(
+                "conv2d {what} must have 4 dimensions, found shape {}",
+                show_shape(&t.shape)
+            ),
+        )
+        .with_help(
+            "the input is [batch, channels, height, width]; the weight is [out, in, kh, kw]",
+        );
+        return el.err(d);
+    }
+    if x.shape[1] != w.shape[1] {
+        let d = Diagnostic::error(
+            Code::ARG_SHAPE,
+            x.origin,
+            format!(
+                "conv2d input has {} channels but the weight expects {}",
+                x.shape[1], w.shape[1]
+            ),
+        )
+        .with_primary(format!("this has shape {}", show_shape(&x.shape)))
+        .with_label(
+            w.origin,
+            format!("weight of shape {}", show_shape(&w.shape)),
+        )
+        .with_help("the second dimension of the input must equal the layer's in_channels");
+        return el.err(d);
+    }
+    if stride < 1 || padding < 0 {
+        return bad_value(
+            el,
+            span,
+            format!("conv2d needs stride >= 1 and padding >= 0 (got {stride}, {padding})"),
+        );
+    }
+    let (Some(kh), Some(kw)) = (w.shape[2].known(), w.shape[3].known()) else {
+        return bad_value(
+            el,
+            w.origin,
+            "conv2d kernel size must be known at compile time".into(),
+        );
+    };
+    let Some((ho, wo)) = window_dims(el, &x, kh, kw, stride, padding, span, "convolution") else {
+        return Value::Poison;
+    };
+    if let Some(b) = &bias {
+        if b.shape.len() != 1 || b.shape[0] != w.shape[0] {
+            let d = Diagnostic::error(
+                Code::ARG_SHAPE,
+                b.origin,
+                format!(
+                    "conv2d bias must have shape [{}], found {}",
+                    w.shape[0],
+                    show_shape(&b.shape)
+                ),
+            );
+            return el.err(d);
+        }
+    }
+    let shape = vec![
+        x.shape[0].clone(),
+        w.shape[0].clone(),
+        ho.clone(),
+        wo.clone(),
+    ];
+    let (nx, nw, nb) = (
+        Elaborator::node(&x),
+        Elaborator::node(&w),
+        bias.as_ref().map(Elaborator::node),
+    );
+    let sx = Elaborator::concrete(&x.shape).0;
+    let sw = Elaborator::concrete(&w.shape).0;
+    let (ho, wo) = (
+        ho.known().unwrap_or(1) as usize,
+        wo.known().unwrap_or(1) as usize,
+    );
+    let (s, p) = (stride as usize, padding as usize);
+    el.tensor(shape, DType::F32, span, |g| {
+        let (b, c, o) = (sx[0], sx[1], sw[0]);
+        let (kh, kw) = (sw[2], sw[3]);
+        let xp = g.pad(nx, vec![(0, 0), (0, 0), (p, p), (p, p)]);
+        let mut cols = Vec::with_capacity(kh * kw);
+        for i in 0..kh {
+            for j in 0..kw {
+                let win = g.slice(
+                    xp,
+                    vec![
+                        SliceRange::full(b),
+                        SliceRange::full(c),
+                        SliceRange {
+                            start: i,
+                            end: i + s * (ho - 1) + 1,
+                            step: s,
+                        },
+                        SliceRange {
+                            start: j,
+                            end: j + s * (wo - 1) + 1,
+                            step: s,
+                        },
+                    ],
+                );
+                cols.push(g.reshape(win, Shape(vec![b, c, 1, ho * wo])));
+            }
+        }
+        // [B, C, K*K, Ho*Wo] -> [B, C*K*K, Ho*Wo], matching the weight's (c, i, j) order.
+        let cols = g.concat(&cols, 2);
+        let cols = g.reshape(cols, Shape(vec![b, c * kh * kw, ho * wo]));
+        let wm = g.reshape(nw, Shape(vec![1, o, c * kh * kw]));
+        let wm = g.broadcast_to(wm, &Shape(vec![b, o, c * kh * kw]));
+        let y = g.matmul(wm, cols);
+        let y = g.reshape(y, Shape(vec![b, o, ho, wo]));
+        match nb {
+            Some(nb) => {
+                let bb = g.reshape(nb, Shape(vec![1, o, 1, 1]));
+                g.add_(y, bb)
+            }
+            None => y,
+        }
+    })
+}
+
+/// Output height and width of a window op, or an E0307 error.
+#[allow(clippy::too_many_arguments)]
+fn window_dims(
+    el: &mut Elaborator<'_>,
+    x: &TensorVal,
+    kh: i64,
+    kw: i64,
+    stride: i64,
+    padding: i64,
+    span: Span,
+    what: &str,
+) -> Option<(Dim, Dim)> {
+    let ho = window_out(&x.shape[2], kh, stride, padding)?;
+    let wo = window_out(&x.shape[3], kw, stride, padding)?;
+    for (out, input, k) in [(&ho, &x.shape[2], kh), (&wo, &x.shape[3], kw)] {
+        if out.known().is_some_and(|n| n < 1) {
+            let d = Diagnostic::error(
+                Code::WINDOW,
+                span,
+                format!("{what} window of size {k} does not fit an input of size {input} (padding {padding})"),
+            )
+            .with_label(x.origin, format!("this has shape {}", show_shape(&x.shape)))
+            .with_help("use a smaller kernel, more padding, or a larger input");
+            el.err(d);
+            return None;
+        }
+    }
+    Some((ho, wo))
+}
+
+fn pool2d(el: &mut Elaborator<'_>, a: &mut Args, is_max: bool) -> Value {
+    let span = a.span;
+    let Some(x) = a.tensor(el, 0) else {
+        return Value::Poison;
+    };
+    let x = el.as_float(x);
+    let Some(k) = a.int(el, 1) else {
+        return Value::Poison;
+    };
+    let Some(s) = a.int_or(el, 2, k) else {
+        return Value::Poison;
+    };
+    if x.shape.len() != 4 {
+        let d = Diagnostic::error(
+            Code::ARG_SHAPE,
+            x.origin,
+            format!(
+                "pooling needs a [batch, channels, height, width] input, found shape {}",
+                show_shape(&x.shape)
+            ),
+        );
+        return el.err(d);
+    }
+    if k < 1 || s < 1 {
+        return bad_value(
+            el,
+            span,
+            format!("pooling needs kernel_size >= 1 and stride >= 1 (got {k}, {s})"),
+        );
+    }
+    let Some((ho, wo)) = window_dims(el, &x, k, k, s, 0, span, "pooling") else {
+        return Value::Poison;
+    };
+    let shape = vec![
+        x.shape[0].clone(),
+        x.shape[1].clone(),
+        ho.clone(),
+        wo.clone(),
+    ];
+    let nx = Elaborator::node(&x);
+    let sx = Elaborator::concrete(&x.shape).0;
+    let (ho, wo, k, s) = (
+        ho.known().unwrap_or(1) as usize,
+        wo.known().unwrap_or(1) as usize,
+        k as usize,
+        s as usize,
+    );
+    el.tensor(shape, DType::F32, span, |g| {
+        let (b, c) = (sx[0], sx[1]);
+        let op = if is_max { ReduceOp::Max } else { ReduceOp::Sum };
+        let pooled = if s == k {
+            // Non-overlapping windows: crop, split each spatial axis in two, reduce.
+            let crop = g.slice(
+                nx,
+                vec![
+                    SliceRange::full(b),
+                    SliceRange::full(c),
+                    SliceRange {
+                        start: 0,
+                        end: ho * k,
+                        step: 1,
+                    },
+                    SliceRange {
+                        start: 0,
+                        end: wo * k,
+                        step: 1,
+                    },
+                ],
+            );
+            let split = g.reshape(crop, Shape(vec![b, c, ho, k, wo, k]));
+            let r = g.reduce(op, split, &[3, 5]);
+            g.reshape(r, Shape(vec![b, c, ho, wo]))
+        } else {
+            let mut wins = Vec::with_capacity(k * k);
+            for i in 0..k {
+                for j in 0..k {
+                    let w = g.slice(
+                        nx,
+                        vec![
+                            SliceRange::full(b),
+                            SliceRange::full(c),
+                            SliceRange {
+                                start: i,
+                                end: i + s * (ho - 1) + 1,
+                                step: s,
+                            },
+                            SliceRange {
+                                start: j,
+                                end: j + s * (wo - 1) + 1,
+                                step: s,
+                            },
+                        ],
+                    );
+                    wins.push(g.reshape(w, Shape(vec![b, c, ho, wo, 1])));
+                }
+            }
+            let all = g.concat(&wins, 4);
+            let r = g.reduce(op, all, &[4]);
+            g.reshape(r, Shape(vec![b, c, ho, wo]))
+        };
+        if is_max {
+            pooled
+        } else {
+            g.scale(pooled, 1.0 / (k * k) as f32)
+        }
+    })
+}
+
+fn dropout(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    let Some(x) = a.tensor(el, 0) else {
+        return Value::Poison;
+    };
+    let Some(p) = a.float(el, 1) else {
+        return Value::Poison;
+    };
+    if !(0.0..1.0).contains(&p) {
+        return bad_value(
+            el,
+            a.span_of(1),
+            format!("dropout probability must be in [0, 1), found {p}"),
+        );
+    }
+    let x = el.as_float(x);
+    if !el.training || p == 0.0 {
+        return Value::Tensor(x);
+    }
+    let stream = el.next_stream;
+    el.next_stream += 1;
+    let nx = Elaborator::node(&x);
+    let shape = Elaborator::concrete(&x.shape);
+    el.tensor(x.shape.clone(), DType::F32, a.span, |g| {
+        let r = g.rand(stream, shape.clone());
+        let pk = g.constant(p as f32, shape.clone());
+        let dropped = g.binary(BinaryOp::Lt, r, pk);
+        let zero = g.constant(0.0, shape.clone());
+        let kept = g.scale(nx, (1.0 / (1.0 - p)) as f32);
+        g.select(dropped, zero, kept)
+    })
+}
+
+fn one_hot(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    let Some(t) = a.tensor(el, 0) else {
+        return Value::Poison;
+    };
+    let n = a.get(1);
+    let n_dim = match &n.value {
+        Value::Int(d) => d.clone(),
+        _ => return type_error(el, &n, "an integer"),
+    };
+    if n_dim.known().is_some_and(|k| k < 1) {
+        return bad_value(
+            el,
+            n.span,
+            format!("one_hot needs at least 1 class, found {n_dim}"),
+        );
+    }
+    let mut shape = t.shape.clone();
+    shape.push(n_dim);
+    let nx = Elaborator::node(&t);
+    let src = Elaborator::concrete(&t.shape);
+    let out = Elaborator::concrete(&shape);
+    el.tensor(shape, DType::F32, a.span, |g| {
+        let f = g.cast(nx, DType::F32);
+        let mut col = src.0.clone();
+        col.push(1);
+        let f = g.reshape(f, Shape(col));
+        let f = g.broadcast_to(f, &out);
+        let classes = g.iota(out.rank() - 1, out.clone());
+        g.binary(BinaryOp::Eq, f, classes)
+    })
+}
+
+fn param(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    let span = a.span;
+    let Some(name) = el.naming.take() else {
+        let d = Diagnostic::error(Code::TYPE, span, "`param` outside a model body").with_help(
+            "declare parameters as model members: `weight = param([out, in], init = ...)`",
+        );
+        return el.err(d);
+    };
+    let Some(dims) = a.dims(el, 0) else {
+        return Value::Poison;
+    };
+    let mut shape = Vec::with_capacity(dims.len());
+    for d in &dims {
+        match d.known() {
+            Some(n) if n > 0 => shape.push(n as usize),
+            Some(n) => {
+                return bad_value(
+                    el,
+                    a.span_of(0),
+                    format!("parameter `{name}` has a dimension of size {n}"),
+                );
+            }
+            None => {
+                let d = Diagnostic::error(
+                    Code::TYPE,
+                    a.span_of(0),
+                    format!("parameter `{name}` has a symbolic dimension `{d}`"),
+                )
+                .with_help("parameter shapes must be known when the model is built");
+                return el.err(d);
+            }
+        }
+    }
+    let init = if a.present(1) {
+        match a.get(1).value {
+            Value::Init(i) => i,
+            Value::Poison => return Value::Poison,
+            _ => {
+                return type_error(
+                    el,
+                    &a.get(1),
+                    "an initialiser such as `uniform(-0.1, 0.1)` or `zeros()`",
+                );
+            }
+        }
+    } else {
+        Init::Fill(0.0)
+    };
+    let shape = Shape(shape);
+    let name_c = name.clone();
+    let shape_c = shape.clone();
+    let dims: Vec<Dim> = shape.0.iter().map(|&n| Dim::Known(n as i64)).collect();
+    let v = el.tensor(dims, DType::F32, span, |g| {
+        g.add(
+            crate::graph::Op::Param { name: name_c },
+            &[],
+            shape_c,
+            DType::F32,
+            Some(span),
+        )
+    });
+    let node = match &v {
+        Value::Tensor(t) => t.node,
+        _ => None,
+    };
+    el.params.push(ParamSpec {
+        name,
+        shape,
+        init,
+        span,
+        node,
+    });
+    v
+}
+
+fn record(name: &'static str, a: Args) -> Value {
+    let b = find(name).map_or(&[][..], |b| b.params);
+    let defaults = record_defaults(name);
+    let fields = b
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let v = match &a.slots[i] {
+                Some(arg) => Some(arg.value.clone()),
+                None => defaults.get(i).copied().flatten().map(Value::Float),
+            };
+            v.map(|v| (*p, v))
+        })
+        .collect();
+    Value::Record(Rc::new(Record {
+        kind: name,
+        fields,
+        span: a.span,
+    }))
+}

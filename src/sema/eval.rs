@@ -1,0 +1,942 @@
+//! The elaborator: evaluates a program's compile-time part and walks its
+//! tensor code, checking shapes and — when lowering — building the graph.
+//!
+//! One walk serves both purposes. In check mode symbolic dimensions stay
+//! symbols (`B`) and no graph exists; in lowering mode every symbol is bound
+//! to a size, so every shape is known and each tensor operation also emits
+//! nodes. Shape rules are therefore written once ([`super::ops`]) and the
+//! graph can never disagree with the checker.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::dim::{Dim, DimOp, show_shape};
+use super::program::Program;
+use super::value::{Callable, Init, LayerId, TensorVal, Value};
+use crate::diag::{Code, Diagnostic, Span};
+use crate::graph::{DType, Graph, NodeId, Shape};
+use crate::syntax::ast::{self, BinOp, Expr, ExprKind, UnOp};
+
+/// How deep calls may nest before the checker calls it recursion.
+const MAX_CALL_DEPTH: usize = 64;
+/// How many iterations all `for` loops of one elaboration may unroll in total.
+const MAX_UNROLL: usize = 100_000;
+
+/// An instantiated model: its definition, its dotted path, and the values of
+/// its construction parameters and members.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    /// The model.
+    pub model: Rc<ast::ModelDef>,
+    /// Dotted path from the root instance (`""` for the root, `fc1`, `blocks.0.attn`).
+    pub path: String,
+    /// Construction parameters and members by name.
+    pub scope: HashMap<String, Value>,
+}
+
+/// A trainable parameter declared with `param(...)`.
+#[derive(Clone, Debug)]
+pub struct ParamSpec {
+    /// Dotted name (`fc1.weight`), the checkpoint key.
+    pub name: String,
+    /// Its shape.
+    pub shape: Shape,
+    /// How to initialise it.
+    pub init: Init,
+    /// The `param(...)` expression.
+    pub span: Span,
+    /// Its node, when lowering.
+    pub node: Option<NodeId>,
+}
+
+/// A call argument after evaluation.
+#[derive(Clone, Debug)]
+pub struct ArgVal {
+    /// The keyword, for keyword arguments.
+    pub name: Option<ast::Ident>,
+    /// The value.
+    pub value: Value,
+    /// The argument expression.
+    pub span: Span,
+}
+
+/// Local variables of one function activation.
+#[derive(Debug, Default)]
+pub struct Frame {
+    scopes: Vec<HashMap<String, Value>>,
+    /// The instance whose members are visible.
+    pub layer: Option<LayerId>,
+    /// Dimensions matched by `...` in this function's signature.
+    ellipsis: Option<Rc<Vec<Dim>>>,
+    /// Where each dimension name of the signature was bound.
+    dim_origins: HashMap<String, Span>,
+}
+
+impl Frame {
+    /// A frame with one empty scope.
+    pub fn new(layer: Option<LayerId>) -> Frame {
+        Frame {
+            scopes: vec![HashMap::new()],
+            layer,
+            ellipsis: None,
+            dim_origins: HashMap::new(),
+        }
+    }
+
+    /// Declares a variable in the innermost scope.
+    pub fn define(&mut self, name: &str, v: Value) {
+        if let Some(s) = self.scopes.last_mut() {
+            s.insert(name.to_string(), v);
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.scopes.iter().rev().find_map(|s| s.get(name))
+    }
+
+    fn assign(&mut self, name: &str, v: Value) -> bool {
+        for s in self.scopes.iter_mut().rev() {
+            if let Some(slot) = s.get_mut(name) {
+                *slot = v;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The scopes, outermost first.
+    pub(super) fn into_scopes(self) -> Vec<HashMap<String, Value>> {
+        self.scopes
+    }
+
+    /// True if a variable of this name is visible.
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub(super) fn bind_origin(&mut self, name: &str, span: Span) {
+        self.dim_origins.insert(name.to_string(), span);
+    }
+
+    pub(super) fn origin_of(&self, name: &str) -> Option<Span> {
+        self.dim_origins.get(name).copied()
+    }
+
+    pub(super) fn set_ellipsis(&mut self, run: Vec<Dim>) {
+        self.ellipsis = Some(Rc::new(run));
+    }
+
+    pub(super) fn ellipsis_run(&self) -> Option<&Rc<Vec<Dim>>> {
+        self.ellipsis.as_ref()
+    }
+
+    /// Every visible variable name (for "did you mean").
+    fn names(&self) -> impl Iterator<Item = &String> {
+        self.scopes.iter().flat_map(|s| s.keys())
+    }
+}
+
+/// The elaborator's state for one check or one lowering.
+pub struct Elaborator<'p> {
+    /// The program being elaborated.
+    pub prog: &'p Program,
+    /// Errors found so far.
+    pub diags: Vec<Diagnostic>,
+    /// The graph under construction; `None` in check mode.
+    pub graph: Option<Graph>,
+    /// Whether dropout is active.
+    pub training: bool,
+    /// Every model instance created.
+    pub layers: Vec<Instance>,
+    /// Every parameter declared, in declaration order.
+    pub params: Vec<ParamSpec>,
+    /// The member path a constructor call in a model body will take.
+    pub(super) naming: Option<String>,
+    pub(super) next_stream: u32,
+    /// Set while evaluating a shape pattern, where `/` is floor division.
+    pub(super) dim_ctx: bool,
+    pub(super) depth: usize,
+    unrolled: usize,
+}
+
+impl<'p> Elaborator<'p> {
+    /// A check-mode elaborator (no graph).
+    pub fn check(prog: &'p Program) -> Elaborator<'p> {
+        Elaborator {
+            prog,
+            diags: Vec::new(),
+            graph: None,
+            training: false,
+            layers: Vec::new(),
+            params: Vec::new(),
+            naming: None,
+            next_stream: 0,
+            dim_ctx: false,
+            depth: 0,
+            unrolled: 0,
+        }
+    }
+
+    /// A lowering elaborator building a graph.
+    pub fn lower(prog: &'p Program, training: bool) -> Elaborator<'p> {
+        Elaborator {
+            graph: Some(Graph::new()),
+            training,
+            ..Elaborator::check(prog)
+        }
+    }
+
+    /// Records an error and returns [`Value::Poison`].
+    pub fn err(&mut self, d: Diagnostic) -> Value {
+        self.diags.push(d);
+        Value::Poison
+    }
+
+    /// True if any error has been recorded.
+    pub fn failed(&self) -> bool {
+        self.diags.iter().any(|d| d.is_error())
+    }
+
+    // ----- tensors -------------------------------------------------------
+
+    /// Makes a tensor value; `build` runs only when lowering and returns its node.
+    pub fn tensor(
+        &mut self,
+        shape: Vec<Dim>,
+        dtype: DType,
+        origin: Span,
+        build: impl FnOnce(&mut Graph) -> NodeId,
+    ) -> Value {
+        let node = self.graph.as_mut().map(|g| {
+            let watermark = g.node_ids().last().map_or(0, |n| n.0 + 1);
+            let id = build(g);
+            // Tag every node this expression created with its source span.
+            for n in g.node_ids() {
+                if n.0 >= watermark && g.node(n).origin.is_none() {
+                    g.node_mut(n).origin = Some(origin);
+                }
+            }
+            id
+        });
+        Value::Tensor(TensorVal {
+            shape,
+            dtype,
+            node,
+            origin,
+        })
+    }
+
+    /// A concrete shape for graph building. In lowering mode every dimension is known.
+    pub fn concrete(dims: &[Dim]) -> Shape {
+        Shape(
+            dims.iter()
+                .map(|d| d.known().map_or(1, |n| n.max(0) as usize))
+                .collect(),
+        )
+    }
+
+    // ----- statements and expressions ------------------------------------
+
+    /// Evaluates a block in a new scope and returns its value (`None` when it has no result).
+    pub fn block(&mut self, b: &ast::Block, f: &mut Frame) -> Option<Value> {
+        f.scopes.push(HashMap::new());
+        for s in &b.stmts {
+            self.stmt(s, f);
+        }
+        let res = b.result.as_ref().map(|e| self.expr(e, f));
+        f.scopes.pop();
+        res
+    }
+
+    /// Executes one statement.
+    pub fn stmt(&mut self, s: &ast::Stmt, f: &mut Frame) {
+        match s {
+            ast::Stmt::Let { name, value, .. } => {
+                let v = self.expr(value, f);
+                f.define(&name.name, v);
+            }
+            ast::Stmt::Assign { name, value, .. } => {
+                let v = self.expr(value, f);
+                if !f.assign(&name.name, v) {
+                    let d = Diagnostic::error(
+                        Code::ASSIGN_UNDECLARED,
+                        name.span,
+                        format!("assignment to undeclared variable `{}`", name.name),
+                    )
+                    .with_primary("not declared in this function")
+                    .with_help(format!("declare it first: `let {} = ...`", name.name));
+                    self.err(d);
+                    f.define(&name.name, Value::Poison);
+                }
+            }
+            ast::Stmt::For {
+                var,
+                start,
+                end,
+                body,
+                ..
+            } => {
+                let lo = self.expr(start, f);
+                let hi = self.expr(end, f);
+                let (Some(lo), Some(hi)) = (
+                    self.static_int(&lo, start.span),
+                    self.static_int(&hi, end.span),
+                ) else {
+                    return;
+                };
+                for i in lo..hi.max(lo) {
+                    self.unrolled += 1;
+                    if self.unrolled > MAX_UNROLL {
+                        let d = Diagnostic::error(
+                            Code::BAD_VALUE,
+                            end.span,
+                            "loop unrolls too many times",
+                        )
+                        .with_note(format!(
+                            "all loops together may unroll at most {MAX_UNROLL} iterations"
+                        ));
+                        self.err(d);
+                        return;
+                    }
+                    f.scopes
+                        .push(HashMap::from([(var.name.clone(), Value::int(i))]));
+                    self.block(body, f);
+                    f.scopes.pop();
+                }
+            }
+            ast::Stmt::Expr(e) => {
+                self.expr(e, f);
+            }
+        }
+    }
+
+    /// A compile-time integer, or an error at `span`.
+    pub fn static_int(&mut self, v: &Value, span: Span) -> Option<i64> {
+        match v {
+            Value::Int(Dim::Known(n)) => Some(*n),
+            Value::Poison => None,
+            Value::Int(d) => {
+                let d = Diagnostic::error(Code::TYPE, span, format!("`{d}` is not known at compile time"))
+                    .with_primary("expected a number known at compile time")
+                    .with_help("loop bounds, indices and layer sizes must be known when the program is compiled");
+                self.err(d);
+                None
+            }
+            other => {
+                let d = Diagnostic::error(
+                    Code::TYPE,
+                    span,
+                    format!("expected an integer, found {}", other.describe()),
+                );
+                self.err(d);
+                None
+            }
+        }
+    }
+
+    /// Evaluates an expression.
+    pub fn expr(&mut self, e: &Expr, f: &mut Frame) -> Value {
+        match &e.kind {
+            ExprKind::Int(n) => Value::int(*n),
+            ExprKind::Float(x) => Value::Float(*x),
+            ExprKind::Bool(b) => Value::Bool(*b),
+            ExprKind::Str(s) => Value::Str(Rc::from(s.as_str())),
+            ExprKind::Name(n) => self.lookup(n, e.span, f),
+            ExprKind::List(items) => {
+                let vals: Vec<Value> = items.iter().map(|x| self.expr(x, f)).collect();
+                Value::List(Rc::new(vals))
+            }
+            ExprKind::Unary { op, operand } => {
+                let v = self.expr(operand, f);
+                self.unary(*op, v, e.span)
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let a = self.expr(lhs, f);
+                let b = self.expr(rhs, f);
+                self.binary(*op, a, b, e.span, lhs.span, rhs.span)
+            }
+            ExprKind::Call { callee, args } => {
+                let callee_v = self.expr(callee, f);
+                let mut vals = Vec::with_capacity(args.len());
+                let mut seen_keyword = false;
+                for a in args {
+                    if a.name.is_some() {
+                        seen_keyword = true;
+                    } else if seen_keyword {
+                        let d = Diagnostic::error(
+                            Code::SYNTAX,
+                            a.span,
+                            "positional argument after a keyword argument",
+                        )
+                        .with_help("put positional arguments first");
+                        return self.err(d);
+                    }
+                    let v = self.expr(&a.value, f);
+                    vals.push(ArgVal {
+                        name: a.name.clone(),
+                        value: v,
+                        span: a.value.span,
+                    });
+                }
+                self.call(callee_v, vals, e.span, callee.span)
+            }
+            ExprKind::Index { base, items } => {
+                let b = self.expr(base, f);
+                self.index(b, items, e.span, f)
+            }
+            ExprKind::Field { base, field } => {
+                let b = self.expr(base, f);
+                self.field(b, field)
+            }
+            ExprKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let c = self.expr(cond, f);
+                let taken = match c {
+                    Value::Bool(b) => b,
+                    Value::Poison => return Value::Poison,
+                    other => {
+                        let d = Diagnostic::error(
+                            Code::TYPE,
+                            cond.span,
+                            format!(
+                                "`if` needs a boolean known at compile time, found {}",
+                                other.describe()
+                            ),
+                        )
+                        .with_help(
+                            "to choose between tensors elementwise, use `where(cond, a, b)`",
+                        );
+                        return self.err(d);
+                    }
+                };
+                let chosen = if taken {
+                    Some(then)
+                } else {
+                    otherwise.as_ref()
+                };
+                match chosen.and_then(|b| self.block(b, f)) {
+                    Some(v) => v,
+                    None => Value::List(Rc::new(Vec::new())),
+                }
+            }
+        }
+    }
+
+    fn field(&mut self, base: Value, field: &ast::Ident) -> Value {
+        match &base {
+            Value::Layer(id) => {
+                let inst = &self.layers[id.0 as usize];
+                if let Some(v) = inst.scope.get(&field.name) {
+                    return v.clone();
+                }
+                if let Some(def) = inst.model.fns.iter().find(|d| d.name.name == field.name) {
+                    return Value::Func(Callable::Fn {
+                        def: Rc::new(def.clone()),
+                        layer: Some(*id),
+                    });
+                }
+                let model = inst.model.name.name.clone();
+                let candidates: Vec<String> = inst.scope.keys().cloned().collect();
+                let mut d = Diagnostic::error(
+                    Code::UNKNOWN_NAME,
+                    field.span,
+                    format!("layer `{model}` has no member `{}`", field.name),
+                );
+                if let Some(s) = suggest(&field.name, candidates.iter().map(String::as_str)) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                }
+                self.err(d)
+            }
+            Value::Tensor(t) if field.name == "shape" => {
+                Value::List(Rc::new(t.shape.iter().cloned().map(Value::Int).collect()))
+            }
+            Value::Record(r) => match r.get(&field.name) {
+                Some(v) => v.clone(),
+                None => {
+                    let d = Diagnostic::error(
+                        Code::UNKNOWN_NAME,
+                        field.span,
+                        format!("`{}` has no field `{}`", r.kind, field.name),
+                    );
+                    self.err(d)
+                }
+            },
+            Value::Poison => Value::Poison,
+            other => {
+                let d = Diagnostic::error(
+                    Code::TYPE,
+                    field.span,
+                    format!("{} has no field `{}`", other.describe(), field.name),
+                );
+                self.err(d)
+            }
+        }
+    }
+
+    /// Resolves a name: locals, then the current layer's members and
+    /// functions, then program functions and models, then builtins.
+    pub fn lookup(&mut self, name: &str, span: Span, f: &Frame) -> Value {
+        if let Some(v) = f.get(name) {
+            return v.clone();
+        }
+        if let Some(id) = f.layer {
+            let inst = &self.layers[id.0 as usize];
+            if let Some(v) = inst.scope.get(name) {
+                return v.clone();
+            }
+            if let Some(def) = inst.model.fns.iter().find(|d| d.name.name == name) {
+                return Value::Func(Callable::Fn {
+                    def: Rc::new(def.clone()),
+                    layer: Some(id),
+                });
+            }
+        }
+        if let Some(d) = self.prog.fns.get(name) {
+            return Value::Func(Callable::Fn {
+                def: d.def.clone(),
+                layer: None,
+            });
+        }
+        if let Some(m) = self.prog.models.get(name) {
+            return Value::Func(Callable::Model(m.def.clone()));
+        }
+        if let Some(b) = super::builtins::find(name) {
+            return Value::Func(Callable::Builtin(b.name));
+        }
+        let mut candidates: Vec<&str> = f.names().map(String::as_str).collect();
+        if let Some(id) = f.layer {
+            candidates.extend(self.layers[id.0 as usize].scope.keys().map(String::as_str));
+        }
+        candidates.extend(self.prog.fns.keys().map(String::as_str));
+        candidates.extend(self.prog.models.keys().map(String::as_str));
+        candidates.extend(super::builtins::BUILTINS.iter().map(|b| b.name));
+        let mut d = Diagnostic::error(Code::UNKNOWN_NAME, span, format!("unknown name `{name}`"))
+            .with_primary("not found in this scope");
+        if let Some(s) = suggest(name, candidates.into_iter()) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        }
+        self.err(d)
+    }
+
+    // ----- operators -----------------------------------------------------
+
+    fn unary(&mut self, op: UnOp, v: Value, span: Span) -> Value {
+        match (op, v) {
+            (_, Value::Poison) => Value::Poison,
+            (UnOp::Neg, Value::Int(d)) => match Dim::Known(0).arith(DimOp::Sub, &d) {
+                Some(d) => Value::Int(d),
+                None => self.overflow(span),
+            },
+            (UnOp::Neg, Value::Float(x)) => Value::Float(-x),
+            (UnOp::Neg, Value::Tensor(t)) => self.unary_tensor(crate::graph::UnaryOp::Neg, t, span),
+            (UnOp::Not, Value::Bool(b)) => Value::Bool(!b),
+            (op, other) => {
+                let sym = if op == UnOp::Neg { "-" } else { "!" };
+                let d = Diagnostic::error(
+                    Code::TYPE,
+                    span,
+                    format!("cannot apply `{sym}` to {}", other.describe()),
+                );
+                self.err(d)
+            }
+        }
+    }
+
+    fn overflow(&mut self, span: Span) -> Value {
+        let d = Diagnostic::error(
+            Code::BAD_VALUE,
+            span,
+            "integer arithmetic overflows or divides by zero",
+        );
+        self.err(d)
+    }
+
+    /// Applies a binary operator.
+    pub fn binary(
+        &mut self,
+        op: BinOp,
+        a: Value,
+        b: Value,
+        span: Span,
+        la: Span,
+        lb: Span,
+    ) -> Value {
+        use Value::{Bool, Float, Int, Poison, Tensor};
+        match (op, a, b) {
+            (_, Poison, _) | (_, _, Poison) => Poison,
+            (BinOp::And, Bool(x), Bool(y)) => Bool(x && y),
+            (BinOp::Or, Bool(x), Bool(y)) => Bool(x || y),
+            (BinOp::Eq, Bool(x), Bool(y)) => Bool(x == y),
+            (BinOp::Ne, Bool(x), Bool(y)) => Bool(x != y),
+            (op, Int(x), Int(y)) => self.int_binary(op, x, y, span),
+            (op, x @ (Int(_) | Float(_)), y @ (Int(_) | Float(_))) => {
+                match (x.as_f64(), y.as_f64()) {
+                    (Some(x), Some(y)) => float_binary(op, x, y),
+                    _ => {
+                        let d =
+                            Diagnostic::error(Code::TYPE, span, "symbolic size mixed with a float")
+                                .with_help(
+                                    "sizes known only by name can only be combined with integers",
+                                );
+                        self.err(d)
+                    }
+                }
+            }
+            (op, a @ Tensor(_), b) | (op, a, b @ Tensor(_)) => {
+                self.tensor_binary(op, a, b, span, la, lb)
+            }
+            (op, a, b) => {
+                let d = Diagnostic::error(
+                    Code::TYPE,
+                    span,
+                    format!(
+                        "cannot apply `{}` to {} and {}",
+                        op.symbol(),
+                        a.describe(),
+                        b.describe()
+                    ),
+                )
+                .with_label(la, a.describe())
+                .with_label(lb, b.describe());
+                self.err(d)
+            }
+        }
+    }
+
+    fn int_binary(&mut self, op: BinOp, x: Dim, y: Dim, span: Span) -> Value {
+        let dim_op = match op {
+            BinOp::Add => DimOp::Add,
+            BinOp::Sub => DimOp::Sub,
+            BinOp::Mul => DimOp::Mul,
+            BinOp::Rem => DimOp::Rem,
+            BinOp::Div => {
+                // `/` is true division on numbers (`1 / 255` is a float) unless
+                // it divides evenly; in shape patterns and on symbolic sizes it
+                // is floor division, the only meaning a size can have.
+                return match (&x, &y) {
+                    (Dim::Known(a), Dim::Known(b)) if *b != 0 && (a % b == 0 || self.dim_ctx) => {
+                        Value::int(a.div_euclid(*b))
+                    }
+                    (Dim::Known(a), Dim::Known(b)) if *b != 0 => {
+                        Value::Float(*a as f64 / *b as f64)
+                    }
+                    (Dim::Known(_), Dim::Known(_)) => self.overflow(span),
+                    _ => match x.arith(DimOp::Div, &y) {
+                        Some(d) => Value::Int(d),
+                        None => self.overflow(span),
+                    },
+                };
+            }
+            BinOp::Pow => {
+                return match (x.known(), y.known()) {
+                    (Some(a), Some(b)) if b >= 0 => {
+                        match a.checked_pow(b.min(u32::MAX as i64) as u32) {
+                            Some(p) => Value::int(p),
+                            None => self.overflow(span),
+                        }
+                    }
+                    (Some(a), Some(b)) => Value::Float((a as f64).powf(b as f64)),
+                    _ => {
+                        let d = Diagnostic::error(
+                            Code::TYPE,
+                            span,
+                            "`**` needs sizes known at compile time",
+                        );
+                        self.err(d)
+                    }
+                };
+            }
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                return match (x.known(), y.known()) {
+                    (Some(a), Some(b)) => Value::Bool(match op {
+                        BinOp::Eq => a == b,
+                        BinOp::Ne => a != b,
+                        BinOp::Lt => a < b,
+                        BinOp::Le => a <= b,
+                        BinOp::Gt => a > b,
+                        _ => a >= b,
+                    }),
+                    _ if op == BinOp::Eq && x == y => Value::Bool(true),
+                    _ => {
+                        let d = Diagnostic::error(
+                            Code::TYPE,
+                            span,
+                            format!("cannot compare `{x}` and `{y}` at compile time"),
+                        )
+                        .with_help("comparisons that choose code paths need sizes known when the program is compiled");
+                        self.err(d)
+                    }
+                };
+            }
+            BinOp::MatMul | BinOp::And | BinOp::Or => {
+                let d = Diagnostic::error(
+                    Code::TYPE,
+                    span,
+                    format!("cannot apply `{}` to integers", op.symbol()),
+                );
+                return self.err(d);
+            }
+        };
+        match x.arith(dim_op, &y) {
+            Some(d) => Value::Int(d),
+            None => self.overflow(span),
+        }
+    }
+
+    // ----- calls -----------------------------------------------------------
+
+    /// Calls a value with evaluated arguments.
+    pub fn call(
+        &mut self,
+        callee: Value,
+        args: Vec<ArgVal>,
+        span: Span,
+        callee_span: Span,
+    ) -> Value {
+        if args.iter().any(|a| matches!(a.value, Value::Poison)) {
+            return Value::Poison;
+        }
+        match callee {
+            Value::Poison => Value::Poison,
+            Value::Func(Callable::Fn { def, layer }) => self.call_fn(&def, layer, args, span),
+            Value::Func(Callable::Model(m)) => self.instantiate(&m, args, span),
+            Value::Func(Callable::Builtin(name)) => super::builtins::call(self, name, args, span),
+            Value::Layer(id) => {
+                let model = self.layers[id.0 as usize].model.clone();
+                match model.fns.iter().find(|d| d.name.name == "forward") {
+                    Some(fwd) => self.call_fn(&Rc::new(fwd.clone()), Some(id), args, span),
+                    None => {
+                        let d = Diagnostic::error(
+                            Code::NO_FORWARD,
+                            callee_span,
+                            format!("model `{}` has no `forward` function", model.name.name),
+                        )
+                        .with_label(model.name.span, "defined here")
+                        .with_help("add `fn forward(x: [...]) -> [...] { ... }` to the model");
+                        self.err(d)
+                    }
+                }
+            }
+            other => {
+                let d = Diagnostic::error(
+                    Code::NOT_CALLABLE,
+                    callee_span,
+                    format!("{} is not callable", other.describe()),
+                );
+                self.err(d)
+            }
+        }
+    }
+
+    /// Matches arguments to parameters by position, then by keyword.
+    /// Returns one slot per parameter (`None` where omitted).
+    pub fn bind_args(
+        &mut self,
+        what: &str,
+        params: &[&str],
+        args: Vec<ArgVal>,
+        span: Span,
+    ) -> Option<Vec<Option<ArgVal>>> {
+        let mut slots: Vec<Option<ArgVal>> = vec![None; params.len()];
+        let n_positional = args.iter().filter(|a| a.name.is_none()).count();
+        if n_positional > params.len() {
+            let extra = &args[params.len()];
+            let d = Diagnostic::error(
+                Code::ARITY,
+                extra.span,
+                format!(
+                    "{what} takes {} argument{} but {n_positional} were given",
+                    params.len(),
+                    plural(params.len())
+                ),
+            )
+            .with_primary("unexpected argument")
+            .with_label(span, "in this call")
+            .with_note(format!("the parameters are ({})", params.join(", ")));
+            self.err(d);
+            return None;
+        }
+        for (i, a) in args.into_iter().enumerate() {
+            let pos = match &a.name {
+                None => i,
+                Some(k) => match params.iter().position(|p| *p == k.name) {
+                    Some(p) => p,
+                    None => {
+                        let mut d = Diagnostic::error(
+                            Code::UNKNOWN_KEYWORD,
+                            k.span,
+                            format!("{what} has no parameter `{}`", k.name),
+                        )
+                        .with_note(format!("the parameters are ({})", params.join(", ")));
+                        if let Some(s) = suggest(&k.name, params.iter().copied()) {
+                            d = d.with_help(format!("did you mean `{s}`?"));
+                        }
+                        self.err(d);
+                        return None;
+                    }
+                },
+            };
+            if let Some(prev) = &slots[pos] {
+                let d = Diagnostic::error(
+                    Code::DUPLICATE_ARGUMENT,
+                    a.span,
+                    format!("argument `{}` of {what} is given twice", params[pos]),
+                )
+                .with_label(prev.span, "first given here");
+                self.err(d);
+                return None;
+            }
+            slots[pos] = Some(a);
+        }
+        Some(slots)
+    }
+
+    /// Calls a user function (or a model's function when `layer` is set).
+    pub fn call_fn(
+        &mut self,
+        def: &Rc<ast::FnDef>,
+        layer: Option<LayerId>,
+        args: Vec<ArgVal>,
+        span: Span,
+    ) -> Value {
+        let what = match layer {
+            Some(id) => format!(
+                "`{}.{}`",
+                self.layers[id.0 as usize].model.name.name, def.name.name
+            ),
+            None => format!("`{}`", def.name.name),
+        };
+        if self.depth >= MAX_CALL_DEPTH {
+            let d = Diagnostic::error(Code::RECURSION, span, format!("calls nest too deeply in {what}"))
+                .with_note(format!("calls may nest at most {MAX_CALL_DEPTH} deep; a function or model probably calls itself"))
+                .with_label(def.name.span, "called recursively");
+            return self.err(d);
+        }
+        let names: Vec<&str> = def.params.iter().map(|p| p.name.name.as_str()).collect();
+        let Some(slots) = self.bind_args(&what, &names, args, span) else {
+            return Value::Poison;
+        };
+        let mut frame = Frame::new(layer);
+        for (p, slot) in def.params.iter().zip(slots) {
+            let (value, arg_span) = match slot {
+                Some(a) => (a.value, a.span),
+                None => match &p.default {
+                    Some(e) => (self.expr(e, &mut frame), e.span),
+                    None => {
+                        let d = Diagnostic::error(
+                            Code::MISSING_ARGUMENT,
+                            span,
+                            format!("{what} is missing argument `{}`", p.name.name),
+                        )
+                        .with_label(p.span, "declared here");
+                        return self.err(d);
+                    }
+                },
+            };
+            if let Some(ty) = &p.ty {
+                let ok = self.check_type(ty, &value, arg_span, &mut frame, &|got, want| {
+                    format!(
+                        "argument `{}` of {what} has {got}, expected {want}",
+                        p.name.name
+                    )
+                });
+                if !ok {
+                    return Value::Poison;
+                }
+            }
+            frame.define(&p.name.name, value);
+        }
+        self.depth += 1;
+        let result = self.block(&def.body, &mut frame);
+        self.depth -= 1;
+        let result = match result {
+            Some(v) => v,
+            None => {
+                if def.ret.is_some() {
+                    let d = Diagnostic::error(
+                        Code::RESULT_SHAPE,
+                        def.body.span,
+                        format!("{what} returns nothing"),
+                    )
+                    .with_help("end the body with the expression to return (no `;` after it)");
+                    return self.err(d);
+                }
+                Value::List(Rc::new(Vec::new()))
+            }
+        };
+        if let (Some(ty), Value::Tensor(_)) = (&def.ret, &result) {
+            let origin = result_span(&def.body);
+            let ok = self.check_type(ty, &result, origin, &mut frame, &|got, want| {
+                format!("{what} returns {got}, but its declared result is {want}")
+            });
+            if !ok {
+                return Value::Poison;
+            }
+        }
+        result
+    }
+}
+
+fn result_span(b: &ast::Block) -> Span {
+    b.result.as_ref().map_or(b.span, |e| e.span)
+}
+
+fn float_binary(op: BinOp, x: f64, y: f64) -> Value {
+    match op {
+        BinOp::Add => Value::Float(x + y),
+        BinOp::Sub => Value::Float(x - y),
+        BinOp::Mul => Value::Float(x * y),
+        BinOp::Div => Value::Float(x / y),
+        BinOp::Rem => Value::Float(x % y),
+        BinOp::Pow => Value::Float(x.powf(y)),
+        BinOp::Eq => Value::Bool(x == y),
+        BinOp::Ne => Value::Bool(x != y),
+        BinOp::Lt => Value::Bool(x < y),
+        BinOp::Le => Value::Bool(x <= y),
+        BinOp::Gt => Value::Bool(x > y),
+        BinOp::Ge => Value::Bool(x >= y),
+        BinOp::MatMul | BinOp::And | BinOp::Or => Value::Poison,
+    }
+}
+
+/// `s` for counts other than one.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The closest candidate by edit distance, if close enough to be a likely typo.
+pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    let limit = (name.len() / 3).max(1);
+    candidates
+        .filter(|c| *c != name && !c.starts_with('<'))
+        .map(|c| (levenshtein(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c.to_string())
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Formats a tensor shape for messages.
+pub fn shape_of(v: &Value) -> String {
+    match v {
+        Value::Tensor(t) => show_shape(&t.shape),
+        other => other.describe(),
+    }
+}
