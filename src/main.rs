@@ -1,1 +1,5 @@
-fn main() {}
+//! The `nnc` binary: everything happens in [`nnc::cli`].
+
+fn main() -> std::process::ExitCode {
+    nnc::cli::main()
+}

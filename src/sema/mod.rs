@@ -13,6 +13,7 @@ pub mod instance;
 pub mod ops;
 pub mod program;
 pub mod sig;
+pub mod train;
 pub mod value;
 
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ use crate::graph::{DType, Graph, NodeId, Op};
 use crate::syntax::ast::{self, DimPat, ExprKind, TypeExpr};
 pub use dim::Dim;
 pub use eval::{ArgVal, Elaborator, Frame, ParamSpec};
-pub use program::{FsLoader, Loader, Program};
+pub use program::{Loader, Program};
 use value::{Callable, LayerId, Value};
 
 /// A model's forward pass lowered to a graph.
@@ -86,11 +87,54 @@ pub fn check(prog: &Program) -> Vec<Diagnostic> {
                     el.call_fn(&Rc::new(f.clone()), None, args, f.name.span);
                 }
             }
+            ast::Item::Train(t) => {
+                let (_, d) = train::check_train(prog, t);
+                diags.extend(d);
+            }
             _ => {}
         }
         diags.extend(el.diags);
     }
     dedup(diags)
+}
+
+/// The `forward` definition of the model a model expression names, found
+/// without instantiating it.
+pub fn forward_signature(prog: &Program, model: &ast::Expr) -> Option<Rc<ast::FnDef>> {
+    let name = match &model.kind {
+        ExprKind::Name(n) => n,
+        ExprKind::Call { callee, .. } => match &callee.kind {
+            ExprKind::Name(n) => n,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let m = prog.models.get(name)?;
+    m.def
+        .fns
+        .iter()
+        .find(|f| f.name.name == "forward")
+        .map(|f| Rc::new(f.clone()))
+}
+
+/// Binds the leading dimension of each `forward` input (the batch
+/// dimension by convention, `B` in `[B, 784]`) to `batch`.
+pub fn batch_binding(prog: &Program, model: &ast::Expr, batch: i64) -> HashMap<String, i64> {
+    let mut binding = HashMap::new();
+    if let Some(def) = forward_signature(prog, model) {
+        for p in &def.params {
+            if let Some(TypeExpr::Tensor { dims, .. }) = &p.ty {
+                if let Some(DimPat::Expr(ast::Expr {
+                    kind: ExprKind::Name(n),
+                    ..
+                })) = dims.first()
+                {
+                    binding.insert(n.clone(), batch);
+                }
+            }
+        }
+    }
+    binding
 }
 
 fn is_tensor(ty: &Option<TypeExpr>) -> bool {

@@ -22,19 +22,11 @@ pub const PRELUDE: &[(&str, &str)] = &[
     ("<prelude>/losses.nn", include_str!("../prelude/losses.nn")),
 ];
 
-/// Reads source files for `use`.
+/// Reads source files for `use`; the CLI's implementation reads the disk,
+/// tests and the REPL supply text from memory.
 pub trait Loader {
     /// The text of the file at `path`, or an error message (e.g. the OS error).
     fn load(&mut self, path: &Path) -> Result<String, String>;
-}
-
-/// Reads from the file system.
-pub struct FsLoader;
-
-impl Loader for FsLoader {
-    fn load(&mut self, path: &Path) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| e.to_string())
-    }
 }
 
 /// A definition together with where it came from.

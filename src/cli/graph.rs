@@ -1,0 +1,122 @@
+//! `nnc graph FILE --stage ast|ir --format text|dot`: print a pipeline stage.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::{Format, Outcome, Stage, load_checked};
+use crate::diag::{Code, Diagnostic};
+use crate::graph::dump;
+use crate::sema::{self, Program};
+use crate::syntax::{ast, parser};
+
+/// Runs the dump.
+pub fn run(
+    file: &Path,
+    stage: Stage,
+    format: Format,
+    model: Option<String>,
+    dims: &[(String, i64)],
+) -> Outcome {
+    let (prog, mut diags) = load_checked(file);
+    let mut stdout = String::new();
+    if diags.iter().any(Diagnostic::is_error) {
+        return Outcome {
+            stdout,
+            diags,
+            sources: prog.sources,
+        };
+    }
+    match stage {
+        Stage::Ast => {
+            // The root file is the first one after the prelude.
+            let root = prog
+                .sources
+                .files()
+                .iter()
+                .enumerate()
+                .find(|(_, f)| !f.name.starts_with("<prelude>"));
+            if let Some((i, f)) = root {
+                if let Ok(m) = parser::parse(crate::diag::FileId(i as u32), &f.text) {
+                    stdout = crate::syntax::dump::module(&m);
+                }
+            }
+        }
+        Stage::Ir => match select_model(&prog, model.as_deref()) {
+            Err(d) => diags.push(d),
+            Ok((expr, batch)) => {
+                let mut binding = sema::batch_binding(&prog, &expr, batch);
+                binding.extend(dims.iter().cloned());
+                match sema::lower_forward(&prog, &expr, &binding, &HashMap::new(), false) {
+                    Ok(lowered) => {
+                        let mut bound: Vec<String> =
+                            binding.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        bound.sort();
+                        stdout = match format {
+                            Format::Text => format!(
+                                "// {} forward ({})\n{}",
+                                lowered.model,
+                                bound.join(", "),
+                                dump::text(&lowered.graph)
+                            ),
+                            Format::Dot => dump::dot(&lowered.graph),
+                        };
+                    }
+                    Err(ds) => diags.extend(ds),
+                }
+            }
+        },
+    }
+    Outcome {
+        stdout,
+        diags,
+        sources: prog.sources,
+    }
+}
+
+/// The model to lower and its batch size: `--model NAME`, else the first
+/// train block's model, else the last user model without required parameters.
+fn select_model(prog: &Program, name: Option<&str>) -> Result<(ast::Expr, i64), Diagnostic> {
+    let batch_of = |t: &ast::TrainDef| {
+        t.settings
+            .iter()
+            .find(|s| s.key.name == "batch")
+            .and_then(|s| match s.value.kind {
+                ast::ExprKind::Int(n) => Some(n),
+                _ => None,
+            })
+            .unwrap_or(1)
+    };
+    if let Some(name) = name {
+        return match prog.models.get(name) {
+            Some(m) => {
+                let batch = prog
+                    .trains
+                    .iter()
+                    .find(|t| matches!(&t.model.kind, ast::ExprKind::Name(n) if n == name))
+                    .map_or(1, |t| batch_of(t));
+                Ok((sema::model_ref(&m.def), batch))
+            }
+            None => Err(Diagnostic::error_nowhere(
+                Code::UNKNOWN_NAME,
+                format!("no model named `{name}`"),
+            )
+            .with_help("`nnc graph FILE --stage ast` lists the models")),
+        };
+    }
+    if let Some(t) = prog.trains.first() {
+        return Ok((t.model.clone(), batch_of(t)));
+    }
+    prog.user_items
+        .iter()
+        .rev()
+        .find_map(|i| match i {
+            ast::Item::Model(m) if m.params.iter().all(|p| p.default.is_some()) => {
+                Some((sema::model_ref(m), 1))
+            }
+            _ => None,
+        })
+        .ok_or_else(|| {
+            Diagnostic::error_nowhere(Code::UNKNOWN_NAME, "the program has no model to lower")
+                .with_help("define a model with a `forward` function, or name one with `--model`")
+        })
+}

@@ -1,0 +1,747 @@
+//! Data and train blocks: their settings, checked and turned into plain
+//! configuration the runtime executes.
+//!
+//! Settings are ordinary expressions (`lr = 0.1 / 2` works), evaluated by
+//! the elaborator; this module checks each key, its type and its range, and
+//! names the fix when one is wrong.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::eval::{ArgVal, Elaborator, Frame, suggest};
+use super::program::Program;
+use super::value::{Callable, Record, Value};
+use super::{Dim, forward, root_from_expr};
+use crate::diag::{Code, Diagnostic, Span};
+use crate::graph::DType;
+use crate::syntax::ast;
+
+/// Where examples come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// An IDX image file and label file.
+    Idx {
+        /// Inputs.
+        images: String,
+        /// Labels.
+        labels: String,
+    },
+    /// A CSV file of `label,features...` rows.
+    Csv {
+        /// The file.
+        path: String,
+        /// Which column holds the label (0 or -1 for the last).
+        label_column: i64,
+    },
+    /// NPY arrays.
+    Npy {
+        /// Inputs.
+        images: String,
+        /// Labels.
+        labels: String,
+    },
+}
+
+/// A checked data block.
+#[derive(Clone, Debug)]
+pub struct DataConfig {
+    /// The block's name.
+    pub name: String,
+    /// Training examples.
+    pub train: Source,
+    /// Held-out examples, evaluated after each epoch.
+    pub test: Option<Source>,
+    /// Inputs are multiplied by this (e.g. `1 / 255`).
+    pub scale: f64,
+    /// Then `(x - mean) / std` when given.
+    pub normalize: Option<(f64, f64)>,
+}
+
+/// An optimizer with PyTorch's semantics.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Optimizer {
+    /// `torch.optim.SGD`.
+    Sgd {
+        /// Learning rate.
+        lr: f64,
+        /// Momentum factor.
+        momentum: f64,
+        /// Dampening for momentum.
+        dampening: f64,
+        /// Nesterov momentum.
+        nesterov: bool,
+        /// L2 penalty added to the gradient.
+        weight_decay: f64,
+    },
+    /// `torch.optim.Adam` (`decoupled = false`) or `torch.optim.AdamW` (`true`).
+    Adam {
+        /// Learning rate.
+        lr: f64,
+        /// First-moment decay.
+        beta1: f64,
+        /// Second-moment decay.
+        beta2: f64,
+        /// Denominator epsilon.
+        eps: f64,
+        /// Weight decay (L2 for Adam, decoupled for AdamW).
+        weight_decay: f64,
+        /// AdamW's decoupled weight decay.
+        decoupled: bool,
+    },
+}
+
+impl Optimizer {
+    /// The base learning rate.
+    pub fn lr(&self) -> f64 {
+        match self {
+            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } => *lr,
+        }
+    }
+}
+
+/// A learning-rate schedule, applied per epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Schedule {
+    /// Multiply by `gamma` every `step_size` epochs.
+    Step {
+        /// Epochs between decays.
+        step_size: usize,
+        /// Decay factor.
+        gamma: f64,
+    },
+    /// Cosine annealing from the base rate to `eta_min` over `t_max` epochs.
+    Cosine {
+        /// Period in epochs.
+        t_max: usize,
+        /// Final rate.
+        eta_min: f64,
+    },
+}
+
+impl Schedule {
+    /// The learning rate for `epoch` (0-based) given the base rate.
+    pub fn lr_at(&self, base: f64, epoch: usize) -> f64 {
+        match self {
+            Schedule::Step { step_size, gamma } => {
+                base * gamma.powi((epoch / step_size.max(&1)) as i32)
+            }
+            Schedule::Cosine { t_max, eta_min } => {
+                let t = epoch.min(*t_max) as f64 / (*t_max).max(1) as f64;
+                eta_min + (base - eta_min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
+            }
+        }
+    }
+}
+
+/// A checked train block.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    /// The model expression (`Mlp`, `Mlp(hidden = 256)`).
+    pub model: ast::Expr,
+    /// The data block.
+    pub data: DataConfig,
+    /// The loss function, called as `loss(output, target)`.
+    pub loss: Rc<ast::FnDef>,
+    /// The optimizer.
+    pub optimizer: Optimizer,
+    /// The optional learning-rate schedule.
+    pub schedule: Option<Schedule>,
+    /// Examples per step.
+    pub batch: usize,
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Seed for initialisation, shuffling and dropout.
+    pub seed: u64,
+    /// Whether to report accuracy.
+    pub accuracy: bool,
+    /// Shuffle the training data each epoch.
+    pub shuffle: bool,
+    /// Where to save the trained weights.
+    pub save: Option<String>,
+    /// The train block.
+    pub span: Span,
+}
+
+const TRAIN_KEYS: &[&str] = &[
+    "loss",
+    "optimizer",
+    "batch",
+    "epochs",
+    "seed",
+    "metrics",
+    "save",
+    "schedule",
+    "shuffle",
+];
+const DATA_KEYS: &[&str] = &["train", "test", "scale", "normalize"];
+
+/// Checks a train block and everything it names: the model (instantiated,
+/// forward checked with a symbolic batch), the data block and the loss
+/// applied to the model's output.
+pub fn check_train(prog: &Program, t: &ast::TrainDef) -> (Option<TrainConfig>, Vec<Diagnostic>) {
+    let mut el = Elaborator::check(prog);
+    let cfg = train_config(&mut el, t);
+    if let Some(cfg) = &cfg {
+        if let Some(root) = root_from_expr(&mut el, &cfg.model) {
+            if let Some((_, Value::Tensor(out))) =
+                forward(&mut el, root, &HashMap::new(), &HashMap::new(), t.span)
+            {
+                let batch = out.shape.first().cloned().unwrap_or(Dim::Known(1));
+                let labels = el.tensor(vec![batch], DType::I32, t.data.span, |_| {
+                    crate::graph::NodeId(0)
+                });
+                let output = Value::Tensor(out.clone());
+                let loss_span = setting(t, "loss").map_or(t.span, |s| s.value.span);
+                let args = vec![
+                    ArgVal {
+                        name: None,
+                        value: output,
+                        span: out.origin,
+                    },
+                    ArgVal {
+                        name: None,
+                        value: labels,
+                        span: t.data.span,
+                    },
+                ];
+                let l = el.call_fn(&cfg.loss, None, args, loss_span);
+                if let Value::Tensor(l) = l {
+                    if !l.shape.is_empty() {
+                        let d = Diagnostic::error(
+                            Code::LOSS,
+                            loss_span,
+                            format!(
+                                "the loss has shape {}, not a scalar",
+                                super::dim::show_shape(&l.shape)
+                            ),
+                        )
+                        .with_help("reduce it to one number, e.g. with `mean(...)`");
+                        el.err(d);
+                    }
+                }
+            }
+        }
+    }
+    let ok = !el.failed();
+    (cfg.filter(|_| ok), el.diags)
+}
+
+fn setting<'a>(t: &'a ast::TrainDef, key: &str) -> Option<&'a ast::Setting> {
+    t.settings.iter().find(|s| s.key.name == key)
+}
+
+/// Evaluates settings, reporting unknown and repeated keys.
+fn settings(
+    el: &mut Elaborator<'_>,
+    list: &[ast::Setting],
+    allowed: &[&str],
+    block: &str,
+) -> HashMap<String, (Value, Span)> {
+    let mut out: HashMap<String, (Value, Span)> = HashMap::new();
+    for s in list {
+        if !allowed.contains(&s.key.name.as_str()) {
+            let mut d = Diagnostic::error(
+                Code::SETTING,
+                s.key.span,
+                format!("unknown {block} setting `{}`", s.key.name),
+            )
+            .with_note(format!("{block} blocks accept: {}", allowed.join(", ")));
+            if let Some(sug) = suggest(&s.key.name, allowed.iter().copied()) {
+                d = d.with_help(format!("did you mean `{sug}`?"));
+            }
+            el.err(d);
+            continue;
+        }
+        if let Some((_, prev)) = out.get(&s.key.name) {
+            let d = Diagnostic::error(
+                Code::SETTING,
+                s.key.span,
+                format!("`{}` is set twice", s.key.name),
+            )
+            .with_label(*prev, "first set here");
+            el.err(d);
+            continue;
+        }
+        let v = el.expr(&s.value, &mut Frame::new(None));
+        out.insert(s.key.name.clone(), (v, s.value.span));
+    }
+    out
+}
+
+fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option<TrainConfig> {
+    let data = match el.prog.data.get(&t.data.name) {
+        Some(d) => data_config(el, d),
+        None => {
+            let mut d = Diagnostic::error(
+                Code::TRAIN_TARGET,
+                t.data.span,
+                format!("unknown data set `{}`", t.data.name),
+            );
+            let names: Vec<&str> = el.prog.data.keys().map(String::as_str).collect();
+            d = match suggest(&t.data.name, names.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_help("define it with `data NAME { train = idx(...) }`"),
+            };
+            el.err(d);
+            None
+        }
+    };
+    let s = settings(el, &t.settings, TRAIN_KEYS, "train");
+    let missing = |el: &mut Elaborator<'_>, key: &str, example: &str| {
+        let d = Diagnostic::error(
+            Code::MISSING_SETTING,
+            t.span,
+            format!("train block has no `{key}`"),
+        )
+        .with_help(format!("add `{key} = {example}`"));
+        el.err(d);
+    };
+    let loss = match s.get("loss") {
+        Some((Value::Func(Callable::Fn { def, .. }), _)) => Some(def.clone()),
+        Some((Value::Poison, _)) => None,
+        Some((other, span)) => {
+            let d = Diagnostic::error(
+                Code::SETTING,
+                *span,
+                format!("`loss` must be a function, found {}", other.describe()),
+            )
+            .with_help(
+                "use `cross_entropy`, `nll`, `mse` or a function `fn(output, target) -> []`",
+            );
+            el.err(d);
+            None
+        }
+        None => {
+            missing(el, "loss", "cross_entropy");
+            None
+        }
+    };
+    let optimizer = match s.get("optimizer") {
+        Some((Value::Record(r), _)) if matches!(r.kind, "sgd" | "adam" | "adamw") => {
+            optimizer(el, r)
+        }
+        Some((Value::Func(Callable::Builtin(b @ ("adam" | "adamw"))), span)) => {
+            let v = super::builtins::call(el, b, Vec::new(), *span);
+            match v {
+                Value::Record(r) => optimizer(el, &r),
+                _ => None,
+            }
+        }
+        Some((Value::Poison, _)) => None,
+        Some((other, span)) => {
+            let d = Diagnostic::error(
+                Code::SETTING,
+                *span,
+                format!(
+                    "`optimizer` must be `sgd(...)`, `adam(...)` or `adamw(...)`, found {}",
+                    other.describe()
+                ),
+            );
+            el.err(d);
+            None
+        }
+        None => {
+            missing(el, "optimizer", "sgd(lr = 0.05, momentum = 0.9)");
+            None
+        }
+    };
+    let schedule = match s.get("schedule") {
+        None => Some(None),
+        Some((Value::Record(r), _)) if r.kind == "step_lr" => {
+            let step = int_field(el, r, "step_size", 1);
+            let gamma = num_field(el, r, "gamma", 0.0, f64::MAX);
+            step.zip(gamma).map(|(s, g)| {
+                Some(Schedule::Step {
+                    step_size: s as usize,
+                    gamma: g,
+                })
+            })
+        }
+        Some((Value::Record(r), _)) if r.kind == "cosine" => {
+            let t_max = match r.get("t_max") {
+                Some(_) => int_field(el, r, "t_max", 1).map(|n| n as usize),
+                None => Some(0),
+            };
+            let eta = num_field(el, r, "eta_min", 0.0, f64::MAX);
+            t_max.zip(eta).map(|(t, e)| {
+                Some(Schedule::Cosine {
+                    t_max: t,
+                    eta_min: e,
+                })
+            })
+        }
+        Some((other, span)) => {
+            let d = Diagnostic::error(
+                Code::SETTING,
+                *span,
+                format!(
+                    "`schedule` must be `step_lr(...)` or `cosine(...)`, found {}",
+                    other.describe()
+                ),
+            );
+            el.err(d);
+            None
+        }
+    };
+    let batch = int_setting(el, &s, "batch", 32, 1)?;
+    let epochs = int_setting(el, &s, "epochs", 1, 0)?;
+    let seed = int_setting(el, &s, "seed", 0, 0)?;
+    let accuracy = match s.get("metrics") {
+        None => false,
+        Some((Value::List(items), span)) => {
+            let mut acc = false;
+            for v in items.iter() {
+                match v {
+                    Value::Func(Callable::Builtin("accuracy")) => acc = true,
+                    Value::Record(r) if r.kind == "accuracy" => acc = true,
+                    Value::Poison => {}
+                    other => {
+                        let d = Diagnostic::error(
+                            Code::SETTING,
+                            *span,
+                            format!("unknown metric {}", other.describe()),
+                        )
+                        .with_help("the metrics are: accuracy (the loss is always reported)");
+                        el.err(d);
+                    }
+                }
+            }
+            acc
+        }
+        Some((other, span)) => {
+            let d = Diagnostic::error(
+                Code::SETTING,
+                *span,
+                format!("`metrics` must be a list, found {}", other.describe()),
+            )
+            .with_help("write `metrics = [accuracy]`");
+            el.err(d);
+            false
+        }
+    };
+    let shuffle = match s.get("shuffle") {
+        None => true,
+        Some((Value::Bool(b), _)) => *b,
+        Some((other, span)) => {
+            let d = Diagnostic::error(
+                Code::SETTING,
+                *span,
+                format!(
+                    "`shuffle` must be true or false, found {}",
+                    other.describe()
+                ),
+            );
+            el.err(d);
+            true
+        }
+    };
+    let save = match s.get("save") {
+        None => None,
+        Some((Value::Str(p), _)) => Some(p.to_string()),
+        Some((other, span)) => {
+            let d = Diagnostic::error(
+                Code::SETTING,
+                *span,
+                format!(
+                    "`save` must be a file path string, found {}",
+                    other.describe()
+                ),
+            );
+            el.err(d);
+            None
+        }
+    };
+    Some(TrainConfig {
+        model: t.model.clone(),
+        data: data?,
+        loss: loss?,
+        optimizer: optimizer?,
+        schedule: schedule?,
+        batch: batch as usize,
+        epochs: epochs as usize,
+        seed: seed as u64,
+        accuracy,
+        shuffle,
+        save,
+        span: t.span,
+    })
+}
+
+fn int_setting(
+    el: &mut Elaborator<'_>,
+    s: &HashMap<String, (Value, Span)>,
+    key: &str,
+    default: i64,
+    min: i64,
+) -> Option<i64> {
+    match s.get(key) {
+        None => Some(default),
+        Some((Value::Int(Dim::Known(n)), _)) if *n >= min => Some(*n),
+        Some((Value::Poison, _)) => None,
+        Some((other, span)) => {
+            let d = Diagnostic::error(
+                Code::SETTING,
+                *span,
+                format!(
+                    "`{key}` must be an integer of at least {min}, found {}",
+                    other.describe()
+                ),
+            );
+            el.err(d);
+            None
+        }
+    }
+}
+
+fn num_field(el: &mut Elaborator<'_>, r: &Record, key: &str, min: f64, max: f64) -> Option<f64> {
+    match r.get(key) {
+        Some(v) => match v.as_f64() {
+            Some(x) if x >= min && x <= max && x.is_finite() => Some(x),
+            _ => {
+                let range = if max == f64::MAX {
+                    format!("at least {min}")
+                } else {
+                    format!("in [{min}, {max}]")
+                };
+                let d = Diagnostic::error(
+                    Code::SETTING,
+                    r.span,
+                    format!(
+                        "`{}` setting `{key}` must be a number {range}, found {}",
+                        r.kind,
+                        v.describe()
+                    ),
+                );
+                el.err(d);
+                None
+            }
+        },
+        None => {
+            let d = Diagnostic::error(
+                Code::MISSING_SETTING,
+                r.span,
+                format!("`{}` needs `{key}`", r.kind),
+            );
+            el.err(d);
+            None
+        }
+    }
+}
+
+fn int_field(el: &mut Elaborator<'_>, r: &Record, key: &str, min: i64) -> Option<i64> {
+    match r.get(key) {
+        Some(Value::Int(Dim::Known(n))) if *n >= min => Some(*n),
+        other => {
+            let found = other.map_or("nothing".to_string(), Value::describe);
+            let d = Diagnostic::error(
+                Code::SETTING,
+                r.span,
+                format!(
+                    "`{}` setting `{key}` must be an integer of at least {min}, found {found}",
+                    r.kind
+                ),
+            );
+            el.err(d);
+            None
+        }
+    }
+}
+
+fn bool_field(el: &mut Elaborator<'_>, r: &Record, key: &str) -> Option<bool> {
+    match r.get(key) {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(v) if v.as_f64() == Some(0.0) => Some(false),
+        other => {
+            let found = other.map_or("nothing".to_string(), Value::describe);
+            let d = Diagnostic::error(
+                Code::SETTING,
+                r.span,
+                format!(
+                    "`{}` setting `{key}` must be true or false, found {found}",
+                    r.kind
+                ),
+            );
+            el.err(d);
+            None
+        }
+    }
+}
+
+fn optimizer(el: &mut Elaborator<'_>, r: &Record) -> Option<Optimizer> {
+    let lr = num_field(el, r, "lr", 0.0, f64::MAX);
+    if r.kind == "sgd" {
+        let momentum = num_field(el, r, "momentum", 0.0, 1.0);
+        let dampening = num_field(el, r, "dampening", 0.0, 1.0);
+        let nesterov = bool_field(el, r, "nesterov");
+        let wd = num_field(el, r, "weight_decay", 0.0, f64::MAX);
+        let opt = Optimizer::Sgd {
+            lr: lr?,
+            momentum: momentum?,
+            dampening: dampening?,
+            nesterov: nesterov?,
+            weight_decay: wd?,
+        };
+        if let Optimizer::Sgd {
+            nesterov: true,
+            momentum,
+            dampening,
+            ..
+        } = opt
+        {
+            if momentum <= 0.0 || dampening != 0.0 {
+                let d = Diagnostic::error(
+                    Code::SETTING,
+                    r.span,
+                    "nesterov momentum needs momentum > 0 and dampening 0",
+                );
+                el.err(d);
+                return None;
+            }
+        }
+        return Some(opt);
+    }
+    let beta1 = num_field(el, r, "beta1", 0.0, 0.999_999_9);
+    let beta2 = num_field(el, r, "beta2", 0.0, 0.999_999_9);
+    let eps = num_field(el, r, "eps", 0.0, f64::MAX);
+    let wd = num_field(el, r, "weight_decay", 0.0, f64::MAX);
+    Some(Optimizer::Adam {
+        lr: lr?,
+        beta1: beta1?,
+        beta2: beta2?,
+        eps: eps?,
+        weight_decay: wd?,
+        decoupled: r.kind == "adamw",
+    })
+}
+
+fn data_config(el: &mut Elaborator<'_>, d: &ast::DataDef) -> Option<DataConfig> {
+    let s = settings(el, &d.settings, DATA_KEYS, "data");
+    let train = match s.get("train") {
+        Some((v, span)) => source(el, v, *span),
+        None => {
+            let diag = Diagnostic::error(
+                Code::MISSING_SETTING,
+                d.name.span,
+                format!("data block `{}` has no `train`", d.name.name),
+            )
+            .with_help("add `train = idx(\"images.gz\", \"labels.gz\")`");
+            el.err(diag);
+            None
+        }
+    };
+    let test = match s.get("test") {
+        Some((v, span)) => source(el, v, *span).map(Some),
+        None => Some(None),
+    };
+    let scale = match s.get("scale") {
+        None => Some(1.0),
+        Some((v, span)) => match v.as_f64() {
+            Some(x) if x.is_finite() => Some(x),
+            _ => {
+                let diag = Diagnostic::error(
+                    Code::SETTING,
+                    *span,
+                    format!("`scale` must be a number, found {}", v.describe()),
+                );
+                el.err(diag);
+                None
+            }
+        },
+    };
+    let normalize = match s.get("normalize") {
+        None => Some(None),
+        Some((Value::List(xs), span)) => match (
+            xs.first().and_then(Value::as_f64),
+            xs.get(1).and_then(Value::as_f64),
+        ) {
+            (Some(m), Some(sd)) if xs.len() == 2 && sd > 0.0 => Some(Some((m, sd))),
+            _ => {
+                let diag = Diagnostic::error(
+                    Code::SETTING,
+                    *span,
+                    "`normalize` must be `[mean, std]` with std > 0",
+                );
+                el.err(diag);
+                None
+            }
+        },
+        Some((other, span)) => {
+            let diag = Diagnostic::error(
+                Code::SETTING,
+                *span,
+                format!(
+                    "`normalize` must be `[mean, std]`, found {}",
+                    other.describe()
+                ),
+            );
+            el.err(diag);
+            None
+        }
+    };
+    Some(DataConfig {
+        name: d.name.name.clone(),
+        train: train?,
+        test: test?,
+        scale: scale?,
+        normalize: normalize?,
+    })
+}
+
+fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {
+    let str_field = |el: &mut Elaborator<'_>, r: &Record, key: &str| -> Option<String> {
+        match r.get(key) {
+            Some(Value::Str(s)) => Some(s.to_string()),
+            other => {
+                let found = other.map_or("nothing".to_string(), Value::describe);
+                let d = Diagnostic::error(
+                    Code::SETTING,
+                    r.span,
+                    format!(
+                        "`{}` needs a file path string for `{key}`, found {found}",
+                        r.kind
+                    ),
+                );
+                el.err(d);
+                None
+            }
+        }
+    };
+    match v {
+        Value::Record(r) if r.kind == "idx" || r.kind == "npy" => {
+            let images = str_field(el, r, "images")?;
+            let labels = str_field(el, r, "labels")?;
+            Some(if r.kind == "idx" {
+                Source::Idx { images, labels }
+            } else {
+                Source::Npy { images, labels }
+            })
+        }
+        Value::Record(r) if r.kind == "csv" => {
+            let path = str_field(el, r, "path")?;
+            let label_column = match r.get("label_column").and_then(Value::as_f64) {
+                Some(c) if c == 0.0 || c == -1.0 => c as i64,
+                _ => {
+                    let d = Diagnostic::error(
+                        Code::SETTING,
+                        r.span,
+                        "`label_column` must be 0 (first) or -1 (last)",
+                    );
+                    el.err(d);
+                    return None;
+                }
+            };
+            Some(Source::Csv { path, label_column })
+        }
+        Value::Poison => None,
+        other => {
+            let d = Diagnostic::error(
+                Code::SETTING,
+                span,
+                format!("expected a data source, found {}", other.describe()),
+            )
+            .with_help("use `idx(images, labels)`, `csv(path)` or `npy(images, labels)`");
+            el.err(d);
+            None
+        }
+    }
+}
