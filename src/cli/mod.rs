@@ -94,38 +94,49 @@ pub struct Outcome {
 
 /// Runs the command line; the binary's `main` only calls this.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
     std::panic::set_hook(Box::new(|info| {
         eprintln!("internal error: {info}");
-        eprintln!(
-            "note: this is a bug in nnc, not in your program; please report it with the input that caused it"
-        );
+        eprintln!("note: this is a bug in nnc, not in your program; please report it with the input that caused it");
     }));
-    match std::panic::catch_unwind(|| run(cli)) {
-        Ok(code) => code,
-        Err(_) => ExitCode::from(2),
+    let (code, stdout, stderr) = execute(std::env::args_os());
+    print!("{stdout}");
+    eprint!("{stderr}");
+    ExitCode::from(code)
+}
+
+/// Runs a command line in-process and returns the exit code, standard
+/// output and standard error (tests drive the CLI through this).
+pub fn execute<I, T>(args: I) -> (u8, String, String)
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let text = e.render().to_string();
+            return if e.use_stderr() { (code, String::new(), text) } else { (code, text, String::new()) };
+        }
+    };
+    match std::panic::catch_unwind(|| dispatch(cli)) {
+        Ok(outcome) => {
+            let stderr = if outcome.diags.is_empty() {
+                String::new()
+            } else {
+                render::render(&outcome.sources, &outcome.diags)
+            };
+            let code = if outcome.diags.iter().any(Diagnostic::is_error) { 1 } else { 0 };
+            (code, outcome.stdout, stderr)
+        }
+        Err(_) => (2, String::new(), "internal error: nnc failed; see the message above\n".into()),
     }
 }
 
-fn run(cli: Cli) -> ExitCode {
-    let outcome = match cli.command {
+fn dispatch(cli: Cli) -> Outcome {
+    match cli.command {
         Command::Check { file } => check::run(&file),
-        Command::Graph {
-            file,
-            stage,
-            format,
-            model,
-            dims,
-        } => graph::run(&file, stage, format, model, &dims),
-    };
-    print!("{}", outcome.stdout);
-    if !outcome.diags.is_empty() {
-        eprint!("{}", render::render(&outcome.sources, &outcome.diags));
-    }
-    if outcome.diags.iter().any(Diagnostic::is_error) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+        Command::Graph { file, stage, format, model, dims } => graph::run(&file, stage, format, model, &dims),
     }
 }
 

@@ -1,0 +1,61 @@
+//! Data-driven tests over `.nn` files: every program in `tests/data/err`
+//! must fail with its snapshotted diagnostics, every program in
+//! `tests/data/ok` and `examples/` must check cleanly, and their syntax
+//! trees and graphs are snapshotted.
+
+use std::path::{Path, PathBuf};
+
+/// The path relative to the package root, so snapshots do not depend on
+/// where the repository is checked out.
+fn relative(path: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    path.strip_prefix(root).unwrap_or(path).to_path_buf()
+}
+
+fn nnc(args: &[&str]) -> (u8, String, String) {
+    let mut argv = vec!["nnc"];
+    argv.extend_from_slice(args);
+    nnc::cli::execute(argv)
+}
+
+#[test]
+fn err_programs_fail_with_diagnostics() {
+    insta::glob!("data/err/*.nn", |path| {
+        let rel = relative(path);
+        let file = rel.to_str().unwrap();
+        let (code, stdout, stderr) = nnc(&["check", file]);
+        assert_eq!(code, 1, "{file} should be rejected:\n{stdout}{stderr}");
+        assert!(stderr.contains("error[E"), "{file}: no coded error:\n{stderr}");
+        insta::assert_snapshot!(stderr);
+    });
+}
+
+#[test]
+fn ok_programs_check_and_dump() {
+    insta::glob!("data/ok/*.nn", |path| {
+        let rel = relative(path);
+        let file = rel.to_str().unwrap();
+        let (code, _, stderr) = nnc(&["check", file]);
+        assert_eq!(code, 0, "{file} should check:\n{stderr}");
+        let (_, ast, _) = nnc(&["graph", file, "--stage", "ast"]);
+        let (code, ir, stderr) = nnc(&["graph", file, "--stage", "ir"]);
+        assert_eq!(code, 0, "{file} should lower:\n{stderr}");
+        insta::assert_snapshot!(format!("{ast}\n----- ir -----\n{ir}"));
+    });
+}
+
+#[test]
+fn examples_check_and_dump() {
+    insta::glob!("../examples", "*.nn", |path| {
+        let rel = relative(path);
+        let file = rel.to_str().unwrap();
+        let (code, _, stderr) = nnc(&["check", file]);
+        assert_eq!(code, 0, "{file} should check:\n{stderr}");
+        let (code, ir, stderr) = nnc(&["graph", file]);
+        assert_eq!(code, 0, "{file} should lower:\n{stderr}");
+        let (code, dot, _) = nnc(&["graph", file, "--format", "dot"]);
+        assert_eq!(code, 0);
+        assert!(dot.starts_with("digraph nnc {") && dot.trim_end().ends_with('}'));
+        insta::assert_snapshot!(ir);
+    });
+}
