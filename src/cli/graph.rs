@@ -20,21 +20,13 @@ pub fn run(
     let (prog, mut diags) = load_checked(file);
     let mut stdout = String::new();
     if diags.iter().any(Diagnostic::is_error) {
-        return Outcome {
-            stdout,
-            diags,
-            sources: prog.sources,
-        };
+        return Outcome { stdout, diags, sources: prog.sources };
     }
     match stage {
         Stage::Ast => {
             // The root file is the first one after the prelude.
-            let root = prog
-                .sources
-                .files()
-                .iter()
-                .enumerate()
-                .find(|(_, f)| !f.name.starts_with("<prelude>"));
+            let root =
+                prog.sources.files().iter().enumerate().find(|(_, f)| !f.name.starts_with("<prelude>"));
             if let Some((i, f)) = root {
                 if let Ok(m) = parser::parse(crate::diag::FileId(i as u32), &f.text) {
                     stdout = crate::syntax::dump::module(&m);
@@ -66,11 +58,7 @@ pub fn run(
             }
         },
     }
-    Outcome {
-        stdout,
-        diags,
-        sources: prog.sources,
-    }
+    Outcome { stdout, diags, sources: prog.sources }
 }
 
 /// The model to lower and its batch size: `--model NAME`, else the first
@@ -96,11 +84,8 @@ fn select_model(prog: &Program, name: Option<&str>) -> Result<(ast::Expr, i64), 
                     .map_or(1, |t| batch_of(t));
                 Ok((sema::model_ref(&m.def), batch))
             }
-            None => Err(Diagnostic::error_nowhere(
-                Code::UNKNOWN_NAME,
-                format!("no model named `{name}`"),
-            )
-            .with_help("`nnc graph FILE --stage ast` lists the models")),
+            None => Err(Diagnostic::error_nowhere(Code::UNKNOWN_NAME, format!("no model named `{name}`"))
+                .with_help("`nnc graph FILE --stage ast` lists the models")),
         };
     }
     if let Some(t) = prog.trains.first() {

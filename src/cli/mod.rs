@@ -69,13 +69,8 @@ pub enum Format {
 }
 
 fn parse_binding(s: &str) -> Result<(String, i64), String> {
-    let (name, value) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected NAME=SIZE, found `{s}`"))?;
-    let n: i64 = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{value}` is not a size"))?;
+    let (name, value) = s.split_once('=').ok_or_else(|| format!("expected NAME=SIZE, found `{s}`"))?;
+    let n: i64 = value.trim().parse().map_err(|_| format!("`{value}` is not a size"))?;
     if n < 1 {
         return Err(format!("size must be at least 1, found {n}"));
     }
@@ -96,7 +91,9 @@ pub struct Outcome {
 pub fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("internal error: {info}");
-        eprintln!("note: this is a bug in nnc, not in your program; please report it with the input that caused it");
+        eprintln!(
+            "note: this is a bug in nnc, not in your program; please report it with the input that caused it"
+        );
     }));
     let (code, stdout, stderr) = execute(std::env::args_os());
     print!("{stdout}");

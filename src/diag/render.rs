@@ -41,11 +41,7 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
         .enumerate()
         .map(|(i, l)| {
             let range = l.span.start as usize..l.span.end as usize;
-            let style = if i == 0 {
-                cs::LabelStyle::Primary
-            } else {
-                cs::LabelStyle::Secondary
-            };
+            let style = if i == 0 { cs::LabelStyle::Primary } else { cs::LabelStyle::Secondary };
             cs::Label::new(style, l.span.file.0 as usize, range).with_message(l.message.clone())
         })
         .collect();
@@ -53,8 +49,5 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
     if let Some(h) = &d.help {
         notes.push(format!("help: {h}"));
     }
-    base.with_code(d.code.to_string())
-        .with_message(d.message.clone())
-        .with_labels(labels)
-        .with_notes(notes)
+    base.with_code(d.code.to_string()).with_message(d.message.clone()).with_labels(labels).with_notes(notes)
 }

@@ -46,22 +46,14 @@ impl Graph {
     /// An elementwise binary op on equal shapes.
     pub fn binary(&mut self, op: BinaryOp, a: NodeId, b: NodeId) -> NodeId {
         let (dt, o) = (self.dtype(a), self.origin(a));
-        let dt = if matches!(op, BinaryOp::Lt | BinaryOp::Eq) {
-            DType::F32
-        } else {
-            dt
-        };
+        let dt = if matches!(op, BinaryOp::Lt | BinaryOp::Eq) { DType::F32 } else { dt };
         self.add(Op::Binary(op), &[a, b], Shape::default(), dt, o)
     }
 
     /// An elementwise binary op after broadcasting both operands to a common shape.
     pub fn binary_bcast(&mut self, op: BinaryOp, a: NodeId, b: NodeId) -> NodeId {
         let target = broadcast_shapes(self.shape(a), self.shape(b)).unwrap_or_else(|| {
-            panic!(
-                "internal error: {} and {} do not broadcast",
-                self.shape(a),
-                self.shape(b)
-            )
+            panic!("internal error: {} and {} do not broadcast", self.shape(a), self.shape(b))
         });
         let a = self.broadcast_to(a, &target);
         let b = self.broadcast_to(b, &target);
@@ -117,15 +109,7 @@ impl Graph {
             return x;
         }
         let (dt, o) = (self.dtype(x), self.origin(x));
-        self.add(
-            Op::Permute {
-                perm: perm.to_vec(),
-            },
-            &[x],
-            Shape::default(),
-            dt,
-            o,
-        )
+        self.add(Op::Permute { perm: perm.to_vec() }, &[x], Shape::default(), dt, o)
     }
 
     /// Swaps the last two axes.
@@ -152,11 +136,7 @@ impl Graph {
     /// A strided window.
     pub fn slice(&mut self, x: NodeId, ranges: Vec<SliceRange>) -> NodeId {
         let s = self.shape(x);
-        if ranges
-            .iter()
-            .zip(&s.0)
-            .all(|(r, &n)| *r == SliceRange::full(n))
-        {
+        if ranges.iter().zip(&s.0).all(|(r, &n)| *r == SliceRange::full(n)) {
             return x;
         }
         let (dt, o) = (self.dtype(x), self.origin(x));
@@ -165,17 +145,8 @@ impl Graph {
 
     /// `x[..., start..end, ...]` on one axis.
     pub fn slice_axis(&mut self, x: NodeId, axis: usize, start: usize, end: usize) -> NodeId {
-        let mut ranges: Vec<SliceRange> = self
-            .shape(x)
-            .0
-            .iter()
-            .map(|&n| SliceRange::full(n))
-            .collect();
-        ranges[axis] = SliceRange {
-            start,
-            end,
-            step: 1,
-        };
+        let mut ranges: Vec<SliceRange> = self.shape(x).0.iter().map(|&n| SliceRange::full(n)).collect();
+        ranges[axis] = SliceRange { start, end, step: 1 };
         self.slice(x, ranges)
     }
 
@@ -224,16 +195,8 @@ pub fn broadcast_shapes(a: &Shape, b: &Shape) -> Option<Shape> {
     let r = a.rank().max(b.rank());
     let mut dims = vec![0; r];
     for (i, d) in dims.iter_mut().enumerate() {
-        let da = if i + a.rank() >= r {
-            a.0[i + a.rank() - r]
-        } else {
-            1
-        };
-        let db = if i + b.rank() >= r {
-            b.0[i + b.rank() - r]
-        } else {
-            1
-        };
+        let da = if i + a.rank() >= r { a.0[i + a.rank() - r] } else { 1 };
+        let db = if i + b.rank() >= r { b.0[i + b.rank() - r] } else { 1 };
         *d = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,

@@ -21,11 +21,7 @@ pub fn text(g: &Graph) -> String {
         if !attrs.is_empty() {
             let _ = write!(out, "{attrs}");
         }
-        let operands: Vec<String> = g
-            .operands(id)
-            .iter()
-            .map(|o| format!("%{}", number[o]))
-            .collect();
+        let operands: Vec<String> = g.operands(id).iter().map(|o| format!("%{}", number[o])).collect();
         if !operands.is_empty() {
             let _ = write!(out, " {}", operands.join(", "));
         }
@@ -61,34 +57,18 @@ pub fn dot(g: &Graph) -> String {
             Op::State { .. } => ", style=filled, fillcolor=\"#fef9c3\"",
             _ => "",
         };
-        let _ = writeln!(
-            out,
-            "  n{} [label=\"{}\"{style}];",
-            number[&id],
-            escape(&label)
-        );
+        let _ = writeln!(out, "  n{} [label=\"{}\"{style}];", number[&id], escape(&label));
         for (pos, o) in g.operands(id).iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "  n{} -> n{} [label=\"{pos}\"];",
-                number[o], number[&id]
-            );
+            let _ = writeln!(out, "  n{} -> n{} [label=\"{pos}\"];", number[o], number[&id]);
         }
     }
     for (name, o) in g.outputs() {
-        let _ = writeln!(
-            out,
-            "  \"out_{name}\" [label=\"{}\", shape=ellipse];",
-            escape(name)
-        );
+        let _ = writeln!(out, "  \"out_{name}\" [label=\"{}\", shape=ellipse];", escape(name));
         let _ = writeln!(out, "  n{} -> \"out_{name}\";", number[o]);
     }
     for (target, value) in g.updates() {
-        let _ = writeln!(
-            out,
-            "  n{} -> n{} [style=dashed, label=\"update\"];",
-            number[value], number[target]
-        );
+        let _ =
+            writeln!(out, "  n{} -> n{} [style=dashed, label=\"update\"];", number[value], number[target]);
     }
     out.push_str("}\n");
     out
@@ -134,10 +114,7 @@ pub fn attributes(op: &Op) -> String {
 }
 
 fn list(xs: &[usize]) -> String {
-    xs.iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    xs.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
 }
 
 fn escape(s: &str) -> String {

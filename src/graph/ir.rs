@@ -168,11 +168,7 @@ pub struct SliceRange {
 impl SliceRange {
     /// Number of positions taken.
     pub fn len(&self) -> usize {
-        if self.end <= self.start {
-            0
-        } else {
-            (self.end - self.start).div_ceil(self.step)
-        }
+        if self.end <= self.start { 0 } else { (self.end - self.start).div_ceil(self.step) }
     }
 
     /// True when no position is taken.
@@ -182,11 +178,7 @@ impl SliceRange {
 
     /// The whole of an axis of size `n`.
     pub fn full(n: usize) -> SliceRange {
-        SliceRange {
-            start: 0,
-            end: n,
-            step: 1,
-        }
+        SliceRange { start: 0, end: n, step: 1 }
     }
 }
 
@@ -320,12 +312,8 @@ impl Op {
                 BinaryOp::Eq => "eq",
             },
             Op::Select => "select",
-            Op::Reduce {
-                op: ReduceOp::Sum, ..
-            } => "reduce_sum",
-            Op::Reduce {
-                op: ReduceOp::Max, ..
-            } => "reduce_max",
+            Op::Reduce { op: ReduceOp::Sum, .. } => "reduce_sum",
+            Op::Reduce { op: ReduceOp::Max, .. } => "reduce_max",
             Op::Reshape => "reshape",
             Op::Permute { .. } => "permute",
             Op::Expand => "expand",
@@ -353,19 +341,11 @@ impl Op {
             if operands.len() == n {
                 Ok(())
             } else {
-                Err(format!(
-                    "{} takes {n} operands, got {}",
-                    self.name(),
-                    operands.len()
-                ))
+                Err(format!("{} takes {n} operands, got {}", self.name(), operands.len()))
             }
         };
         match self {
-            Op::Input { .. }
-            | Op::Param { .. }
-            | Op::State { .. }
-            | Op::Const { .. }
-            | Op::Rand { .. } => {
+            Op::Input { .. } | Op::Param { .. } | Op::State { .. } | Op::Const { .. } | Op::Rand { .. } => {
                 arity(0)?;
                 Ok(declared.clone())
             }
@@ -397,19 +377,14 @@ impl Op {
                     }
                 }
                 for &a in axes {
-                    *dims
-                        .get_mut(a)
-                        .ok_or(format!("reduce axis {a} out of range"))? = 1;
+                    *dims.get_mut(a).ok_or(format!("reduce axis {a} out of range"))? = 1;
                 }
                 Ok(Shape(dims))
             }
             Op::Reshape => {
                 arity(1)?;
                 if operands[0].numel() != declared.numel() {
-                    return Err(format!(
-                        "reshape {} -> {declared} changes element count",
-                        operands[0]
-                    ));
+                    return Err(format!("reshape {} -> {declared} changes element count", operands[0]));
                 }
                 Ok(declared.clone())
             }
@@ -430,8 +405,7 @@ impl Op {
             Op::Expand => {
                 arity(1)?;
                 let x = operands[0];
-                if x.rank() != declared.rank()
-                    || x.0.iter().zip(&declared.0).any(|(&a, &b)| a != b && a != 1)
+                if x.rank() != declared.rank() || x.0.iter().zip(&declared.0).any(|(&a, &b)| a != b && a != 1)
                 {
                     return Err(format!("cannot expand {x} to {declared}"));
                 }
@@ -441,11 +415,7 @@ impl Op {
                 arity(1)?;
                 let x = operands[0];
                 if ranges.len() != x.rank() {
-                    return Err(format!(
-                        "slice with {} ranges of rank-{} tensor",
-                        ranges.len(),
-                        x.rank()
-                    ));
+                    return Err(format!("slice with {} ranges of rank-{} tensor", ranges.len(), x.rank()));
                 }
                 let mut dims = Vec::with_capacity(x.rank());
                 for (r, &n) in ranges.iter().zip(&x.0) {
@@ -460,18 +430,9 @@ impl Op {
                 arity(1)?;
                 let x = operands[0];
                 if pads.len() != x.rank() {
-                    return Err(format!(
-                        "pad with {} pairs of rank-{} tensor",
-                        pads.len(),
-                        x.rank()
-                    ));
+                    return Err(format!("pad with {} pairs of rank-{} tensor", pads.len(), x.rank()));
                 }
-                Ok(Shape(
-                    x.0.iter()
-                        .zip(pads)
-                        .map(|(&n, &(lo, hi))| lo + n + hi)
-                        .collect(),
-                ))
+                Ok(Shape(x.0.iter().zip(pads).map(|(&n, &(lo, hi))| lo + n + hi).collect()))
             }
             Op::Concat { axis } => {
                 let first = operands.first().ok_or("concat of nothing")?;
@@ -481,9 +442,7 @@ impl Op {
                 let mut dims = first.0.clone();
                 dims[*axis] = 0;
                 for s in operands {
-                    if s.rank() != first.rank()
-                        || (0..s.rank()).any(|i| i != *axis && s.0[i] != first.0[i])
-                    {
+                    if s.rank() != first.rank() || (0..s.rank()).any(|i| i != *axis && s.0[i] != first.0[i]) {
                         return Err(format!("concat of {first} and {s} along axis {axis}"));
                     }
                     dims[*axis] += s.0[*axis];
@@ -494,11 +453,7 @@ impl Op {
                 arity(2)?;
                 let (a, b) = (operands[0], operands[1]);
                 let r = a.rank();
-                if r < 2
-                    || b.rank() != r
-                    || a.0[..r - 2] != b.0[..r - 2]
-                    || a.0[r - 1] != b.0[r - 2]
-                {
+                if r < 2 || b.rank() != r || a.0[..r - 2] != b.0[..r - 2] || a.0[r - 1] != b.0[r - 2] {
                     return Err(format!("matmul of {a} and {b}"));
                 }
                 let mut dims = a.0.clone();
@@ -586,12 +541,7 @@ impl Graph {
             Ok(s) => s,
             Err(e) => panic!("internal error: invalid {} node: {e}", op.name()),
         };
-        let idx = self.g.add_node(Node {
-            op,
-            shape,
-            dtype,
-            origin,
-        });
+        let idx = self.g.add_node(Node { op, shape, dtype, origin });
         for (pos, &o) in operands.iter().enumerate() {
             self.g.add_edge(o.index(), idx, pos as u32);
         }
@@ -638,10 +588,7 @@ impl Graph {
 
     /// Every live node id, ascending.
     pub fn node_ids(&self) -> Vec<NodeId> {
-        self.g
-            .node_indices()
-            .map(|n| NodeId(n.index() as u32))
-            .collect()
+        self.g.node_indices().map(|n| NodeId(n.index() as u32)).collect()
     }
 
     /// Number of live nodes.
@@ -671,10 +618,7 @@ impl Graph {
         let mut order = Vec::with_capacity(self.g.node_count());
         while let Some(std::cmp::Reverse(i)) = ready.pop() {
             order.push(NodeId(i));
-            for e in self
-                .g
-                .edges_directed(NodeIndex::new(i as usize), Direction::Outgoing)
-            {
+            for e in self.g.edges_directed(NodeIndex::new(i as usize), Direction::Outgoing) {
                 let t = e.target().index();
                 indegree[t] -= 1;
                 if indegree[t] == 0 {
@@ -697,10 +641,7 @@ impl Graph {
 
     /// The output with this name.
     pub fn output(&self, name: &str) -> Option<NodeId> {
-        self.outputs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|&(_, id)| id)
+        self.outputs.iter().find(|(n, _)| n == name).map(|&(_, id)| id)
     }
 
     /// Records that after a step, persistent `target` (a param or state
@@ -768,10 +709,7 @@ impl Graph {
         })
     }
 
-    fn named_leaves<'a>(
-        &'a self,
-        f: impl Fn(&'a Op) -> Option<&'a String>,
-    ) -> Vec<(NodeId, &'a str)> {
+    fn named_leaves<'a>(&'a self, f: impl Fn(&'a Op) -> Option<&'a String>) -> Vec<(NodeId, &'a str)> {
         self.g
             .node_indices()
             .filter_map(|i| f(&self.g[i].op).map(|n| (NodeId(i.index() as u32), n.as_str())))

@@ -48,36 +48,25 @@ pub fn verify(g: &Graph) -> Result<(), VerifierError> {
         match node.op.infer(&shapes, &node.shape) {
             Ok(s) if s == node.shape => {}
             Ok(s) => {
-                return err(
-                    Some(id),
-                    format!("shape {} but operands give {s}", node.shape),
-                );
+                return err(Some(id), format!("shape {} but operands give {s}", node.shape));
             }
             Err(e) => return err(Some(id), e),
         }
         let dtype_ok = match &node.op {
             Op::Gather => g.dtype(operands[1]) == DType::I32 && g.dtype(operands[0]) == DType::F32,
-            Op::ScatterAdd => {
-                g.dtype(operands[1]) == DType::I32 && g.dtype(operands[0]) == DType::F32
-            }
+            Op::ScatterAdd => g.dtype(operands[1]) == DType::I32 && g.dtype(operands[0]) == DType::F32,
             Op::MatMul | Op::Unary(_) | Op::Reduce { .. } => {
                 operands.iter().all(|&o| g.dtype(o) == DType::F32)
             }
             _ => true,
         };
         if !dtype_ok {
-            return err(
-                Some(id),
-                format!("{} got operands of the wrong dtype", node.op.name()),
-            );
+            return err(Some(id), format!("{} got operands of the wrong dtype", node.op.name()));
         }
     }
     for (name, o) in g.outputs() {
         if !g.contains(*o) {
-            return err(
-                None,
-                format!("output `{name}` refers to a removed node {o}"),
-            );
+            return err(None, format!("output `{name}` refers to a removed node {o}"));
         }
     }
     let mut targets = HashSet::new();
@@ -92,10 +81,7 @@ pub fn verify(g: &Graph) -> Result<(), VerifierError> {
             return err(Some(target), "updated twice".into());
         }
         if g.shape(target) != g.shape(value) {
-            return err(
-                Some(target),
-                format!("updated with shape {}", g.shape(value)),
-            );
+            return err(Some(target), format!("updated with shape {}", g.shape(value)));
         }
     }
     Ok(())

@@ -22,11 +22,7 @@ impl Tensor {
     /// If `data.len()` is not the shape's element count (an internal invariant).
     pub fn new(shape: impl Into<Shape>, data: Vec<f32>) -> Tensor {
         let shape = shape.into();
-        assert_eq!(
-            shape.numel(),
-            data.len(),
-            "internal error: tensor data does not fit shape {shape}"
-        );
+        assert_eq!(shape.numel(), data.len(), "internal error: tensor data does not fit shape {shape}");
         Tensor { shape, data }
     }
 
@@ -34,18 +30,12 @@ impl Tensor {
     pub fn zeros(shape: impl Into<Shape>) -> Tensor {
         let shape = shape.into();
         let n = shape.numel();
-        Tensor {
-            shape,
-            data: vec![0.0; n],
-        }
+        Tensor { shape, data: vec![0.0; n] }
     }
 
     /// A scalar.
     pub fn scalar(v: f32) -> Tensor {
-        Tensor {
-            shape: Shape::default(),
-            data: vec![v],
-        }
+        Tensor { shape: Shape::default(), data: vec![v] }
     }
 
     /// Number of elements.

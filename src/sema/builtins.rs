@@ -130,34 +130,17 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
         "maximum" | "minimum" => {
             let (x, y) = (a.take(0), a.take(1));
             if let (Some(p), Some(q)) = (x.value.as_f64(), y.value.as_f64()) {
-                return Value::Float(if name == "maximum" {
-                    p.max(q)
-                } else {
-                    p.min(q)
-                });
+                return Value::Float(if name == "maximum" { p.max(q) } else { p.min(q) });
             }
-            let (Some(p), Some(q)) = (
-                el.as_tensor(&x.value, x.span),
-                el.as_tensor(&y.value, y.span),
-            ) else {
+            let (Some(p), Some(q)) = (el.as_tensor(&x.value, x.span), el.as_tensor(&y.value, y.span)) else {
                 return type_error(el, &x, "a tensor or number");
             };
             let (p, q) = (el.as_float(p), el.as_float(q));
-            let op = if name == "maximum" {
-                BinaryOp::Max
-            } else {
-                BinaryOp::Min
-            };
+            let op = if name == "maximum" { BinaryOp::Max } else { BinaryOp::Min };
             el.elementwise(
                 op,
-                &TensorVal {
-                    origin: x.span,
-                    ..p
-                },
-                &TensorVal {
-                    origin: y.span,
-                    ..q
-                },
+                &TensorVal { origin: x.span, ..p },
+                &TensorVal { origin: y.span, ..q },
                 span,
                 false,
             )
@@ -174,9 +157,7 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
             let (Some(d0), Some(d1)) = (a.int_or(el, 1, -2), a.int_or(el, 2, -1)) else {
                 return Value::Poison;
             };
-            let (Some(d0), Some(d1)) =
-                (el.axis(d0, r as usize, span), el.axis(d1, r as usize, span))
-            else {
+            let (Some(d0), Some(d1)) = (el.axis(d0, r as usize, span), el.axis(d1, r as usize, span)) else {
                 return Value::Poison;
             };
             let mut perm: Vec<usize> = (0..r as usize).collect();
@@ -227,11 +208,9 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
         },
         "normal" => match (a.float_or(el, 0, 0.0), a.float_or(el, 1, 1.0)) {
             (Some(mean), Some(std)) if std >= 0.0 => Value::Init(Init::Normal { mean, std }),
-            (Some(_), Some(std)) => bad_value(
-                el,
-                span,
-                format!("normal std must be non-negative, found {std}"),
-            ),
+            (Some(_), Some(std)) => {
+                bad_value(el, span, format!("normal std must be non-negative, found {std}"))
+            }
             _ => Value::Poison,
         },
         _ => record(name, a),
@@ -246,11 +225,7 @@ struct Args {
 
 impl Args {
     fn get(&self, i: usize) -> ArgVal {
-        self.slots[i].clone().unwrap_or(ArgVal {
-            name: None,
-            value: Value::Poison,
-            span: self.span,
-        })
+        self.slots[i].clone().unwrap_or(ArgVal { name: None, value: Value::Poison, span: self.span })
     }
 
     fn take(&mut self, i: usize) -> ArgVal {
@@ -262,19 +237,13 @@ impl Args {
     }
 
     fn span_of(&self, i: usize) -> Span {
-        self.slots
-            .get(i)
-            .and_then(|s| s.as_ref())
-            .map_or(self.span, |a| a.span)
+        self.slots.get(i).and_then(|s| s.as_ref()).map_or(self.span, |a| a.span)
     }
 
     fn tensor(&self, el: &mut Elaborator<'_>, i: usize) -> Option<TensorVal> {
         let a = self.get(i);
         match &a.value {
-            Value::Tensor(t) => Some(TensorVal {
-                origin: a.span,
-                ..t.clone()
-            }),
+            Value::Tensor(t) => Some(TensorVal { origin: a.span, ..t.clone() }),
             Value::Poison => None,
             _ => {
                 type_error(el, &a, "a tensor");
@@ -289,11 +258,7 @@ impl Args {
     }
 
     fn int_or(&self, el: &mut Elaborator<'_>, i: usize, default: i64) -> Option<i64> {
-        if self.present(i) {
-            self.int(el, i)
-        } else {
-            Some(default)
-        }
+        if self.present(i) { self.int(el, i) } else { Some(default) }
     }
 
     fn float(&self, el: &mut Elaborator<'_>, i: usize) -> Option<f64> {
@@ -309,11 +274,7 @@ impl Args {
     }
 
     fn float_or(&self, el: &mut Elaborator<'_>, i: usize, default: f64) -> Option<f64> {
-        if self.present(i) {
-            self.float(el, i)
-        } else {
-            Some(default)
-        }
+        if self.present(i) { self.float(el, i) } else { Some(default) }
     }
 
     fn bool_or(&self, el: &mut Elaborator<'_>, i: usize, default: bool) -> Option<bool> {
@@ -363,10 +324,7 @@ impl Args {
                             let d = Diagnostic::error(
                                 Code::TYPE,
                                 a.span,
-                                format!(
-                                    "a shape is a list of integers, found {}",
-                                    other.describe()
-                                ),
+                                format!("a shape is a list of integers, found {}", other.describe()),
                             );
                             el.err(d);
                             return None;
@@ -388,11 +346,8 @@ fn type_error(el: &mut Elaborator<'_>, a: &ArgVal, expected: &str) -> Value {
     if matches!(a.value, Value::Poison) {
         return Value::Poison;
     }
-    let d = Diagnostic::error(
-        Code::TYPE,
-        a.span,
-        format!("expected {expected}, found {}", a.value.describe()),
-    );
+    let d =
+        Diagnostic::error(Code::TYPE, a.span, format!("expected {expected}, found {}", a.value.describe()));
     el.err(d)
 }
 
@@ -418,10 +373,7 @@ fn where_(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
         match el.as_tensor(&v.value, v.span) {
             Some(t) => {
                 let t = el.as_float(t);
-                ts.push(TensorVal {
-                    origin: v.span,
-                    ..t
-                });
+                ts.push(TensorVal { origin: v.span, ..t });
             }
             None => return type_error(el, v, "a tensor or number"),
         }
@@ -466,11 +418,7 @@ fn reduction(el: &mut Elaborator<'_>, a: &mut Args, name: &str) -> Value {
                 "max" => nums.iter().cloned().fold(f64::MIN, f64::max),
                 _ => nums.iter().cloned().fold(f64::MAX, f64::min),
             };
-            return if all_int && name != "mean" {
-                Value::int(r as i64)
-            } else {
-                Value::Float(r)
-            };
+            return if all_int && name != "mean" { Value::int(r as i64) } else { Value::Float(r) };
         }
     }
     let Some(t) = a.tensor(el, 0) else {
@@ -500,12 +448,7 @@ fn reduction(el: &mut Elaborator<'_>, a: &mut Args, name: &str) -> Value {
         _ => {
             let all: Vec<usize> = (0..t.shape.len()).collect();
             let count = Dim::product(
-                &axes
-                    .as_ref()
-                    .unwrap_or(&all)
-                    .iter()
-                    .map(|&i| t.shape[i].clone())
-                    .collect::<Vec<_>>(),
+                &axes.as_ref().unwrap_or(&all).iter().map(|&i| t.shape[i].clone()).collect::<Vec<_>>(),
             );
             let s = el.reduce(ReduceOp::Sum, &t, axes, keepdim, span);
             let Value::Tensor(s) = s else {
@@ -513,9 +456,7 @@ fn reduction(el: &mut Elaborator<'_>, a: &mut Args, name: &str) -> Value {
             };
             let n = count.known().unwrap_or(1).max(1) as f32;
             let x = s.node;
-            el.tensor(s.shape.clone(), DType::F32, span, |g| {
-                g.scale(x.unwrap_or(NodeId(0)), 1.0 / n)
-            })
+            el.tensor(s.shape.clone(), DType::F32, span, |g| g.scale(x.unwrap_or(NodeId(0)), 1.0 / n))
         }
     }
 }
@@ -531,27 +472,15 @@ fn reshape(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     let Some(mut dims) = a.dims(el, 1) else {
         return Value::Poison;
     };
-    let holes: Vec<usize> = dims
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| **d == Dim::Known(-1))
-        .map(|(i, _)| i)
-        .collect();
+    let holes: Vec<usize> =
+        dims.iter().enumerate().filter(|(_, d)| **d == Dim::Known(-1)).map(|(i, _)| i).collect();
     if holes.len() > 1 {
-        return bad_value(
-            el,
-            a.span_of(1),
-            "a reshape may infer only one dimension (`-1`)".into(),
-        );
+        return bad_value(el, a.span_of(1), "a reshape may infer only one dimension (`-1`)".into());
     }
     if let Some(&h) = holes.first() {
         let (kin, mut sin) = super::ops::factorise(&t.shape);
-        let rest: Vec<Dim> = dims
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != h)
-            .map(|(_, d)| d.clone())
-            .collect();
+        let rest: Vec<Dim> =
+            dims.iter().enumerate().filter(|(i, _)| *i != h).map(|(_, d)| d.clone()).collect();
         let (kout, sout) = super::ops::factorise(&rest);
         let mut ok = kout != 0 && kin % kout == 0;
         for s in &sout {
@@ -566,33 +495,21 @@ fn reshape(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
             let d = Diagnostic::error(
                 Code::RESHAPE,
                 a.span,
-                format!(
-                    "cannot reshape {} into {}",
-                    show_shape(&t.shape),
-                    show_shape(&dims)
-                ),
+                format!("cannot reshape {} into {}", show_shape(&t.shape), show_shape(&dims)),
             )
-            .with_label(
-                t.origin,
-                format!("this has {} elements", Dim::product(&t.shape)),
-            )
+            .with_label(t.origin, format!("this has {} elements", Dim::product(&t.shape)))
             .with_help("the other dimensions must divide the element count");
             return el.err(d);
         }
         let mut inferred = Dim::Known(kin / kout.max(1));
         for s in sin {
-            inferred = inferred
-                .arith(super::dim::DimOp::Mul, &Dim::Sym(Rc::from(s.as_str())))
-                .unwrap_or(inferred);
+            inferred =
+                inferred.arith(super::dim::DimOp::Mul, &Dim::Sym(Rc::from(s.as_str()))).unwrap_or(inferred);
         }
         dims[h] = inferred;
     }
     if let Some(bad) = dims.iter().find(|d| d.known().is_some_and(|n| n < 0)) {
-        return bad_value(
-            el,
-            a.span_of(1),
-            format!("negative dimension {bad} in reshape"),
-        );
+        return bad_value(el, a.span_of(1), format!("negative dimension {bad} in reshape"));
     }
     el.reshape(&t, dims, a.span)
 }
@@ -612,11 +529,7 @@ fn flatten(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
         return Value::Poison;
     };
     if s > e {
-        return bad_value(
-            el,
-            a.span,
-            format!("flatten start axis {s} is after end axis {e}"),
-        );
+        return bad_value(el, a.span, format!("flatten start axis {s} is after end axis {e}"));
     }
     let mut dims: Vec<Dim> = t.shape[..s].to_vec();
     dims.push(Dim::product(&t.shape[s..=e]));
@@ -645,11 +558,7 @@ fn permute(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     let mut sorted = perm.clone();
     sorted.sort_unstable();
     if sorted != (0..r).collect::<Vec<_>>() {
-        return bad_value(
-            el,
-            a.span_of(1),
-            format!("{perm:?} is not a permutation of the {r} axes"),
-        );
+        return bad_value(el, a.span_of(1), format!("{perm:?} is not a permutation of the {r} axes"));
     }
     el.permute(&t, perm, a.span)
 }
@@ -673,11 +582,7 @@ fn squeeze(el: &mut Elaborator<'_>, a: &mut Args, insert: bool) -> Value {
             return Value::Poison;
         };
         if dims[ax] != Dim::Known(1) {
-            return bad_value(
-                el,
-                a.span_of(1),
-                format!("axis {ax} has size {}, not 1", dims[ax]),
-            );
+            return bad_value(el, a.span_of(1), format!("axis {ax} has size {}, not 1", dims[ax]));
         }
         dims.remove(ax);
     }
@@ -698,14 +603,7 @@ fn concat(el: &mut Elaborator<'_>, a: &mut Args, stack: bool) -> Value {
             Value::Tensor(t) => ts.push(t.clone()),
             Value::Poison => return Value::Poison,
             other => {
-                return type_error(
-                    el,
-                    &ArgVal {
-                        value: other.clone(),
-                        ..xs.clone()
-                    },
-                    "a list of tensors",
-                );
+                return type_error(el, &ArgVal { value: other.clone(), ..xs.clone() }, "a list of tensors");
             }
         }
     }
@@ -722,11 +620,7 @@ fn concat(el: &mut Elaborator<'_>, a: &mut Args, stack: bool) -> Value {
             t.shape == ts[0].shape
         } else {
             t.shape.len() == ts[0].shape.len()
-                && t.shape
-                    .iter()
-                    .zip(&ts[0].shape)
-                    .enumerate()
-                    .all(|(i, (p, q))| i == ax || p == q)
+                && t.shape.iter().zip(&ts[0].shape).enumerate().all(|(i, (p, q))| i == ax || p == q)
         };
         if !same {
             let d = Diagnostic::error(
@@ -755,15 +649,12 @@ fn concat(el: &mut Elaborator<'_>, a: &mut Args, stack: bool) -> Value {
         .collect();
     let mut shape = parts[0].1.clone();
     shape[ax] = Dim::product(&[Dim::Known(1)]);
-    let total = parts.iter().fold(Dim::Known(0), |acc, (_, s)| {
-        acc.arith(super::dim::DimOp::Add, &s[ax]).unwrap_or(acc)
-    });
+    let total = parts
+        .iter()
+        .fold(Dim::Known(0), |acc, (_, s)| acc.arith(super::dim::DimOp::Add, &s[ax]).unwrap_or(acc));
     shape[ax] = total;
     el.tensor(shape, DType::F32, a.span, |g| {
-        let nodes: Vec<NodeId> = parts
-            .iter()
-            .map(|(n, s)| g.reshape(*n, Elaborator::concrete(s)))
-            .collect();
+        let nodes: Vec<NodeId> = parts.iter().map(|(n, s)| g.reshape(*n, Elaborator::concrete(s))).collect();
         g.concat(&nodes, ax)
     })
 }
@@ -773,48 +664,28 @@ fn conv2d(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     let (Some(x), Some(w)) = (a.tensor(el, 0), a.tensor(el, 1)) else {
         return Value::Poison;
     };
-    let bias = if a.present(2) {
-        a.tensor(el, 2).map(Some)
-    } else {
-        Some(None)
-    };
-    let (Some(bias), Some(stride), Some(padding)) = (bias, a.int_or(el, 3, 1), a.int_or(el, 4, 0))
-    else {
+    let bias = if a.present(2) { a.tensor(el, 2).map(Some) } else { Some(None) };
+    let (Some(bias), Some(stride), Some(padding)) = (bias, a.int_or(el, 3, 1), a.int_or(el, 4, 0)) else {
         return Value::Poison;
     };
     if x.shape.len() != 4 || w.shape.len() != 4 {
-        let (t, what) = if x.shape.len() != 4 {
-            (&x, "input")
-        } else {
-            (&w, "weight")
-        };
+        let (t, what) = if x.shape.len() != 4 { (&x, "input") } else { (&w, "weight") };
         let d = Diagnostic::error(
             Code::ARG_SHAPE,
             t.origin,
-            format!(
-                "conv2d {what} must have 4 dimensions, found shape {}",
-                show_shape(&t.shape)
-            ),
+            format!("conv2d {what} must have 4 dimensions, found shape {}", show_shape(&t.shape)),
         )
-        .with_help(
-            "the input is [batch, channels, height, width]; the weight is [out, in, kh, kw]",
-        );
+        .with_help("the input is [batch, channels, height, width]; the weight is [out, in, kh, kw]");
         return el.err(d);
     }
     if x.shape[1] != w.shape[1] {
         let d = Diagnostic::error(
             Code::ARG_SHAPE,
             x.origin,
-            format!(
-                "conv2d input has {} channels but the weight expects {}",
-                x.shape[1], w.shape[1]
-            ),
+            format!("conv2d input has {} channels but the weight expects {}", x.shape[1], w.shape[1]),
         )
         .with_primary(format!("this has shape {}", show_shape(&x.shape)))
-        .with_label(
-            w.origin,
-            format!("weight of shape {}", show_shape(&w.shape)),
-        )
+        .with_label(w.origin, format!("weight of shape {}", show_shape(&w.shape)))
         .with_help("the second dimension of the input must equal the layer's in_channels");
         return el.err(d);
     }
@@ -826,11 +697,7 @@ fn conv2d(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
         );
     }
     let (Some(kh), Some(kw)) = (w.shape[2].known(), w.shape[3].known()) else {
-        return bad_value(
-            el,
-            w.origin,
-            "conv2d kernel size must be known at compile time".into(),
-        );
+        return bad_value(el, w.origin, "conv2d kernel size must be known at compile time".into());
     };
     let Some((ho, wo)) = window_dims(el, &x, kh, kw, stride, padding, span, "convolution") else {
         return Value::Poison;
@@ -840,32 +707,16 @@ fn conv2d(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
             let d = Diagnostic::error(
                 Code::ARG_SHAPE,
                 b.origin,
-                format!(
-                    "conv2d bias must have shape [{}], found {}",
-                    w.shape[0],
-                    show_shape(&b.shape)
-                ),
+                format!("conv2d bias must have shape [{}], found {}", w.shape[0], show_shape(&b.shape)),
             );
             return el.err(d);
         }
     }
-    let shape = vec![
-        x.shape[0].clone(),
-        w.shape[0].clone(),
-        ho.clone(),
-        wo.clone(),
-    ];
-    let (nx, nw, nb) = (
-        Elaborator::node(&x),
-        Elaborator::node(&w),
-        bias.as_ref().map(Elaborator::node),
-    );
+    let shape = vec![x.shape[0].clone(), w.shape[0].clone(), ho.clone(), wo.clone()];
+    let (nx, nw, nb) = (Elaborator::node(&x), Elaborator::node(&w), bias.as_ref().map(Elaborator::node));
     let sx = Elaborator::concrete(&x.shape).0;
     let sw = Elaborator::concrete(&w.shape).0;
-    let (ho, wo) = (
-        ho.known().unwrap_or(1) as usize,
-        wo.known().unwrap_or(1) as usize,
-    );
+    let (ho, wo) = (ho.known().unwrap_or(1) as usize, wo.known().unwrap_or(1) as usize);
     let (s, p) = (stride as usize, padding as usize);
     el.tensor(shape, DType::F32, span, |g| {
         let (b, c, o) = (sx[0], sx[1], sw[0]);
@@ -879,16 +730,8 @@ fn conv2d(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
                     vec![
                         SliceRange::full(b),
                         SliceRange::full(c),
-                        SliceRange {
-                            start: i,
-                            end: i + s * (ho - 1) + 1,
-                            step: s,
-                        },
-                        SliceRange {
-                            start: j,
-                            end: j + s * (wo - 1) + 1,
-                            step: s,
-                        },
+                        SliceRange { start: i, end: i + s * (ho - 1) + 1, step: s },
+                        SliceRange { start: j, end: j + s * (wo - 1) + 1, step: s },
                     ],
                 );
                 cols.push(g.reshape(win, Shape(vec![b, c, 1, ho * wo])));
@@ -930,7 +773,9 @@ fn window_dims(
             let d = Diagnostic::error(
                 Code::WINDOW,
                 span,
-                format!("{what} window of size {k} does not fit an input of size {input} (padding {padding})"),
+                format!(
+                    "{what} window of size {k} does not fit an input of size {input} (padding {padding})"
+                ),
             )
             .with_label(x.origin, format!("this has shape {}", show_shape(&x.shape)))
             .with_help("use a smaller kernel, more padding, or a larger input");
@@ -965,29 +810,16 @@ fn pool2d(el: &mut Elaborator<'_>, a: &mut Args, is_max: bool) -> Value {
         return el.err(d);
     }
     if k < 1 || s < 1 {
-        return bad_value(
-            el,
-            span,
-            format!("pooling needs kernel_size >= 1 and stride >= 1 (got {k}, {s})"),
-        );
+        return bad_value(el, span, format!("pooling needs kernel_size >= 1 and stride >= 1 (got {k}, {s})"));
     }
     let Some((ho, wo)) = window_dims(el, &x, k, k, s, 0, span, "pooling") else {
         return Value::Poison;
     };
-    let shape = vec![
-        x.shape[0].clone(),
-        x.shape[1].clone(),
-        ho.clone(),
-        wo.clone(),
-    ];
+    let shape = vec![x.shape[0].clone(), x.shape[1].clone(), ho.clone(), wo.clone()];
     let nx = Elaborator::node(&x);
     let sx = Elaborator::concrete(&x.shape).0;
-    let (ho, wo, k, s) = (
-        ho.known().unwrap_or(1) as usize,
-        wo.known().unwrap_or(1) as usize,
-        k as usize,
-        s as usize,
-    );
+    let (ho, wo, k, s) =
+        (ho.known().unwrap_or(1) as usize, wo.known().unwrap_or(1) as usize, k as usize, s as usize);
     el.tensor(shape, DType::F32, span, |g| {
         let (b, c) = (sx[0], sx[1]);
         let op = if is_max { ReduceOp::Max } else { ReduceOp::Sum };
@@ -998,16 +830,8 @@ fn pool2d(el: &mut Elaborator<'_>, a: &mut Args, is_max: bool) -> Value {
                 vec![
                     SliceRange::full(b),
                     SliceRange::full(c),
-                    SliceRange {
-                        start: 0,
-                        end: ho * k,
-                        step: 1,
-                    },
-                    SliceRange {
-                        start: 0,
-                        end: wo * k,
-                        step: 1,
-                    },
+                    SliceRange { start: 0, end: ho * k, step: 1 },
+                    SliceRange { start: 0, end: wo * k, step: 1 },
                 ],
             );
             let split = g.reshape(crop, Shape(vec![b, c, ho, k, wo, k]));
@@ -1022,16 +846,8 @@ fn pool2d(el: &mut Elaborator<'_>, a: &mut Args, is_max: bool) -> Value {
                         vec![
                             SliceRange::full(b),
                             SliceRange::full(c),
-                            SliceRange {
-                                start: i,
-                                end: i + s * (ho - 1) + 1,
-                                step: s,
-                            },
-                            SliceRange {
-                                start: j,
-                                end: j + s * (wo - 1) + 1,
-                                step: s,
-                            },
+                            SliceRange { start: i, end: i + s * (ho - 1) + 1, step: s },
+                            SliceRange { start: j, end: j + s * (wo - 1) + 1, step: s },
                         ],
                     );
                     wins.push(g.reshape(w, Shape(vec![b, c, ho, wo, 1])));
@@ -1041,11 +857,7 @@ fn pool2d(el: &mut Elaborator<'_>, a: &mut Args, is_max: bool) -> Value {
             let r = g.reduce(op, all, &[4]);
             g.reshape(r, Shape(vec![b, c, ho, wo]))
         };
-        if is_max {
-            pooled
-        } else {
-            g.scale(pooled, 1.0 / (k * k) as f32)
-        }
+        if is_max { pooled } else { g.scale(pooled, 1.0 / (k * k) as f32) }
     })
 }
 
@@ -1057,11 +869,7 @@ fn dropout(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
         return Value::Poison;
     };
     if !(0.0..1.0).contains(&p) {
-        return bad_value(
-            el,
-            a.span_of(1),
-            format!("dropout probability must be in [0, 1), found {p}"),
-        );
+        return bad_value(el, a.span_of(1), format!("dropout probability must be in [0, 1), found {p}"));
     }
     let x = el.as_float(x);
     if !el.training || p == 0.0 {
@@ -1091,11 +899,7 @@ fn one_hot(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
         _ => return type_error(el, &n, "an integer"),
     };
     if n_dim.known().is_some_and(|k| k < 1) {
-        return bad_value(
-            el,
-            n.span,
-            format!("one_hot needs at least 1 class, found {n_dim}"),
-        );
+        return bad_value(el, n.span, format!("one_hot needs at least 1 class, found {n_dim}"));
     }
     let mut shape = t.shape.clone();
     shape.push(n_dim);
@@ -1116,9 +920,8 @@ fn one_hot(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
 fn param(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     let span = a.span;
     let Some(name) = el.naming.take() else {
-        let d = Diagnostic::error(Code::TYPE, span, "`param` outside a model body").with_help(
-            "declare parameters as model members: `weight = param([out, in], init = ...)`",
-        );
+        let d = Diagnostic::error(Code::TYPE, span, "`param` outside a model body")
+            .with_help("declare parameters as model members: `weight = param([out, in], init = ...)`");
         return el.err(d);
     };
     let Some(dims) = a.dims(el, 0) else {
@@ -1151,11 +954,7 @@ fn param(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
             Value::Init(i) => i,
             Value::Poison => return Value::Poison,
             _ => {
-                return type_error(
-                    el,
-                    &a.get(1),
-                    "an initialiser such as `uniform(-0.1, 0.1)` or `zeros()`",
-                );
+                return type_error(el, &a.get(1), "an initialiser such as `uniform(-0.1, 0.1)` or `zeros()`");
             }
         }
     } else {
@@ -1166,25 +965,13 @@ fn param(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     let shape_c = shape.clone();
     let dims: Vec<Dim> = shape.0.iter().map(|&n| Dim::Known(n as i64)).collect();
     let v = el.tensor(dims, DType::F32, span, |g| {
-        g.add(
-            crate::graph::Op::Param { name: name_c },
-            &[],
-            shape_c,
-            DType::F32,
-            Some(span),
-        )
+        g.add(crate::graph::Op::Param { name: name_c }, &[], shape_c, DType::F32, Some(span))
     });
     let node = match &v {
         Value::Tensor(t) => t.node,
         _ => None,
     };
-    el.params.push(ParamSpec {
-        name,
-        shape,
-        init,
-        span,
-        node,
-    });
+    el.params.push(ParamSpec { name, shape, init, span, node });
     v
 }
 
@@ -1202,9 +989,5 @@ fn record(name: &'static str, a: Args) -> Value {
             v.map(|v| (*p, v))
         })
         .collect();
-    Value::Record(Rc::new(Record {
-        kind: name,
-        fields,
-        span: a.span,
-    }))
+    Value::Record(Rc::new(Record { kind: name, fields, span: a.span }))
 }

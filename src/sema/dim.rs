@@ -56,17 +56,12 @@ impl Dim {
         if let (DimOp::Mul, Dim::Known(1)) | (DimOp::Add, Dim::Known(0)) = (op, self) {
             return Some(rhs.clone());
         }
-        Some(Dim::Sym(Rc::from(format!(
-            "({self} {} {rhs})",
-            op.symbol()
-        ))))
+        Some(Dim::Sym(Rc::from(format!("({self} {} {rhs})", op.symbol()))))
     }
 
     /// The product of dimensions (1 for none).
     pub fn product(dims: &[Dim]) -> Dim {
-        dims.iter().fold(Dim::Known(1), |acc, d| {
-            acc.arith(DimOp::Mul, d).unwrap_or(Dim::Known(0))
-        })
+        dims.iter().fold(Dim::Known(1), |acc, d| acc.arith(DimOp::Mul, d).unwrap_or(Dim::Known(0)))
     }
 }
 

@@ -75,12 +75,7 @@ pub struct Frame {
 impl Frame {
     /// A frame with one empty scope.
     pub fn new(layer: Option<LayerId>) -> Frame {
-        Frame {
-            scopes: vec![HashMap::new()],
-            layer,
-            ellipsis: None,
-            dim_origins: HashMap::new(),
-        }
+        Frame { scopes: vec![HashMap::new()], layer, ellipsis: None, dim_origins: HashMap::new() }
     }
 
     /// Declares a variable in the innermost scope.
@@ -179,11 +174,7 @@ impl<'p> Elaborator<'p> {
 
     /// A lowering elaborator building a graph.
     pub fn lower(prog: &'p Program, training: bool) -> Elaborator<'p> {
-        Elaborator {
-            graph: Some(Graph::new()),
-            training,
-            ..Elaborator::check(prog)
-        }
+        Elaborator { graph: Some(Graph::new()), training, ..Elaborator::check(prog) }
     }
 
     /// Records an error and returns [`Value::Poison`].
@@ -218,21 +209,12 @@ impl<'p> Elaborator<'p> {
             }
             id
         });
-        Value::Tensor(TensorVal {
-            shape,
-            dtype,
-            node,
-            origin,
-        })
+        Value::Tensor(TensorVal { shape, dtype, node, origin })
     }
 
     /// A concrete shape for graph building. In lowering mode every dimension is known.
     pub fn concrete(dims: &[Dim]) -> Shape {
-        Shape(
-            dims.iter()
-                .map(|d| d.known().map_or(1, |n| n.max(0) as usize))
-                .collect(),
-        )
+        Shape(dims.iter().map(|d| d.known().map_or(1, |n| n.max(0) as usize)).collect())
     }
 
     // ----- statements and expressions ------------------------------------
@@ -269,37 +251,24 @@ impl<'p> Elaborator<'p> {
                     f.define(&name.name, Value::Poison);
                 }
             }
-            ast::Stmt::For {
-                var,
-                start,
-                end,
-                body,
-                ..
-            } => {
+            ast::Stmt::For { var, start, end, body, .. } => {
                 let lo = self.expr(start, f);
                 let hi = self.expr(end, f);
-                let (Some(lo), Some(hi)) = (
-                    self.static_int(&lo, start.span),
-                    self.static_int(&hi, end.span),
-                ) else {
+                let (Some(lo), Some(hi)) = (self.static_int(&lo, start.span), self.static_int(&hi, end.span))
+                else {
                     return;
                 };
                 for i in lo..hi.max(lo) {
                     self.unrolled += 1;
                     if self.unrolled > MAX_UNROLL {
-                        let d = Diagnostic::error(
-                            Code::BAD_VALUE,
-                            end.span,
-                            "loop unrolls too many times",
-                        )
-                        .with_note(format!(
-                            "all loops together may unroll at most {MAX_UNROLL} iterations"
-                        ));
+                        let d = Diagnostic::error(Code::BAD_VALUE, end.span, "loop unrolls too many times")
+                            .with_note(format!(
+                                "all loops together may unroll at most {MAX_UNROLL} iterations"
+                            ));
                         self.err(d);
                         return;
                     }
-                    f.scopes
-                        .push(HashMap::from([(var.name.clone(), Value::int(i))]));
+                    f.scopes.push(HashMap::from([(var.name.clone(), Value::int(i))]));
                     self.block(body, f);
                     f.scopes.pop();
                 }
@@ -318,7 +287,9 @@ impl<'p> Elaborator<'p> {
             Value::Int(d) => {
                 let d = Diagnostic::error(Code::TYPE, span, format!("`{d}` is not known at compile time"))
                     .with_primary("expected a number known at compile time")
-                    .with_help("loop bounds, indices and layer sizes must be known when the program is compiled");
+                    .with_help(
+                        "loop bounds, indices and layer sizes must be known when the program is compiled",
+                    );
                 self.err(d);
                 None
             }
@@ -372,11 +343,7 @@ impl<'p> Elaborator<'p> {
                         return self.err(d);
                     }
                     let v = self.expr(&a.value, f);
-                    vals.push(ArgVal {
-                        name: a.name.clone(),
-                        value: v,
-                        span: a.value.span,
-                    });
+                    vals.push(ArgVal { name: a.name.clone(), value: v, span: a.value.span });
                 }
                 self.call(callee_v, vals, e.span, callee.span)
             }
@@ -388,11 +355,7 @@ impl<'p> Elaborator<'p> {
                 let b = self.expr(base, f);
                 self.field(b, field)
             }
-            ExprKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
+            ExprKind::If { cond, then, otherwise } => {
                 let c = self.expr(cond, f);
                 let taken = match c {
                     Value::Bool(b) => b,
@@ -401,22 +364,13 @@ impl<'p> Elaborator<'p> {
                         let d = Diagnostic::error(
                             Code::TYPE,
                             cond.span,
-                            format!(
-                                "`if` needs a boolean known at compile time, found {}",
-                                other.describe()
-                            ),
+                            format!("`if` needs a boolean known at compile time, found {}", other.describe()),
                         )
-                        .with_help(
-                            "to choose between tensors elementwise, use `where(cond, a, b)`",
-                        );
+                        .with_help("to choose between tensors elementwise, use `where(cond, a, b)`");
                         return self.err(d);
                     }
                 };
-                let chosen = if taken {
-                    Some(then)
-                } else {
-                    otherwise.as_ref()
-                };
+                let chosen = if taken { Some(then) } else { otherwise.as_ref() };
                 match chosen.and_then(|b| self.block(b, f)) {
                     Some(v) => v,
                     None => Value::List(Rc::new(Vec::new())),
@@ -433,10 +387,7 @@ impl<'p> Elaborator<'p> {
                     return v.clone();
                 }
                 if let Some(def) = inst.model.fns.iter().find(|d| d.name.name == field.name) {
-                    return Value::Func(Callable::Fn {
-                        def: Rc::new(def.clone()),
-                        layer: Some(*id),
-                    });
+                    return Value::Func(Callable::Fn { def: Rc::new(def.clone()), layer: Some(*id) });
                 }
                 let model = inst.model.name.name.clone();
                 let candidates: Vec<String> = inst.scope.keys().cloned().collect();
@@ -488,17 +439,11 @@ impl<'p> Elaborator<'p> {
                 return v.clone();
             }
             if let Some(def) = inst.model.fns.iter().find(|d| d.name.name == name) {
-                return Value::Func(Callable::Fn {
-                    def: Rc::new(def.clone()),
-                    layer: Some(id),
-                });
+                return Value::Func(Callable::Fn { def: Rc::new(def.clone()), layer: Some(id) });
             }
         }
         if let Some(d) = self.prog.fns.get(name) {
-            return Value::Func(Callable::Fn {
-                def: d.def.clone(),
-                layer: None,
-            });
+            return Value::Func(Callable::Fn { def: d.def.clone(), layer: None });
         }
         if let Some(m) = self.prog.models.get(name) {
             return Value::Func(Callable::Model(m.def.clone()));
@@ -546,24 +491,12 @@ impl<'p> Elaborator<'p> {
     }
 
     fn overflow(&mut self, span: Span) -> Value {
-        let d = Diagnostic::error(
-            Code::BAD_VALUE,
-            span,
-            "integer arithmetic overflows or divides by zero",
-        );
+        let d = Diagnostic::error(Code::BAD_VALUE, span, "integer arithmetic overflows or divides by zero");
         self.err(d)
     }
 
     /// Applies a binary operator.
-    pub fn binary(
-        &mut self,
-        op: BinOp,
-        a: Value,
-        b: Value,
-        span: Span,
-        la: Span,
-        lb: Span,
-    ) -> Value {
+    pub fn binary(&mut self, op: BinOp, a: Value, b: Value, span: Span, la: Span, lb: Span) -> Value {
         use Value::{Bool, Float, Int, Poison, Tensor};
         match (op, a, b) {
             (_, Poison, _) | (_, _, Poison) => Poison,
@@ -572,32 +505,20 @@ impl<'p> Elaborator<'p> {
             (BinOp::Eq, Bool(x), Bool(y)) => Bool(x == y),
             (BinOp::Ne, Bool(x), Bool(y)) => Bool(x != y),
             (op, Int(x), Int(y)) => self.int_binary(op, x, y, span),
-            (op, x @ (Int(_) | Float(_)), y @ (Int(_) | Float(_))) => {
-                match (x.as_f64(), y.as_f64()) {
-                    (Some(x), Some(y)) => float_binary(op, x, y),
-                    _ => {
-                        let d =
-                            Diagnostic::error(Code::TYPE, span, "symbolic size mixed with a float")
-                                .with_help(
-                                    "sizes known only by name can only be combined with integers",
-                                );
-                        self.err(d)
-                    }
+            (op, x @ (Int(_) | Float(_)), y @ (Int(_) | Float(_))) => match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => float_binary(op, x, y),
+                _ => {
+                    let d = Diagnostic::error(Code::TYPE, span, "symbolic size mixed with a float")
+                        .with_help("sizes known only by name can only be combined with integers");
+                    self.err(d)
                 }
-            }
-            (op, a @ Tensor(_), b) | (op, a, b @ Tensor(_)) => {
-                self.tensor_binary(op, a, b, span, la, lb)
-            }
+            },
+            (op, a @ Tensor(_), b) | (op, a, b @ Tensor(_)) => self.tensor_binary(op, a, b, span, la, lb),
             (op, a, b) => {
                 let d = Diagnostic::error(
                     Code::TYPE,
                     span,
-                    format!(
-                        "cannot apply `{}` to {} and {}",
-                        op.symbol(),
-                        a.describe(),
-                        b.describe()
-                    ),
+                    format!("cannot apply `{}` to {} and {}", op.symbol(), a.describe(), b.describe()),
                 )
                 .with_label(la, a.describe())
                 .with_label(lb, b.describe());
@@ -620,9 +541,7 @@ impl<'p> Elaborator<'p> {
                     (Dim::Known(a), Dim::Known(b)) if *b != 0 && (a % b == 0 || self.dim_ctx) => {
                         Value::int(a.div_euclid(*b))
                     }
-                    (Dim::Known(a), Dim::Known(b)) if *b != 0 => {
-                        Value::Float(*a as f64 / *b as f64)
-                    }
+                    (Dim::Known(a), Dim::Known(b)) if *b != 0 => Value::Float(*a as f64 / *b as f64),
                     (Dim::Known(_), Dim::Known(_)) => self.overflow(span),
                     _ => match x.arith(DimOp::Div, &y) {
                         Some(d) => Value::Int(d),
@@ -632,19 +551,13 @@ impl<'p> Elaborator<'p> {
             }
             BinOp::Pow => {
                 return match (x.known(), y.known()) {
-                    (Some(a), Some(b)) if b >= 0 => {
-                        match a.checked_pow(b.min(u32::MAX as i64) as u32) {
-                            Some(p) => Value::int(p),
-                            None => self.overflow(span),
-                        }
-                    }
+                    (Some(a), Some(b)) if b >= 0 => match a.checked_pow(b.min(u32::MAX as i64) as u32) {
+                        Some(p) => Value::int(p),
+                        None => self.overflow(span),
+                    },
                     (Some(a), Some(b)) => Value::Float((a as f64).powf(b as f64)),
                     _ => {
-                        let d = Diagnostic::error(
-                            Code::TYPE,
-                            span,
-                            "`**` needs sizes known at compile time",
-                        );
+                        let d = Diagnostic::error(Code::TYPE, span, "`**` needs sizes known at compile time");
                         self.err(d)
                     }
                 };
@@ -689,13 +602,7 @@ impl<'p> Elaborator<'p> {
     // ----- calls -----------------------------------------------------------
 
     /// Calls a value with evaluated arguments.
-    pub fn call(
-        &mut self,
-        callee: Value,
-        args: Vec<ArgVal>,
-        span: Span,
-        callee_span: Span,
-    ) -> Value {
+    pub fn call(&mut self, callee: Value, args: Vec<ArgVal>, span: Span, callee_span: Span) -> Value {
         if args.iter().any(|a| matches!(a.value, Value::Poison)) {
             return Value::Poison;
         }
@@ -803,15 +710,14 @@ impl<'p> Elaborator<'p> {
         span: Span,
     ) -> Value {
         let what = match layer {
-            Some(id) => format!(
-                "`{}.{}`",
-                self.layers[id.0 as usize].model.name.name, def.name.name
-            ),
+            Some(id) => format!("`{}.{}`", self.layers[id.0 as usize].model.name.name, def.name.name),
             None => format!("`{}`", def.name.name),
         };
         if self.depth >= MAX_CALL_DEPTH {
             let d = Diagnostic::error(Code::RECURSION, span, format!("calls nest too deeply in {what}"))
-                .with_note(format!("calls may nest at most {MAX_CALL_DEPTH} deep; a function or model probably calls itself"))
+                .with_note(format!(
+                    "calls may nest at most {MAX_CALL_DEPTH} deep; a function or model probably calls itself"
+                ))
                 .with_label(def.name.span, "called recursively");
             return self.err(d);
         }
@@ -838,10 +744,7 @@ impl<'p> Elaborator<'p> {
             };
             if let Some(ty) = &p.ty {
                 let ok = self.check_type(ty, &value, arg_span, &mut frame, &|got, want| {
-                    format!(
-                        "argument `{}` of {what} has {got}, expected {want}",
-                        p.name.name
-                    )
+                    format!("argument `{}` of {what} has {got}, expected {want}", p.name.name)
                 });
                 if !ok {
                     return Value::Poison;
@@ -924,9 +827,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, &cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
         prev = cur;
     }

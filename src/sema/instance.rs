@@ -28,13 +28,10 @@ impl Elaborator<'_> {
             return self.err(d);
         };
         if self.depth >= 64 {
-            let d = Diagnostic::error(
-                Code::RECURSION,
-                span,
-                format!("model `{}` contains itself", m.name.name),
-            )
-            .with_label(m.name.span, "defined here")
-            .with_note(format!("instance path: {path}"));
+            let d =
+                Diagnostic::error(Code::RECURSION, span, format!("model `{}` contains itself", m.name.name))
+                    .with_label(m.name.span, "defined here")
+                    .with_note(format!("instance path: {path}"));
             return self.err(d);
         }
         let what = format!("`{}`", m.name.name);
@@ -61,10 +58,7 @@ impl Elaborator<'_> {
             };
             if let Some(ty) = &p.ty {
                 let ok = self.check_type(ty, &value, arg_span, &mut frame, &|got, want| {
-                    format!(
-                        "argument `{}` of {what} is {got}, expected {want}",
-                        p.name.name
-                    )
+                    format!("argument `{}` of {what} is {got}, expected {want}", p.name.name)
                 });
                 if !ok {
                     return Value::Poison;
@@ -74,17 +68,11 @@ impl Elaborator<'_> {
         }
         let id = LayerId(self.layers.len() as u32);
         let scope = frame.into_scope();
-        self.layers.push(Instance {
-            model: m.clone(),
-            path: path.clone(),
-            scope,
-        });
+        self.layers.push(Instance { model: m.clone(), path: path.clone(), scope });
         self.depth += 1;
         for member in &m.members {
             let value = self.member(&path, member, id);
-            self.layers[id.0 as usize]
-                .scope
-                .insert(member.name.name.clone(), value);
+            self.layers[id.0 as usize].scope.insert(member.name.name.clone(), value);
         }
         self.depth -= 1;
         Value::Layer(id)
@@ -118,11 +106,7 @@ impl Elaborator<'_> {
 
 /// `a.b`, or `b` at the root.
 pub fn join(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_string()
-    } else {
-        format!("{path}.{name}")
-    }
+    if path.is_empty() { name.to_string() } else { format!("{path}.{name}") }
 }
 
 impl Frame {

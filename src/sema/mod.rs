@@ -53,34 +53,22 @@ pub fn check(prog: &Program) -> Vec<Diagnostic> {
         match item {
             ast::Item::Model(m) if m.params.iter().all(|p| p.default.is_some()) => {
                 let m = Rc::new(m.clone());
-                if let Some(root) = root_instance(
-                    &mut el,
-                    &Value::Func(Callable::Model(m.clone())),
-                    m.name.span,
-                ) {
+                if let Some(root) =
+                    root_instance(&mut el, &Value::Func(Callable::Model(m.clone())), m.name.span)
+                {
                     forward(&mut el, root, &HashMap::new(), &HashMap::new(), m.name.span);
                 }
             }
-            ast::Item::Fn(f)
-                if f.params
-                    .iter()
-                    .all(|p| p.default.is_some() || is_tensor(&p.ty)) =>
-            {
+            ast::Item::Fn(f) if f.params.iter().all(|p| p.default.is_some() || is_tensor(&p.ty)) => {
                 let mut args = Vec::new();
                 for p in &f.params {
                     if let Some(TypeExpr::Tensor { dims, .. }) = &p.ty {
                         let mut frame = Frame::new(None);
-                        let Some(shape) =
-                            symbolic_shape(&mut el, dims, &HashMap::new(), &mut frame)
-                        else {
+                        let Some(shape) = symbolic_shape(&mut el, dims, &HashMap::new(), &mut frame) else {
                             break;
                         };
                         let v = el.tensor(shape, DType::F32, p.span, |_| NodeId(0));
-                        args.push(ArgVal {
-                            name: None,
-                            value: v,
-                            span: p.span,
-                        });
+                        args.push(ArgVal { name: None, value: v, span: p.span });
                     }
                 }
                 if args.len() == f.params.iter().filter(|p| is_tensor(&p.ty)).count() {
@@ -110,11 +98,7 @@ pub fn forward_signature(prog: &Program, model: &ast::Expr) -> Option<Rc<ast::Fn
         _ => return None,
     };
     let m = prog.models.get(name)?;
-    m.def
-        .fns
-        .iter()
-        .find(|f| f.name.name == "forward")
-        .map(|f| Rc::new(f.clone()))
+    m.def.fns.iter().find(|f| f.name.name == "forward").map(|f| Rc::new(f.clone()))
 }
 
 /// Binds the leading dimension of each `forward` input (the batch
@@ -124,11 +108,7 @@ pub fn batch_binding(prog: &Program, model: &ast::Expr, batch: i64) -> HashMap<S
     if let Some(def) = forward_signature(prog, model) {
         for p in &def.params {
             if let Some(TypeExpr::Tensor { dims, .. }) = &p.ty {
-                if let Some(DimPat::Expr(ast::Expr {
-                    kind: ExprKind::Name(n),
-                    ..
-                })) = dims.first()
-                {
+                if let Some(DimPat::Expr(ast::Expr { kind: ExprKind::Name(n), .. })) = dims.first() {
                     binding.insert(n.clone(), batch);
                 }
             }
@@ -145,9 +125,10 @@ fn is_tensor(ty: &Option<TypeExpr>) -> bool {
 pub fn dedup(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
     for d in diags {
-        if !out.iter().any(|o| {
-            o.code == d.code && o.message == d.message && o.primary_span() == d.primary_span()
-        }) {
+        if !out
+            .iter()
+            .any(|o| o.code == d.code && o.message == d.message && o.primary_span() == d.primary_span())
+        {
             out.push(d);
         }
     }
@@ -181,11 +162,7 @@ pub fn root_instance(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<L
 /// The model instance's `forward` definition.
 pub fn forward_def(el: &Elaborator<'_>, root: LayerId) -> Option<Rc<ast::FnDef>> {
     let inst = &el.layers[root.0 as usize];
-    inst.model
-        .fns
-        .iter()
-        .find(|f| f.name.name == "forward")
-        .map(|f| Rc::new(f.clone()))
+    inst.model.fns.iter().find(|f| f.name.name == "forward").map(|f| Rc::new(f.clone()))
 }
 
 /// Evaluates a root shape pattern: names from `binding` or the layer's scope,
@@ -208,9 +185,7 @@ fn symbolic_shape(
                         continue;
                     }
                     let bound = frame.has(n)
-                        || frame
-                            .layer
-                            .is_some_and(|id| el.layers[id.0 as usize].scope.contains_key(n));
+                        || frame.layer.is_some_and(|id| el.layers[id.0 as usize].scope.contains_key(n));
                     if !bound {
                         out.push(Dim::sym(n));
                         frame.define(n, Value::Int(Dim::sym(n)));
@@ -268,10 +243,7 @@ pub fn forward(
             let d = Diagnostic::error(
                 Code::TYPE,
                 p.span,
-                format!(
-                    "input `{}` of `forward` needs a tensor type such as `[B, 784]`",
-                    p.name.name
-                ),
+                format!("input `{}` of `forward` needs a tensor type such as `[B, 784]`", p.name.name),
             )
             .with_help("the shapes of forward's inputs tell nnc how to feed data to the model");
             el.err(d);
@@ -293,19 +265,12 @@ pub fn forward(
         let dtype = dtypes.get(&p.name.name).copied().unwrap_or(DType::F32);
         let concrete = Elaborator::concrete(&shape);
         let name = p.name.name.clone();
-        let v = el.tensor(shape, dtype, p.span, |g| {
-            g.add(Op::Input { name }, &[], concrete, dtype, Some(p.span))
-        });
+        let v = el
+            .tensor(shape, dtype, p.span, |g| g.add(Op::Input { name }, &[], concrete, dtype, Some(p.span)));
         inputs.push((p.name.name.clone(), v));
     }
-    let args = inputs
-        .iter()
-        .map(|(_, v)| ArgVal {
-            name: None,
-            value: v.clone(),
-            span: def.name.span,
-        })
-        .collect();
+    let args =
+        inputs.iter().map(|(_, v)| ArgVal { name: None, value: v.clone(), span: def.name.span }).collect();
     let result = el.call_fn(&def, Some(root), args, span);
     match result {
         Value::Tensor(_) => Some((inputs, result)),
@@ -368,8 +333,5 @@ pub fn root_from_expr(el: &mut Elaborator<'_>, expr: &ast::Expr) -> Option<Layer
 
 /// A name expression referring to a model, for lowering a model by name.
 pub fn model_ref(m: &ast::ModelDef) -> ast::Expr {
-    ast::Expr {
-        kind: ExprKind::Name(m.name.name.clone()),
-        span: m.name.span,
-    }
+    ast::Expr { kind: ExprKind::Name(m.name.name.clone()), span: m.name.span }
 }

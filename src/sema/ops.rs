@@ -19,16 +19,8 @@ pub fn broadcast(a: &[Dim], b: &[Dim]) -> Result<Vec<Dim>, (Dim, Dim)> {
     let one = Dim::Known(1);
     let mut out = Vec::with_capacity(r);
     for i in 0..r {
-        let da = if i + a.len() >= r {
-            &a[i + a.len() - r]
-        } else {
-            &one
-        };
-        let db = if i + b.len() >= r {
-            &b[i + b.len() - r]
-        } else {
-            &one
-        };
+        let da = if i + a.len() >= r { &a[i + a.len() - r] } else { &one };
+        let db = if i + b.len() >= r { &b[i + b.len() - r] } else { &one };
         out.push(if da == db || *db == one {
             da.clone()
         } else if *da == one {
@@ -70,9 +62,7 @@ impl Elaborator<'_> {
             Value::Float(x) => *x as f32,
             _ => return None,
         };
-        match self.tensor(Vec::new(), DType::F32, span, |g| {
-            g.constant(value, Shape::default())
-        }) {
+        match self.tensor(Vec::new(), DType::F32, span, |g| g.constant(value, Shape::default())) {
             Value::Tensor(t) => Some(t),
             _ => None,
         }
@@ -84,9 +74,9 @@ impl Elaborator<'_> {
             return t;
         }
         let node = t.node;
-        match self.tensor(t.shape.clone(), DType::F32, t.origin, |g| {
-            g.cast(node.unwrap_or(NodeId(0)), DType::F32)
-        }) {
+        match self
+            .tensor(t.shape.clone(), DType::F32, t.origin, |g| g.cast(node.unwrap_or(NodeId(0)), DType::F32))
+        {
             Value::Tensor(c) => c,
             _ => t,
         }
@@ -96,41 +86,23 @@ impl Elaborator<'_> {
     pub fn unary_tensor(&mut self, op: UnaryOp, t: TensorVal, span: Span) -> Value {
         let t = self.as_float(t);
         let x = t.node;
-        self.tensor(t.shape.clone(), DType::F32, span, |g| {
-            g.unary(op, x.unwrap_or(NodeId(0)))
-        })
+        self.tensor(t.shape.clone(), DType::F32, span, |g| g.unary(op, x.unwrap_or(NodeId(0))))
     }
 
     /// A binary operator with at least one tensor operand.
-    pub fn tensor_binary(
-        &mut self,
-        op: BinOp,
-        a: Value,
-        b: Value,
-        span: Span,
-        la: Span,
-        lb: Span,
-    ) -> Value {
+    pub fn tensor_binary(&mut self, op: BinOp, a: Value, b: Value, span: Span, la: Span, lb: Span) -> Value {
         let (Some(ta), Some(tb)) = (self.as_tensor(&a, la), self.as_tensor(&b, lb)) else {
             let d = Diagnostic::error(
                 Code::TYPE,
                 span,
-                format!(
-                    "cannot apply `{}` to {} and {}",
-                    op.symbol(),
-                    a.describe(),
-                    b.describe()
-                ),
+                format!("cannot apply `{}` to {} and {}", op.symbol(), a.describe(), b.describe()),
             )
             .with_label(la, a.describe())
             .with_label(lb, b.describe());
             return self.err(d);
         };
         let (ta, tb) = (self.as_float(ta), self.as_float(tb));
-        let (ta, tb) = (
-            TensorVal { origin: la, ..ta },
-            TensorVal { origin: lb, ..tb },
-        );
+        let (ta, tb) = (TensorVal { origin: la, ..ta }, TensorVal { origin: lb, ..tb });
         let prim = match op {
             BinOp::MatMul => return self.matmul(ta, tb, span),
             BinOp::Add => BinaryOp::Add,
@@ -138,9 +110,7 @@ impl Elaborator<'_> {
             BinOp::Mul => BinaryOp::Mul,
             BinOp::Div => BinaryOp::Div,
             BinOp::Pow => {
-                if matches!(b, Value::Int(Dim::Known(2)))
-                    || matches!(b, Value::Float(x) if x == 2.0)
-                {
+                if matches!(b, Value::Int(Dim::Known(2))) || matches!(b, Value::Float(x) if x == 2.0) {
                     return self.elementwise(BinaryOp::Mul, &ta, &ta.clone(), span, false);
                 }
                 BinaryOp::Pow
@@ -157,9 +127,7 @@ impl Elaborator<'_> {
                     span,
                     format!("`{}` is not defined on tensors", op.symbol()),
                 )
-                .with_help(
-                    "use `where(cond, a, b)` to combine masks, or `*` and `+` on 0/1 tensors",
-                );
+                .with_help("use `where(cond, a, b)` to combine masks, or `*` and `+` on 0/1 tensors");
                 return self.err(d);
             }
         };
@@ -194,34 +162,29 @@ impl Elaborator<'_> {
         })
     }
 
-    fn broadcast_error(
-        &mut self,
-        a: &TensorVal,
-        b: &TensorVal,
-        span: Span,
-        da: Dim,
-        db: Dim,
-    ) -> Value {
+    fn broadcast_error(&mut self, a: &TensorVal, b: &TensorVal, span: Span, da: Dim, db: Dim) -> Value {
         let d = Diagnostic::error(
             Code::BROADCAST,
             span,
-            format!("shapes {} and {} cannot be broadcast together", show_shape(&a.shape), show_shape(&b.shape)),
+            format!(
+                "shapes {} and {} cannot be broadcast together",
+                show_shape(&a.shape),
+                show_shape(&b.shape)
+            ),
         )
         .with_label(a.origin, format!("this has shape {}", show_shape(&a.shape)))
         .with_label(b.origin, format!("this has shape {}", show_shape(&b.shape)))
         .with_note(format!("dimensions {da} and {db} differ and neither is 1"))
-        .with_help("broadcasting aligns shapes from the right; reshape or transpose one operand so the sizes agree");
+        .with_help(
+            "broadcasting aligns shapes from the right; reshape or transpose one operand so the sizes agree",
+        );
         self.err(d)
     }
 
     /// Matrix multiply: `[..., M, K] @ [..., K, N]`, batch dimensions broadcast.
     pub fn matmul(&mut self, a: TensorVal, b: TensorVal, span: Span) -> Value {
         if a.shape.len() < 2 || b.shape.len() < 2 {
-            let (which, t) = if a.shape.len() < 2 {
-                ("left", &a)
-            } else {
-                ("right", &b)
-            };
+            let (which, t) = if a.shape.len() < 2 { ("left", &a) } else { ("right", &b) };
             let d = Diagnostic::error(
                 Code::MATMUL,
                 span,
@@ -247,17 +210,9 @@ impl Elaborator<'_> {
                     show_shape(&b.shape)
                 ),
             )
-            .with_label(
-                a.origin,
-                format!("this has shape {} ({k1} columns)", show_shape(&a.shape)),
-            )
-            .with_label(
-                b.origin,
-                format!("this has shape {} ({k2} rows)", show_shape(&b.shape)),
-            )
-            .with_help(
-                "the last dimension of the left operand must equal the second-to-last of the right",
-            );
+            .with_label(a.origin, format!("this has shape {} ({k1} columns)", show_shape(&a.shape)))
+            .with_label(b.origin, format!("this has shape {} ({k2} rows)", show_shape(&b.shape)))
+            .with_help("the last dimension of the left operand must equal the second-to-last of the right");
             return self.err(d);
         }
         let batch = match broadcast(&a.shape[..ra - 2], &b.shape[..rb - 2]) {
@@ -274,9 +229,7 @@ impl Elaborator<'_> {
             Self::concrete(&batch),
             Self::concrete(&shape),
         );
-        self.tensor(shape, DType::F32, span, |g| {
-            matmul_nodes(g, na, nb, &sa, &sb, &sbatch, &sout)
-        })
+        self.tensor(shape, DType::F32, span, |g| matmul_nodes(g, na, nb, &sa, &sb, &sbatch, &sout))
     }
 
     /// Normalises an axis (negative counts from the end) for a rank, or reports E0308.
@@ -313,23 +266,12 @@ impl Elaborator<'_> {
             .shape
             .iter()
             .enumerate()
-            .map(|(i, d)| {
-                if axes.contains(&i) {
-                    Dim::Known(1)
-                } else {
-                    d.clone()
-                }
-            })
+            .map(|(i, d)| if axes.contains(&i) { Dim::Known(1) } else { d.clone() })
             .collect();
         let shape: Vec<Dim> = if keepdim {
             kept.clone()
         } else {
-            t.shape
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !axes.contains(i))
-                .map(|(_, d)| d.clone())
-                .collect()
+            t.shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, d)| d.clone()).collect()
         };
         let x = Self::node(&t);
         let out = Self::concrete(&shape);
@@ -345,21 +287,10 @@ impl Elaborator<'_> {
             let d = Diagnostic::error(
                 Code::RESHAPE,
                 span,
-                format!(
-                    "cannot reshape {} into {}",
-                    show_shape(&t.shape),
-                    show_shape(&shape)
-                ),
+                format!("cannot reshape {} into {}", show_shape(&t.shape), show_shape(&shape)),
             )
-            .with_label(
-                t.origin,
-                format!("this has {} elements", Dim::product(&t.shape)),
-            )
-            .with_note(format!(
-                "{} has {} elements",
-                show_shape(&shape),
-                Dim::product(&shape)
-            ))
+            .with_label(t.origin, format!("this has {} elements", Dim::product(&t.shape)))
+            .with_note(format!("{} has {} elements", show_shape(&shape), Dim::product(&shape)))
             .with_help("a reshape must keep the number of elements; `-1` infers one dimension");
             return self.err(d);
         }
@@ -382,23 +313,13 @@ impl Elaborator<'_> {
             Value::List(list) => self.index_list(&list, items, span, f),
             Value::Tensor(t) => self.index_tensor(t, items, span, f),
             other => {
-                let d = Diagnostic::error(
-                    Code::TYPE,
-                    span,
-                    format!("cannot index {}", other.describe()),
-                );
+                let d = Diagnostic::error(Code::TYPE, span, format!("cannot index {}", other.describe()));
                 self.err(d)
             }
         }
     }
 
-    fn index_list(
-        &mut self,
-        list: &Rc<Vec<Value>>,
-        items: &[IndexItem],
-        span: Span,
-        f: &mut Frame,
-    ) -> Value {
+    fn index_list(&mut self, list: &Rc<Vec<Value>>, items: &[IndexItem], span: Span, f: &mut Frame) -> Value {
         let [item] = items else {
             let d = Diagnostic::error(Code::INDEX, span, "a list takes exactly one index");
             return self.err(d);
@@ -421,20 +342,11 @@ impl Elaborator<'_> {
                 }
                 list[j as usize].clone()
             }
-            IndexItem::Slice {
-                start,
-                end,
-                step,
-                span,
-            } => {
-                let Some((lo, hi, st)) = self.slice_bounds(start, end, step, Some(n), *span, f)
-                else {
+            IndexItem::Slice { start, end, step, span } => {
+                let Some((lo, hi, st)) = self.slice_bounds(start, end, step, Some(n), *span, f) else {
                     return Value::Poison;
                 };
-                let picked = (lo..hi)
-                    .step_by(st as usize)
-                    .map(|i| list[i as usize].clone())
-                    .collect();
+                let picked = (lo..hi).step_by(st as usize).map(|i| list[i as usize].clone()).collect();
                 Value::List(Rc::new(picked))
             }
             IndexItem::Ellipsis(_) => Value::List(list.clone()),
@@ -452,23 +364,18 @@ impl Elaborator<'_> {
         span: Span,
         f: &mut Frame,
     ) -> Option<(i64, i64, i64)> {
-        let mut get =
-            |this: &mut Self, e: &Option<crate::syntax::ast::Expr>| -> Option<Option<i64>> {
-                match e {
-                    None => Some(None),
-                    Some(e) => {
-                        let v = this.expr(e, f);
-                        this.static_int(&v, e.span).map(Some)
-                    }
+        let mut get = |this: &mut Self, e: &Option<crate::syntax::ast::Expr>| -> Option<Option<i64>> {
+            match e {
+                None => Some(None),
+                Some(e) => {
+                    let v = this.expr(e, f);
+                    this.static_int(&v, e.span).map(Some)
                 }
-            };
+            }
+        };
         let st = get(self, step)?.unwrap_or(1);
         if st <= 0 {
-            let d = Diagnostic::error(
-                Code::INDEX,
-                span,
-                format!("slice step must be positive, found {st}"),
-            );
+            let d = Diagnostic::error(Code::INDEX, span, format!("slice step must be positive, found {st}"));
             self.err(d);
             return None;
         }
@@ -484,32 +391,17 @@ impl Elaborator<'_> {
         Some((lo, hi.max(lo), st))
     }
 
-    fn index_tensor(
-        &mut self,
-        t: TensorVal,
-        items: &[IndexItem],
-        span: Span,
-        f: &mut Frame,
-    ) -> Value {
+    fn index_tensor(&mut self, t: TensorVal, items: &[IndexItem], span: Span, f: &mut Frame) -> Value {
         let rank = t.shape.len();
-        let n_ell = items
-            .iter()
-            .filter(|i| matches!(i, IndexItem::Ellipsis(_)))
-            .count();
+        let n_ell = items.iter().filter(|i| matches!(i, IndexItem::Ellipsis(_))).count();
         let n_real = items.len() - n_ell;
         if n_ell > 1 || n_real > rank {
             let d = Diagnostic::error(
                 Code::INDEX,
                 span,
-                format!(
-                    "too many indices for a tensor of shape {}",
-                    show_shape(&t.shape)
-                ),
+                format!("too many indices for a tensor of shape {}", show_shape(&t.shape)),
             )
-            .with_label(
-                t.origin,
-                format!("this has {rank} dimension{}", super::eval::plural(rank)),
-            );
+            .with_label(t.origin, format!("this has {rank} dimension{}", super::eval::plural(rank)));
             return self.err(d);
         }
         let mut ranges: Vec<SliceRange> = Vec::with_capacity(rank);
@@ -536,35 +428,20 @@ impl Elaborator<'_> {
                             let d = Diagnostic::error(
                                 Code::INDEX,
                                 e.span,
-                                format!(
-                                    "index {i} is out of range for dimension {dim} of size {n}"
-                                ),
+                                format!("index {i} is out of range for dimension {dim} of size {n}"),
                             )
-                            .with_label(
-                                t.origin,
-                                format!("this has shape {}", show_shape(&t.shape)),
-                            );
+                            .with_label(t.origin, format!("this has shape {}", show_shape(&t.shape)));
                             return self.err(d);
                         }
                         Some(n) => i.rem_euclid(n.max(1)),
                         None => i.max(0),
                     };
-                    ranges.push(SliceRange {
-                        start: j as usize,
-                        end: j as usize + 1,
-                        step: 1,
-                    });
+                    ranges.push(SliceRange { start: j as usize, end: j as usize + 1, step: 1 });
                     dim += 1;
                 }
-                IndexItem::Slice {
-                    start,
-                    end,
-                    step,
-                    span: s,
-                } => {
+                IndexItem::Slice { start, end, step, span: s } => {
                     let size = t.shape[dim].known();
-                    let Some((lo, hi, st)) = self.slice_bounds(start, end, step, size, *s, f)
-                    else {
+                    let Some((lo, hi, st)) = self.slice_bounds(start, end, step, size, *s, f) else {
                         return Value::Poison;
                     };
                     let len = match size {
@@ -573,9 +450,9 @@ impl Elaborator<'_> {
                         None if end.is_some() && hi >= 0 && lo >= 0 => {
                             Dim::Known((hi - lo + st - 1).max(0) / st)
                         }
-                        None if end.is_none() && st == 1 && lo >= 0 => t.shape[dim]
-                            .arith(DimOp::Sub, &Dim::Known(lo))
-                            .unwrap_or(Dim::Known(0)),
+                        None if end.is_none() && st == 1 && lo >= 0 => {
+                            t.shape[dim].arith(DimOp::Sub, &Dim::Known(lo)).unwrap_or(Dim::Known(0))
+                        }
                         None => Dim::sym(&format!("len({}[{lo}:{hi}:{st}])", t.shape[dim])),
                     };
                     ranges.push(SliceRange {

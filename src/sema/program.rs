@@ -14,10 +14,7 @@ use crate::syntax::{ast, parser};
 
 /// The prelude: layers, activations and losses written in `.nn`.
 pub const PRELUDE: &[(&str, &str)] = &[
-    (
-        "<prelude>/functional.nn",
-        include_str!("../prelude/functional.nn"),
-    ),
+    ("<prelude>/functional.nn", include_str!("../prelude/functional.nn")),
     ("<prelude>/layers.nn", include_str!("../prelude/layers.nn")),
     ("<prelude>/losses.nn", include_str!("../prelude/losses.nn")),
 ];
@@ -94,12 +91,7 @@ impl Program {
     /// Parses `text` as the contents of `path` (which need not exist, e.g.
     /// REPL input) and adds its items; `use` paths resolve relative to `path`'s
     /// directory.
-    pub fn add_source(
-        &mut self,
-        path: &Path,
-        text: String,
-        loader: &mut dyn Loader,
-    ) -> Vec<Diagnostic> {
+    pub fn add_source(&mut self, path: &Path, text: String, loader: &mut dyn Loader) -> Vec<Diagnostic> {
         let mut diags = Vec::new();
         let mut stack = Vec::new();
         self.load_text(path, text, loader, &mut stack, &mut diags);
@@ -144,20 +136,13 @@ impl Program {
         let target = from.parent().unwrap_or(Path::new("")).join(&u.path);
         let key = normalise(&target);
         if let Some(pos) = stack.iter().position(|p| *p == key) {
-            let cycle: Vec<String> = stack[pos..]
-                .iter()
-                .chain(std::iter::once(&key))
-                .map(|p| p.display().to_string())
-                .collect();
+            let cycle: Vec<String> =
+                stack[pos..].iter().chain(std::iter::once(&key)).map(|p| p.display().to_string()).collect();
             diags.push(
-                Diagnostic::error(
-                    Code::USE_CYCLE,
-                    u.path_span,
-                    format!("cyclic `use` of `{}`", u.path),
-                )
-                .with_primary("this file is already being loaded")
-                .with_note(format!("the cycle is {}", cycle.join(" -> ")))
-                .with_help("move the shared definitions into a third file that both use"),
+                Diagnostic::error(Code::USE_CYCLE, u.path_span, format!("cyclic `use` of `{}`", u.path))
+                    .with_primary("this file is already being loaded")
+                    .with_note(format!("the cycle is {}", cycle.join(" -> ")))
+                    .with_help("move the shared definitions into a third file that both use"),
             );
             return;
         }
@@ -175,9 +160,7 @@ impl Program {
                     format!("cannot read `{}`", target.display()),
                 )
                 .with_primary(e)
-                .with_help(
-                    "`use` paths are relative to the directory of the file that contains them",
-                ),
+                .with_help("`use` paths are relative to the directory of the file that contains them"),
             ),
         }
     }
@@ -194,13 +177,7 @@ impl Program {
                         continue;
                     }
                     self.fns.remove(&m.name.name);
-                    self.models.insert(
-                        m.name.name.clone(),
-                        Defined {
-                            def: Rc::new(m.clone()),
-                            prelude,
-                        },
-                    );
+                    self.models.insert(m.name.name.clone(), Defined { def: Rc::new(m.clone()), prelude });
                 }
                 ast::Item::Fn(f) => {
                     if let Some(prev) = self.previous(&f.name.name, prelude) {
@@ -208,13 +185,7 @@ impl Program {
                         continue;
                     }
                     self.models.remove(&f.name.name);
-                    self.fns.insert(
-                        f.name.name.clone(),
-                        Defined {
-                            def: Rc::new(f.clone()),
-                            prelude,
-                        },
-                    );
+                    self.fns.insert(f.name.name.clone(), Defined { def: Rc::new(f.clone()), prelude });
                 }
                 ast::Item::Data(d) => {
                     if let Some(prev) = self.data.get(&d.name.name) {
@@ -249,14 +220,10 @@ impl Program {
 }
 
 fn duplicate(name: &ast::Ident, prev: Span) -> Diagnostic {
-    Diagnostic::error(
-        Code::DUPLICATE_DEFINITION,
-        name.span,
-        format!("`{}` is defined twice", name.name),
-    )
-    .with_primary("redefined here")
-    .with_label(prev, "first defined here")
-    .with_help("rename one of the definitions")
+    Diagnostic::error(Code::DUPLICATE_DEFINITION, name.span, format!("`{}` is defined twice", name.name))
+        .with_primary("redefined here")
+        .with_label(prev, "first defined here")
+        .with_help("rename one of the definitions")
 }
 
 /// A path with `.` and `..` components resolved lexically, for cycle checks.

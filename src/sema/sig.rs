@@ -37,27 +37,23 @@ impl Elaborator<'_> {
                     ("int" | "float" | "bool" | "str", _) => false,
                     (other, _) => {
                         let d = Diagnostic::error(Code::TYPE, id.span, format!("unknown type `{other}`"))
-                            .with_help("types are `int`, `float`, `bool`, `str` or a tensor shape like `[B, 784]`");
+                            .with_help(
+                                "types are `int`, `float`, `bool`, `str` or a tensor shape like `[B, 784]`",
+                            );
                         self.err(d);
                         return false;
                     }
                 };
                 if !ok {
-                    let d = Diagnostic::error(
-                        Code::TYPE,
-                        span,
-                        msg(&v.describe(), &format!("`{}`", id.name)),
-                    )
-                    .with_primary(v.describe())
-                    .with_label(id.span, "declared here");
+                    let d =
+                        Diagnostic::error(Code::TYPE, span, msg(&v.describe(), &format!("`{}`", id.name)))
+                            .with_primary(v.describe())
+                            .with_label(id.span, "declared here");
                     self.err(d);
                 }
                 ok
             }
-            TypeExpr::Tensor {
-                dims,
-                span: ty_span,
-            } => {
+            TypeExpr::Tensor { dims, span: ty_span } => {
                 let t = match v {
                     Value::Tensor(t) => t.clone(),
                     Value::Poison => return true,
@@ -82,11 +78,7 @@ impl Elaborator<'_> {
                         let got = format!("shape {}", show_shape(&t.shape));
                         let want = format!("`{pattern}`");
                         let mut d = Diagnostic::error(
-                            if mismatch.conflict.is_some() {
-                                Code::DIM_CONFLICT
-                            } else {
-                                code
-                            },
+                            if mismatch.conflict.is_some() { Code::DIM_CONFLICT } else { code },
                             span,
                             msg(&got, &want),
                         )
@@ -117,18 +109,11 @@ impl Elaborator<'_> {
         span: Span,
         f: &mut Frame,
     ) -> Result<(), Mismatch> {
-        let n_ell = pats
-            .iter()
-            .filter(|p| matches!(p, DimPat::Ellipsis(_)))
-            .count();
+        let n_ell = pats.iter().filter(|p| matches!(p, DimPat::Ellipsis(_))).count();
         let n_fixed = pats.len() - n_ell;
         let expected = |this: &mut Self, f: &mut Frame| this.describe_pattern(pats, f);
         if n_ell > 1 {
-            let d = Diagnostic::error(
-                Code::TYPE,
-                span,
-                "a shape pattern may contain `...` only once",
-            );
+            let d = Diagnostic::error(Code::TYPE, span, "a shape pattern may contain `...` only once");
             self.err(d);
             return Ok(());
         }
@@ -211,9 +196,7 @@ impl Elaborator<'_> {
     }
 
     fn is_bound(&self, name: &str, f: &Frame) -> bool {
-        f.has(name)
-            || f.layer
-                .is_some_and(|id| self.layers[id.0 as usize].scope.contains_key(name))
+        f.has(name) || f.layer.is_some_and(|id| self.layers[id.0 as usize].scope.contains_key(name))
     }
 
     /// Evaluates a dimension expression; `None` after reporting an error.

@@ -122,9 +122,7 @@ impl Schedule {
     /// The learning rate for `epoch` (0-based) given the base rate.
     pub fn lr_at(&self, base: f64, epoch: usize) -> f64 {
         match self {
-            Schedule::Step { step_size, gamma } => {
-                base * gamma.powi((epoch / step_size.max(&1)) as i32)
-            }
+            Schedule::Step { step_size, gamma } => base * gamma.powi((epoch / step_size.max(&1)) as i32),
             Schedule::Cosine { t_max, eta_min } => {
                 let t = epoch.min(*t_max) as f64 / (*t_max).max(1) as f64;
                 eta_min + (base - eta_min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
@@ -162,17 +160,8 @@ pub struct TrainConfig {
     pub span: Span,
 }
 
-const TRAIN_KEYS: &[&str] = &[
-    "loss",
-    "optimizer",
-    "batch",
-    "epochs",
-    "seed",
-    "metrics",
-    "save",
-    "schedule",
-    "shuffle",
-];
+const TRAIN_KEYS: &[&str] =
+    &["loss", "optimizer", "batch", "epochs", "seed", "metrics", "save", "schedule", "shuffle"];
 const DATA_KEYS: &[&str] = &["train", "test", "scale", "normalize"];
 
 /// Checks a train block and everything it names: the model (instantiated,
@@ -187,22 +176,12 @@ pub fn check_train(prog: &Program, t: &ast::TrainDef) -> (Option<TrainConfig>, V
                 forward(&mut el, root, &HashMap::new(), &HashMap::new(), t.span)
             {
                 let batch = out.shape.first().cloned().unwrap_or(Dim::Known(1));
-                let labels = el.tensor(vec![batch], DType::I32, t.data.span, |_| {
-                    crate::graph::NodeId(0)
-                });
+                let labels = el.tensor(vec![batch], DType::I32, t.data.span, |_| crate::graph::NodeId(0));
                 let output = Value::Tensor(out.clone());
                 let loss_span = setting(t, "loss").map_or(t.span, |s| s.value.span);
                 let args = vec![
-                    ArgVal {
-                        name: None,
-                        value: output,
-                        span: out.origin,
-                    },
-                    ArgVal {
-                        name: None,
-                        value: labels,
-                        span: t.data.span,
-                    },
+                    ArgVal { name: None, value: output, span: out.origin },
+                    ArgVal { name: None, value: labels, span: t.data.span },
                 ];
                 let l = el.call_fn(&cfg.loss, None, args, loss_span);
                 if let Value::Tensor(l) = l {
@@ -210,10 +189,7 @@ pub fn check_train(prog: &Program, t: &ast::TrainDef) -> (Option<TrainConfig>, V
                         let d = Diagnostic::error(
                             Code::LOSS,
                             loss_span,
-                            format!(
-                                "the loss has shape {}, not a scalar",
-                                super::dim::show_shape(&l.shape)
-                            ),
+                            format!("the loss has shape {}, not a scalar", super::dim::show_shape(&l.shape)),
                         )
                         .with_help("reduce it to one number, e.g. with `mean(...)`");
                         el.err(d);
@@ -253,12 +229,8 @@ fn settings(
             continue;
         }
         if let Some((_, prev)) = out.get(&s.key.name) {
-            let d = Diagnostic::error(
-                Code::SETTING,
-                s.key.span,
-                format!("`{}` is set twice", s.key.name),
-            )
-            .with_label(*prev, "first set here");
+            let d = Diagnostic::error(Code::SETTING, s.key.span, format!("`{}` is set twice", s.key.name))
+                .with_label(*prev, "first set here");
             el.err(d);
             continue;
         }
@@ -288,12 +260,8 @@ fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option<TrainConfi
     };
     let s = settings(el, &t.settings, TRAIN_KEYS, "train");
     let missing = |el: &mut Elaborator<'_>, key: &str, example: &str| {
-        let d = Diagnostic::error(
-            Code::MISSING_SETTING,
-            t.span,
-            format!("train block has no `{key}`"),
-        )
-        .with_help(format!("add `{key} = {example}`"));
+        let d = Diagnostic::error(Code::MISSING_SETTING, t.span, format!("train block has no `{key}`"))
+            .with_help(format!("add `{key} = {example}`"));
         el.err(d);
     };
     let loss = match s.get("loss") {
@@ -305,9 +273,7 @@ fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option<TrainConfi
                 *span,
                 format!("`loss` must be a function, found {}", other.describe()),
             )
-            .with_help(
-                "use `cross_entropy`, `nll`, `mse` or a function `fn(output, target) -> []`",
-            );
+            .with_help("use `cross_entropy`, `nll`, `mse` or a function `fn(output, target) -> []`");
             el.err(d);
             None
         }
@@ -317,9 +283,7 @@ fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option<TrainConfi
         }
     };
     let optimizer = match s.get("optimizer") {
-        Some((Value::Record(r), _)) if matches!(r.kind, "sgd" | "adam" | "adamw") => {
-            optimizer(el, r)
-        }
+        Some((Value::Record(r), _)) if matches!(r.kind, "sgd" | "adam" | "adamw") => optimizer(el, r),
         Some((Value::Func(Callable::Builtin(b @ ("adam" | "adamw"))), span)) => {
             let v = super::builtins::call(el, b, Vec::new(), *span);
             match v {
@@ -350,12 +314,7 @@ fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option<TrainConfi
         Some((Value::Record(r), _)) if r.kind == "step_lr" => {
             let step = int_field(el, r, "step_size", 1);
             let gamma = num_field(el, r, "gamma", 0.0, f64::MAX);
-            step.zip(gamma).map(|(s, g)| {
-                Some(Schedule::Step {
-                    step_size: s as usize,
-                    gamma: g,
-                })
-            })
+            step.zip(gamma).map(|(s, g)| Some(Schedule::Step { step_size: s as usize, gamma: g }))
         }
         Some((Value::Record(r), _)) if r.kind == "cosine" => {
             let t_max = match r.get("t_max") {
@@ -363,21 +322,13 @@ fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option<TrainConfi
                 None => Some(0),
             };
             let eta = num_field(el, r, "eta_min", 0.0, f64::MAX);
-            t_max.zip(eta).map(|(t, e)| {
-                Some(Schedule::Cosine {
-                    t_max: t,
-                    eta_min: e,
-                })
-            })
+            t_max.zip(eta).map(|(t, e)| Some(Schedule::Cosine { t_max: t, eta_min: e }))
         }
         Some((other, span)) => {
             let d = Diagnostic::error(
                 Code::SETTING,
                 *span,
-                format!(
-                    "`schedule` must be `step_lr(...)` or `cosine(...)`, found {}",
-                    other.describe()
-                ),
+                format!("`schedule` must be `step_lr(...)` or `cosine(...)`, found {}", other.describe()),
             );
             el.err(d);
             None
@@ -426,10 +377,7 @@ fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option<TrainConfi
             let d = Diagnostic::error(
                 Code::SETTING,
                 *span,
-                format!(
-                    "`shuffle` must be true or false, found {}",
-                    other.describe()
-                ),
+                format!("`shuffle` must be true or false, found {}", other.describe()),
             );
             el.err(d);
             true
@@ -442,10 +390,7 @@ fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option<TrainConfi
             let d = Diagnostic::error(
                 Code::SETTING,
                 *span,
-                format!(
-                    "`save` must be a file path string, found {}",
-                    other.describe()
-                ),
+                format!("`save` must be a file path string, found {}", other.describe()),
             );
             el.err(d);
             None
@@ -482,10 +427,7 @@ fn int_setting(
             let d = Diagnostic::error(
                 Code::SETTING,
                 *span,
-                format!(
-                    "`{key}` must be an integer of at least {min}, found {}",
-                    other.describe()
-                ),
+                format!("`{key}` must be an integer of at least {min}, found {}", other.describe()),
             );
             el.err(d);
             None
@@ -498,30 +440,19 @@ fn num_field(el: &mut Elaborator<'_>, r: &Record, key: &str, min: f64, max: f64)
         Some(v) => match v.as_f64() {
             Some(x) if x >= min && x <= max && x.is_finite() => Some(x),
             _ => {
-                let range = if max == f64::MAX {
-                    format!("at least {min}")
-                } else {
-                    format!("in [{min}, {max}]")
-                };
+                let range =
+                    if max == f64::MAX { format!("at least {min}") } else { format!("in [{min}, {max}]") };
                 let d = Diagnostic::error(
                     Code::SETTING,
                     r.span,
-                    format!(
-                        "`{}` setting `{key}` must be a number {range}, found {}",
-                        r.kind,
-                        v.describe()
-                    ),
+                    format!("`{}` setting `{key}` must be a number {range}, found {}", r.kind, v.describe()),
                 );
                 el.err(d);
                 None
             }
         },
         None => {
-            let d = Diagnostic::error(
-                Code::MISSING_SETTING,
-                r.span,
-                format!("`{}` needs `{key}`", r.kind),
-            );
+            let d = Diagnostic::error(Code::MISSING_SETTING, r.span, format!("`{}` needs `{key}`", r.kind));
             el.err(d);
             None
         }
@@ -536,10 +467,7 @@ fn int_field(el: &mut Elaborator<'_>, r: &Record, key: &str, min: i64) -> Option
             let d = Diagnostic::error(
                 Code::SETTING,
                 r.span,
-                format!(
-                    "`{}` setting `{key}` must be an integer of at least {min}, found {found}",
-                    r.kind
-                ),
+                format!("`{}` setting `{key}` must be an integer of at least {min}, found {found}", r.kind),
             );
             el.err(d);
             None
@@ -556,10 +484,7 @@ fn bool_field(el: &mut Elaborator<'_>, r: &Record, key: &str) -> Option<bool> {
             let d = Diagnostic::error(
                 Code::SETTING,
                 r.span,
-                format!(
-                    "`{}` setting `{key}` must be true or false, found {found}",
-                    r.kind
-                ),
+                format!("`{}` setting `{key}` must be true or false, found {found}", r.kind),
             );
             el.err(d);
             None
@@ -581,13 +506,7 @@ fn optimizer(el: &mut Elaborator<'_>, r: &Record) -> Option<Optimizer> {
             nesterov: nesterov?,
             weight_decay: wd?,
         };
-        if let Optimizer::Sgd {
-            nesterov: true,
-            momentum,
-            dampening,
-            ..
-        } = opt
-        {
+        if let Optimizer::Sgd { nesterov: true, momentum, dampening, .. } = opt {
             if momentum <= 0.0 || dampening != 0.0 {
                 let d = Diagnostic::error(
                     Code::SETTING,
@@ -650,29 +569,25 @@ fn data_config(el: &mut Elaborator<'_>, d: &ast::DataDef) -> Option<DataConfig> 
     };
     let normalize = match s.get("normalize") {
         None => Some(None),
-        Some((Value::List(xs), span)) => match (
-            xs.first().and_then(Value::as_f64),
-            xs.get(1).and_then(Value::as_f64),
-        ) {
-            (Some(m), Some(sd)) if xs.len() == 2 && sd > 0.0 => Some(Some((m, sd))),
-            _ => {
-                let diag = Diagnostic::error(
-                    Code::SETTING,
-                    *span,
-                    "`normalize` must be `[mean, std]` with std > 0",
-                );
-                el.err(diag);
-                None
+        Some((Value::List(xs), span)) => {
+            match (xs.first().and_then(Value::as_f64), xs.get(1).and_then(Value::as_f64)) {
+                (Some(m), Some(sd)) if xs.len() == 2 && sd > 0.0 => Some(Some((m, sd))),
+                _ => {
+                    let diag = Diagnostic::error(
+                        Code::SETTING,
+                        *span,
+                        "`normalize` must be `[mean, std]` with std > 0",
+                    );
+                    el.err(diag);
+                    None
+                }
             }
-        },
+        }
         Some((other, span)) => {
             let diag = Diagnostic::error(
                 Code::SETTING,
                 *span,
-                format!(
-                    "`normalize` must be `[mean, std]`, found {}",
-                    other.describe()
-                ),
+                format!("`normalize` must be `[mean, std]`, found {}", other.describe()),
             );
             el.err(diag);
             None
@@ -696,10 +611,7 @@ fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {
                 let d = Diagnostic::error(
                     Code::SETTING,
                     r.span,
-                    format!(
-                        "`{}` needs a file path string for `{key}`, found {found}",
-                        r.kind
-                    ),
+                    format!("`{}` needs a file path string for `{key}`, found {found}", r.kind),
                 );
                 el.err(d);
                 None

@@ -4,9 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::ast::{
-    Block, DimPat, Expr, ExprKind, IndexItem, Item, Module, Param, Stmt, TypeExpr, UnOp,
-};
+use super::ast::{Block, DimPat, Expr, ExprKind, IndexItem, Item, Module, Param, Stmt, TypeExpr, UnOp};
 
 /// Dumps a module.
 pub fn module(m: &Module) -> String {
@@ -44,17 +42,8 @@ pub fn module(m: &Module) -> String {
 }
 
 fn fn_def(out: &mut String, f: &super::ast::FnDef, indent: &str) {
-    let ret = f
-        .ret
-        .as_ref()
-        .map(|t| format!(" -> {}", ty(t)))
-        .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "{indent}fn {}({}){ret}",
-        f.name.name,
-        params(&f.params)
-    );
+    let ret = f.ret.as_ref().map(|t| format!(" -> {}", ty(t))).unwrap_or_default();
+    let _ = writeln!(out, "{indent}fn {}({}){ret}", f.name.name, params(&f.params));
     block(out, &f.body, &format!("{indent}  "));
 }
 
@@ -67,20 +56,8 @@ fn block(out: &mut String, b: &Block, indent: &str) {
             Stmt::Assign { name, value, .. } => {
                 let _ = writeln!(out, "{indent}set {} = {}", name.name, expr(value));
             }
-            Stmt::For {
-                var,
-                start,
-                end,
-                body,
-                ..
-            } => {
-                let _ = writeln!(
-                    out,
-                    "{indent}for {} in {}..{}",
-                    var.name,
-                    expr(start),
-                    expr(end)
-                );
+            Stmt::For { var, start, end, body, .. } => {
+                let _ = writeln!(out, "{indent}for {} in {}..{}", var.name, expr(start), expr(end));
                 block(out, body, &format!("{indent}  "));
             }
             Stmt::Expr(e) => {
@@ -135,11 +112,7 @@ pub fn expr(e: &Expr) -> String {
         ExprKind::Name(n) => n.clone(),
         ExprKind::List(xs) => format!("[{}]", xs.iter().map(expr).collect::<Vec<_>>().join(" ")),
         ExprKind::Unary { op, operand } => {
-            format!(
-                "({} {})",
-                if *op == UnOp::Neg { "neg" } else { "not" },
-                expr(operand)
-            )
+            format!("({} {})", if *op == UnOp::Neg { "neg" } else { "not" }, expr(operand))
         }
         ExprKind::Binary { op, lhs, rhs } => {
             format!("({} {} {})", op.symbol(), expr(lhs), expr(rhs))
@@ -160,9 +133,7 @@ pub fn expr(e: &Expr) -> String {
                 .map(|i| match i {
                     IndexItem::At(e) => expr(e),
                     IndexItem::Ellipsis(_) => "...".into(),
-                    IndexItem::Slice {
-                        start, end, step, ..
-                    } => {
+                    IndexItem::Slice { start, end, step, .. } => {
                         let f = |x: &Option<Expr>| x.as_ref().map(expr).unwrap_or_default();
                         format!("{}:{}:{}", f(start), f(end), f(step))
                     }
@@ -171,11 +142,7 @@ pub fn expr(e: &Expr) -> String {
             format!("(index {} {})", expr(base), its.join(" "))
         }
         ExprKind::Field { base, field } => format!("(. {} {})", expr(base), field.name),
-        ExprKind::If {
-            cond,
-            then,
-            otherwise,
-        } => {
+        ExprKind::If { cond, then, otherwise } => {
             let mut s = format!("(if {} {{{}}}", expr(cond), inline(then));
             if let Some(o) = otherwise {
                 s += &format!(" else {{{}}}", inline(o));
