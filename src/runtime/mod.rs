@@ -1,6 +1,7 @@
 //! Everything that runs: host tensors, the reference interpreter, data
 //! loaders and checkpoints.
 
+pub mod checkpoint;
 pub mod data;
 pub mod tensor;
 
