@@ -1,0 +1,243 @@
+//! CSV files with one sample per line: `label,f1,f2,...`.
+//!
+//! Fields are plain numbers separated by commas (no quoting); surrounding
+//! spaces and `\r\n` line ends are accepted, blank lines are skipped. The
+//! first line is a header, and skipped, when any of its fields is not a
+//! number (or as [`CsvOptions::header`] says). Every data line must have as
+//! many fields as the first, each a finite number; the first line that does
+//! not is reported with its line number, column and text.
+
+use std::path::Path;
+
+use super::{Dataset, malformed, read_file};
+use crate::diag::Diagnostic;
+use crate::runtime::Tensor;
+
+/// Which column of a CSV file holds the label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LabelColumn {
+    /// The first column (`label,f1,f2,...`), as in the Kaggle MNIST CSVs.
+    #[default]
+    First,
+    /// The last column (`f1,f2,...,label`).
+    Last,
+    /// No label column: every field is a feature.
+    None,
+}
+
+/// How to read a CSV file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CsvOptions {
+    /// Where the label is.
+    pub label_column: LabelColumn,
+    /// `Some(true)`: the first line is a header; `Some(false)`: it is data;
+    /// `None`: a header exactly when some field of the first line is not a number.
+    pub header: Option<bool>,
+}
+
+/// Reads a CSV file (plain or gzip) into inputs `[N, F]` and labels `[N]`.
+///
+/// Errors: E0601 if the file cannot be read; E0602 if it is not UTF-8, has
+/// no data lines, no feature columns, or a line with the wrong number of
+/// fields or a field that is not a finite number.
+pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset, Diagnostic> {
+    let bytes = read_file(path)?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        malformed(
+            path,
+            "the CSV file is not UTF-8 text",
+            format!(
+                "expected UTF-8 text, found an invalid byte at offset {}",
+                e.valid_up_to()
+            ),
+            "check that the path points at a CSV file, not a binary one",
+        )
+    })?;
+    parse(text, path, opts)
+}
+
+fn parse(text: &str, path: &Path, opts: &CsvOptions) -> Result<Dataset, Diagnostic> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+        .filter(|(_, l)| !l.trim().is_empty())
+        .peekable();
+    let Some(&(first_no, first)) = lines.peek() else {
+        return Err(no_rows(path));
+    };
+    let width = first.split(',').count();
+    let header = opts.header.unwrap_or_else(|| {
+        first
+            .split(',')
+            .any(|f| f.trim().parse::<f32>().map_or(true, |v| !v.is_finite()))
+    });
+    if header {
+        lines.next();
+    }
+    let n_features = match opts.label_column {
+        LabelColumn::None => width,
+        LabelColumn::First | LabelColumn::Last => width - 1,
+    };
+    if n_features == 0 {
+        return Err(malformed(
+            path,
+            format!("line {first_no} has no feature columns"),
+            format!("expected a label and at least one feature, found {width} field"),
+            "each line should read `label,f1,f2,...`",
+        ));
+    }
+
+    let mut features = Vec::new();
+    let mut labels = Vec::new();
+    let mut row = Vec::with_capacity(width);
+    let mut n = 0usize;
+    for (line_no, line) in lines {
+        row.clear();
+        for (col, field) in line.split(',').enumerate() {
+            let col = col + 1;
+            if col > width {
+                break;
+            }
+            let text = field.trim();
+            match text.parse::<f32>() {
+                Ok(v) if v.is_finite() => row.push(v),
+                _ => {
+                    return Err(malformed(
+                        path,
+                        format!("line {line_no}, column {col}: `{text}` is not a number"),
+                        format!("expected a finite number, found `{text}`"),
+                        "every field after the header must be a plain number such as 0, 3 or 0.25",
+                    ));
+                }
+            }
+        }
+        let count = line.split(',').count();
+        if count != width {
+            return Err(malformed(
+                path,
+                format!("line {line_no} has {count} fields, but line {first_no} has {width}"),
+                format!("expected {width} comma-separated fields, found {count}: `{line}`"),
+                "every line must have the same number of fields",
+            ));
+        }
+        match opts.label_column {
+            LabelColumn::First => {
+                labels.push(row[0]);
+                features.extend_from_slice(&row[1..]);
+            }
+            LabelColumn::Last => {
+                labels.push(row[width - 1]);
+                features.extend_from_slice(&row[..width - 1]);
+            }
+            LabelColumn::None => features.extend_from_slice(&row),
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return Err(no_rows(path));
+    }
+    let images = Tensor::new(vec![n, n_features], features);
+    let (labels, labels_path) = match opts.label_column {
+        LabelColumn::None => (None, None),
+        _ => (Some(Tensor::new(vec![n], labels)), Some(path.to_path_buf())),
+    };
+    Ok(Dataset {
+        images,
+        labels,
+        images_path: path.to_path_buf(),
+        labels_path,
+    })
+}
+
+fn no_rows(path: &Path) -> Diagnostic {
+    malformed(
+        path,
+        "the CSV file has no data lines",
+        "expected at least one line of numbers, found none",
+        "each line should read `label,f1,f2,...`",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Code;
+    use crate::graph::Shape;
+
+    fn ok(text: &str, opts: CsvOptions) -> Dataset {
+        parse(text, Path::new("d.csv"), &opts).unwrap()
+    }
+
+    #[track_caller]
+    fn err(text: &str, opts: CsvOptions, expect: &[&str]) {
+        let e = parse(text, Path::new("dir/d.csv"), &opts).unwrap_err();
+        assert_eq!(e.code, Code::DATA_FORMAT);
+        assert!(e.message.contains("dir/d.csv"), "{}", e.message);
+        assert!(e.help.is_some());
+        for s in expect {
+            assert!(e.message.contains(s), "{:?} lacks {s:?}", e.message);
+        }
+    }
+
+    #[test]
+    fn reads_labels_and_features() {
+        let d = ok("1,0.5,2\r\n0, 3 ,4\n\n", CsvOptions::default());
+        assert_eq!(d.images, Tensor::new(vec![2, 2], vec![0.5, 2., 3., 4.]));
+        assert_eq!(d.labels, Some(Tensor::new(vec![2], vec![1., 0.])));
+        assert_eq!(d.labels_path.as_deref(), Some(Path::new("d.csv")));
+    }
+
+    #[test]
+    fn header_is_detected_or_forced() {
+        let d = ok("label,a,b\n1,2,3\n", CsvOptions::default());
+        assert_eq!(d.len(), 1);
+        let d = ok("1,2,3\n4,5,6\n", CsvOptions::default());
+        assert_eq!(d.len(), 2);
+        let forced = CsvOptions {
+            header: Some(true),
+            ..CsvOptions::default()
+        };
+        assert_eq!(ok("1,2,3\n4,5,6\n", forced).len(), 1);
+        let no_header = CsvOptions {
+            header: Some(false),
+            ..CsvOptions::default()
+        };
+        err("y,a\n1,2\n", no_header, &["line 1, column 1", "`y`"]);
+    }
+
+    #[test]
+    fn label_column_last_and_none() {
+        let last = CsvOptions {
+            label_column: LabelColumn::Last,
+            header: None,
+        };
+        let d = ok("a,b,y\n1,2,7\n", last);
+        assert_eq!(d.images.data, vec![1., 2.]);
+        assert_eq!(d.labels.unwrap().data, vec![7.]);
+        let none = CsvOptions {
+            label_column: LabelColumn::None,
+            header: None,
+        };
+        let d = ok("1,2,7\n", none);
+        assert_eq!(d.images.shape, Shape(vec![1, 3]));
+        assert!(d.labels.is_none() && d.labels_path.is_none());
+    }
+
+    #[test]
+    fn bad_rows_name_line_column_and_text() {
+        let o = CsvOptions::default();
+        err("y,a,b\n1,2,3\n1,x7,3\n", o, &["line 3, column 2", "`x7`"]);
+        err(
+            "1,2,3\n\n1,2\n",
+            o,
+            &["line 3 has 2 fields", "line 1 has 3"],
+        );
+        err("1,2,3\n1,2,3,4\n", o, &["line 2 has 4 fields"]);
+        err("1,2,3\n1,,3\n", o, &["line 2, column 2", "``"]);
+        err("1,2,3\n1,NaN,3\n", o, &["line 2, column 2", "`NaN`"]);
+        err("", o, &["no data lines"]);
+        err("label,a\n", o, &["no data lines"]);
+        err("1\n2\n", o, &["no feature columns"]);
+    }
+}
