@@ -10,14 +10,10 @@ use nnc::diag::{Code, Diagnostic};
 use nnc::graph::Shape;
 use nnc::runtime::Tensor;
 use nnc::runtime::checkpoint;
-use nnc::runtime::data::{
-    self, Batches, CsvOptions, Dataset, LabelColumn, load_csv, load_idx, load_npy,
-};
+use nnc::runtime::data::{self, Batches, CsvOptions, Dataset, LabelColumn, load_csv, load_idx, load_npy};
 
 fn mnist(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/mnist")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist").join(name)
 }
 
 fn load_mnist(split: &str) -> Dataset {
@@ -46,19 +42,13 @@ fn shipped_mnist_train_split() {
     assert_eq!(labels.shape, Shape(vec![8000]));
     d.check_labels(10).unwrap();
     assert_eq!(d.n_classes_seen(), Some(10));
-    assert_eq!(
-        histogram(labels),
-        [814, 927, 785, 844, 781, 678, 801, 847, 748, 775]
-    );
+    assert_eq!(histogram(labels), [814, 927, 785, 844, 781, 678, 801, 847, 748, 775]);
     assert_eq!(labels.data[..10], [1., 0., 0., 5., 4., 1., 3., 6., 8., 5.]);
     // Pixel statistics, computed independently from the raw bytes.
     let sum: f64 = d.images.data.iter().map(|&v| v as f64).sum();
     assert_eq!(sum, 209_366_329.0);
     assert_eq!(d.images.data[..784].iter().sum::<f32>(), 14685.0);
-    assert_eq!(
-        d.images.data.iter().filter(|&&v| v > 0.0).count(),
-        1_199_596
-    );
+    assert_eq!(d.images.data.iter().filter(|&&v| v > 0.0).count(), 1_199_596);
     assert!(d.images.data.iter().all(|&v| (0.0..=255.0).contains(&v)));
 }
 
@@ -67,19 +57,12 @@ fn shipped_mnist_test_split_scaled_and_batched() {
     let mut d = load_mnist("t10k");
     assert_eq!(d.images.shape, Shape(vec![2000, 28, 28]));
     let labels = d.labels.as_ref().unwrap();
-    assert_eq!(
-        histogram(labels),
-        [187, 200, 206, 188, 199, 185, 213, 223, 196, 203]
-    );
+    assert_eq!(histogram(labels), [187, 200, 206, 188, 199, 185, 213, 223, 196, 203]);
     assert_eq!(histogram(labels).iter().sum::<usize>(), 2000);
     d.check_labels(10).unwrap();
     let e = d.check_labels(9).unwrap_err();
     assert_eq!(e.code, Code::LABEL_RANGE);
-    assert!(
-        e.message.contains("t10k-labels-idx1-ubyte.gz"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("t10k-labels-idx1-ubyte.gz"), "{}", e.message);
 
     d.scale(1.0 / 255.0);
     assert!(d.images.data.iter().all(|&v| (0.0..=1.0).contains(&v)));
@@ -138,11 +121,7 @@ fn write_both(dir: &Path, name: &str, bytes: &[u8]) -> [PathBuf; 2] {
 fn assert_diag(res: Result<Dataset, Diagnostic>, code: Code, file: &str, expect: &[&str]) {
     let e = res.unwrap_err();
     assert_eq!(e.code, code, "{e:?}");
-    assert!(
-        e.message.contains(file),
-        "{:?} does not name {file}",
-        e.message
-    );
+    assert!(e.message.contains(file), "{:?} does not name {file}", e.message);
     assert!(e.help.is_some(), "{e:?} has no help line");
     let all = format!("{} {}", e.message, e.notes.join(" "));
     for s in expect {
@@ -153,11 +132,8 @@ fn assert_diag(res: Result<Dataset, Diagnostic>, code: Code, file: &str, expect:
 #[test]
 fn tiny_idx_round_trips_plain_and_gzip() {
     let dir = tempfile::tempdir().unwrap();
-    let xs = write_both(
-        dir.path(),
-        "x.idx",
-        &idx(0x08, &[3, 2, 2], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 255]),
-    );
+    let xs =
+        write_both(dir.path(), "x.idx", &idx(0x08, &[3, 2, 2], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 255]));
     let ys = write_both(dir.path(), "y.idx", &idx(0x08, &[3], &[2, 0, 1]));
     for x in &xs {
         for y in &ys {
@@ -168,10 +144,7 @@ fn tiny_idx_round_trips_plain_and_gzip() {
             assert_eq!(d.labels_path.as_deref(), Some(y.as_path()));
         }
     }
-    let body: Vec<u8> = [0.5f32, -1.0]
-        .iter()
-        .flat_map(|v| v.to_be_bytes())
-        .collect();
+    let body: Vec<u8> = [0.5f32, -1.0].iter().flat_map(|v| v.to_be_bytes()).collect();
     let [f, _] = write_both(dir.path(), "f.idx", &idx(0x0D, &[2, 1], &body));
     assert_eq!(data::read_idx(&f).unwrap().data, [0.5, -1.0]);
     assert!(load_idx(&f, None).unwrap().labels.is_none());
@@ -186,35 +159,15 @@ fn bad_idx_files() {
     let missing = d.join("nope.idx");
     let e = load_idx(&missing, None).unwrap_err();
     assert_eq!(e.code, Code::DATA_FILE);
-    assert!(
-        e.message.contains("nope.idx") && e.message.contains("No such file"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("nope.idx") && e.message.contains("No such file"), "{}", e.message);
     let e = load_idx(&good_y, Some(&missing)).unwrap_err();
     assert!(e.message.contains("nope.idx"));
 
     let cases: &[(&str, Vec<u8>, &[&str])] = &[
-        (
-            "magic.idx",
-            b"\x89PNG\r\n\x1a\n....".to_vec(),
-            &["magic", "00 00"],
-        ),
-        (
-            "short.idx",
-            idx(0x08, &[2, 2], &[1, 2, 3]),
-            &["truncated", "expected 4 bytes", "found 3"],
-        ),
-        (
-            "long.idx",
-            idx(0x08, &[2, 2], &[0; 5]),
-            &["trailing", "found 5"],
-        ),
-        (
-            "bomb.idx",
-            idx(0x08, &[60000, 60000, 60000], &[0; 8]),
-            &["truncated"],
-        ),
+        ("magic.idx", b"\x89PNG\r\n\x1a\n....".to_vec(), &["magic", "00 00"]),
+        ("short.idx", idx(0x08, &[2, 2], &[1, 2, 3]), &["truncated", "expected 4 bytes", "found 3"]),
+        ("long.idx", idx(0x08, &[2, 2], &[0; 5]), &["trailing", "found 5"]),
+        ("bomb.idx", idx(0x08, &[60000, 60000, 60000], &[0; 8]), &["truncated"]),
     ];
     for (name, bytes, expect) in cases {
         for p in write_both(d, name, bytes) {
@@ -235,12 +188,7 @@ fn bad_idx_files() {
     let gz = gzip(&idx(0x08, &[4], &[1, 2, 3, 4]));
     let p = d.join("cut.idx.gz");
     std::fs::write(&p, &gz[..gz.len() - 4]).unwrap();
-    assert_diag(
-        load_idx(&p, None),
-        Code::DATA_FORMAT,
-        "cut.idx.gz",
-        &["gzip"],
-    );
+    assert_diag(load_idx(&p, None), Code::DATA_FORMAT, "cut.idx.gz", &["gzip"]);
     let mut flipped = gz.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0xFF;
@@ -254,16 +202,10 @@ fn tiny_csv_round_trips_and_bad_rows() {
     let text = "label,p0,p1,p2\n3,0,128,255\n7,1,2,3\n";
     for p in write_both(dir.path(), "d.csv", text.as_bytes()) {
         let d = load_csv(&p, &CsvOptions::default()).unwrap();
-        assert_eq!(
-            d.images,
-            Tensor::new(vec![2, 3], vec![0., 128., 255., 1., 2., 3.])
-        );
+        assert_eq!(d.images, Tensor::new(vec![2, 3], vec![0., 128., 255., 1., 2., 3.]));
         assert_eq!(d.labels.as_ref().unwrap().data, [3., 7.]);
     }
-    let last = CsvOptions {
-        label_column: LabelColumn::Last,
-        header: None,
-    };
+    let last = CsvOptions { label_column: LabelColumn::Last, header: None };
     let [p, _] = write_both(dir.path(), "last.csv", b"1,2,0\n3,4,1\n");
     assert_eq!(load_csv(&p, &last).unwrap().labels.unwrap().data, [0., 1.]);
 
@@ -284,12 +226,7 @@ fn tiny_csv_round_trips_and_bad_rows() {
         &["line 2", "2 fields", "expected 3"],
     );
     let [p, _] = write_both(dir.path(), "bin.csv", &[0xff, 0xfe, 0x00, 0x31]);
-    assert_diag(
-        load_csv(&p, &CsvOptions::default()),
-        Code::DATA_FORMAT,
-        "bin.csv",
-        &["UTF-8"],
-    );
+    assert_diag(load_csv(&p, &CsvOptions::default()), Code::DATA_FORMAT, "bin.csv", &["UTF-8"]);
     let e = load_csv(&dir.path().join("none.csv"), &CsvOptions::default()).unwrap_err();
     assert_eq!(e.code, Code::DATA_FILE);
 }
@@ -297,63 +234,36 @@ fn tiny_csv_round_trips_and_bad_rows() {
 #[test]
 fn tiny_npy_round_trips_and_bad_files() {
     let dir = tempfile::tempdir().unwrap();
-    let x: Vec<u8> = (0..6)
-        .flat_map(|i| (i as f32 * 0.5).to_le_bytes())
-        .collect();
+    let x: Vec<u8> = (0..6).flat_map(|i| (i as f32 * 0.5).to_le_bytes()).collect();
     let y: Vec<u8> = [1i64, 0, 9].iter().flat_map(|v| v.to_le_bytes()).collect();
     let xs = write_both(dir.path(), "x.npy", &npy("<f4", "(3, 2)", &x));
     let ys = write_both(dir.path(), "y.npy", &npy("<i8", "(3,)", &y));
     for (xp, yp) in xs.iter().zip(&ys) {
         let d = load_npy(xp, Some(yp)).unwrap();
-        assert_eq!(
-            d.images,
-            Tensor::new(vec![3, 2], vec![0., 0.5, 1., 1.5, 2., 2.5])
-        );
+        assert_eq!(d.images, Tensor::new(vec![3, 2], vec![0., 0.5, 1., 1.5, 2., 2.5]));
         assert_eq!(d.labels.as_ref().unwrap().data, [1., 0., 9.]);
         d.check_labels(10).unwrap();
     }
     let [u8s, _] = write_both(dir.path(), "u.npy", &npy("|u1", "(2, 2)", &[0, 1, 2, 255]));
     assert_eq!(data::read_npy(&u8s).unwrap().data, [0., 1., 2., 255.]);
 
-    let f8: Vec<u8> = [0.25f64, 4.0]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
+    let f8: Vec<u8> = [0.25f64, 4.0].iter().flat_map(|v| v.to_le_bytes()).collect();
     let [p, _] = write_both(dir.path(), "f8.npy", &npy("<f8", "(2,)", &f8));
     assert_eq!(data::read_npy(&p).unwrap().data, [0.25, 4.0]);
-    let [p, _] = write_both(
-        dir.path(),
-        "i4.npy",
-        &npy("<i4", "(1,)", &(-4i32).to_le_bytes()),
-    );
+    let [p, _] = write_both(dir.path(), "i4.npy", &npy("<i4", "(1,)", &(-4i32).to_le_bytes()));
     assert_eq!(data::read_npy(&p).unwrap().data, [-4.0]);
 
     let y2 = write_both(dir.path(), "y2.npy", &npy("<i8", "(2,)", &y[..16]))[0].clone();
-    assert_diag(
-        load_npy(&xs[0], Some(&y2)),
-        Code::DATA_FORMAT,
-        "y2.npy",
-        &["3 samples", "2 labels"],
-    );
+    assert_diag(load_npy(&xs[0], Some(&y2)), Code::DATA_FORMAT, "y2.npy", &["3 samples", "2 labels"]);
     let [p, _] = write_both(dir.path(), "c.npy", &npy("<c8", "(1,)", &[0; 8]));
     assert_diag(load_npy(&p, None), Code::DATA_FORMAT, "c.npy", &["'<c8'"]);
     let mut f = npy("<f4", "(3, 2)", &x);
     let at = f.windows(5).position(|w| w == b"False").unwrap();
     f[at..at + 5].copy_from_slice(b"True ");
     let [p, _] = write_both(dir.path(), "fortran.npy", &f);
-    assert_diag(
-        load_npy(&p, None),
-        Code::DATA_FORMAT,
-        "fortran.npy",
-        &["Fortran"],
-    );
+    assert_diag(load_npy(&p, None), Code::DATA_FORMAT, "fortran.npy", &["Fortran"]);
     let [p, _] = write_both(dir.path(), "short.npy", &npy("<f4", "(3, 2)", &x[..20]));
-    assert_diag(
-        load_npy(&p, None),
-        Code::DATA_FORMAT,
-        "short.npy",
-        &["truncated", "expected 24 bytes"],
-    );
+    assert_diag(load_npy(&p, None), Code::DATA_FORMAT, "short.npy", &["truncated", "expected 24 bytes"]);
 }
 
 #[test]
@@ -361,25 +271,13 @@ fn checkpoint_round_trip_and_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("mlp.safetensors");
     let params = vec![
-        (
-            "fc1.weight".to_string(),
-            Tensor::new(vec![2, 2], vec![0.1, 0.2, 0.3, 0.4]),
-        ),
-        (
-            "fc1.bias".to_string(),
-            Tensor::new(vec![2], vec![-1.0, 1.0]),
-        ),
+        ("fc1.weight".to_string(), Tensor::new(vec![2, 2], vec![0.1, 0.2, 0.3, 0.4])),
+        ("fc1.bias".to_string(), Tensor::new(vec![2], vec![-1.0, 1.0])),
     ];
     checkpoint::save(&p, &params).unwrap();
     let loaded = checkpoint::load(&p).unwrap();
-    let expected: Vec<(String, Shape)> = params
-        .iter()
-        .map(|(n, t)| (n.clone(), t.shape.clone()))
-        .collect();
-    assert_eq!(
-        checkpoint::check_against(loaded.clone(), &expected, &p).unwrap(),
-        params
-    );
+    let expected: Vec<(String, Shape)> = params.iter().map(|(n, t)| (n.clone(), t.shape.clone())).collect();
+    assert_eq!(checkpoint::check_against(loaded.clone(), &expected, &p).unwrap(), params);
 
     let other = vec![("fc1.weight".to_string(), Shape(vec![3, 2]))];
     let e = checkpoint::check_against(loaded, &other, &p).unwrap_err();
@@ -388,14 +286,8 @@ fn checkpoint_round_trip_and_mismatch() {
     assert_eq!(e.notes.len(), 2, "{:?}", e.notes);
 
     let nowhere = dir.path().join("missing_dir/mlp.safetensors");
-    assert_eq!(
-        checkpoint::save(&nowhere, &params).unwrap_err().code,
-        Code::WRITE
-    );
+    assert_eq!(checkpoint::save(&nowhere, &params).unwrap_err().code, Code::WRITE);
     assert!(!dir.path().join("missing_dir").exists());
-    let names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["mlp.safetensors"]);
 }

@@ -27,10 +27,10 @@ pub fn run(
             // The root file is the first one after the prelude.
             let root =
                 prog.sources.files().iter().enumerate().find(|(_, f)| !f.name.starts_with("<prelude>"));
-            if let Some((i, f)) = root {
-                if let Ok(m) = parser::parse(crate::diag::FileId(i as u32), &f.text) {
-                    stdout = crate::syntax::dump::module(&m);
-                }
+            if let Some((i, f)) = root
+                && let Ok(m) = parser::parse(crate::diag::FileId(i as u32), &f.text)
+            {
+                stdout = crate::syntax::dump::module(&m);
             }
         }
         Stage::Ir => match select_model(&prog, model.as_deref()) {

@@ -604,9 +604,9 @@ impl Graph {
     /// Nodes in a topological order (operands before users), ties broken by id
     /// so the order is deterministic.
     pub fn topo_order(&self) -> Vec<NodeId> {
-        let n = (&self.g).node_bound();
+        let n = NodeIndexable::node_bound(&self.g);
         let mut indegree = vec![0usize; n];
-        for e in (&self.g).edge_references() {
+        for e in IntoEdgeReferences::edge_references(&self.g) {
             indegree[e.target().index()] += 1;
         }
         let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<u32>> = self

@@ -41,10 +41,7 @@ fn save_with(
 ) -> Result<(), Diagnostic> {
     let mut seen = HashSet::new();
     if let Some((name, _)) = tensors.iter().find(|(n, _)| !seen.insert(n)) {
-        return Err(write_error(
-            path,
-            format!("the tensor name `{name}` is used twice"),
-        ));
+        return Err(write_error(path, format!("the tensor name `{name}` is used twice")));
     }
     let views = tensors.iter().map(|(n, t)| (n.as_str(), F32View(t)));
     let bytes = safetensors::serialize(views, None).map_err(|e| write_error(path, e))?;
@@ -52,12 +49,9 @@ fn save_with(
 }
 
 fn write_error(path: &Path, why: impl std::fmt::Display) -> Diagnostic {
-    Diagnostic::error_nowhere(
-        Code::WRITE,
-        format!("cannot write checkpoint `{}`: {why}", path.display()),
-    )
-    .with_note("nothing was written; any earlier file at that path is unchanged")
-    .with_help("check that the directory exists and is writable, and that the disk has space")
+    Diagnostic::error_nowhere(Code::WRITE, format!("cannot write checkpoint `{}`: {why}", path.display()))
+        .with_note("nothing was written; any earlier file at that path is unchanged")
+        .with_help("check that the directory exists and is writable, and that the disk has space")
 }
 
 /// A tensor as safetensors sees it: F32, little-endian.
@@ -91,9 +85,9 @@ fn write_atomic(
     bytes: &[u8],
     before_rename: impl FnOnce(&Path) -> io::Result<()>,
 ) -> io::Result<()> {
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
-    })?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file"))?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -162,11 +156,8 @@ pub fn load(path: &Path) -> Result<Vec<(String, Tensor)>, Diagnostic> {
             )
             .with_help("convert the parameters to float32 before saving (in PyTorch: `{k: v.float() for k, v in state_dict.items()}`)"));
         }
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let data =
+            view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         out.push((name, Tensor::new(view.shape().to_vec(), data)));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -206,31 +197,22 @@ pub fn check_against(
     let mut unexpected: Vec<_> = by_name.into_iter().collect();
     unexpected.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, t) in &unexpected {
-        problems.push(format!(
-            "unexpected `{name}` with shape {}: the model has no such parameter",
-            t.shape
-        ));
+        problems.push(format!("unexpected `{name}` with shape {}: the model has no such parameter", t.shape));
     }
     if problems.is_empty() {
         return Ok(out);
     }
     let mut counts = Vec::new();
-    for (n, what) in [
-        (n_missing, "missing"),
-        (unexpected.len(), "unexpected"),
-        (n_shape, "with the wrong shape"),
-    ] {
+    for (n, what) in
+        [(n_missing, "missing"), (unexpected.len(), "unexpected"), (n_shape, "with the wrong shape")]
+    {
         if n > 0 {
             counts.push(format!("{n} {what}"));
         }
     }
     let mut d = Diagnostic::error_nowhere(
         Code::CHECKPOINT,
-        format!(
-            "checkpoint `{}` does not match the model: {}",
-            path.display(),
-            counts.join(", ")
-        ),
+        format!("checkpoint `{}` does not match the model: {}", path.display(), counts.join(", ")),
     );
     for p in problems {
         d = d.with_note(p);
@@ -246,10 +228,7 @@ mod tests {
 
     fn params() -> Vec<(String, Tensor)> {
         vec![
-            (
-                "fc1.weight".into(),
-                Tensor::new(vec![2, 3], vec![1., -2., 3.5, 0., 1e-8, -7.]),
-            ),
+            ("fc1.weight".into(), Tensor::new(vec![2, 3], vec![1., -2., 3.5, 0., 1e-8, -7.])),
             ("fc1.bias".into(), Tensor::new(vec![2], vec![0.5, -0.5])),
             ("step".into(), Tensor::scalar(12.0)),
         ]
@@ -287,11 +266,7 @@ mod tests {
         let p = dir.path().join("no/such/dir/m.safetensors");
         let e = save(&p, &params()).unwrap_err();
         assert_eq!(e.code, Code::WRITE);
-        assert!(
-            e.message.contains("no/such/dir/m.safetensors"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("no/such/dir/m.safetensors"), "{}", e.message);
         assert!(leftovers(dir.path(), &[]).is_empty());
     }
 
@@ -351,11 +326,7 @@ mod tests {
         let p = dir.path().join("m.safetensors");
         save(&p, &params()).unwrap();
         let good = fs::read(&p).unwrap();
-        for bad in [
-            &good[..good.len() - 1],
-            &good[..5],
-            b"garbage garbage garbage",
-        ] {
+        for bad in [&good[..good.len() - 1], &good[..5], b"garbage garbage garbage"] {
             fs::write(&p, bad).unwrap();
             let e = load(&p).unwrap_err();
             assert_eq!(e.code, Code::DATA_FORMAT);
@@ -368,11 +339,7 @@ mod tests {
         fs::write(&p, bytes).unwrap();
         let e = load(&p).unwrap_err();
         assert_eq!(e.code, Code::CHECKPOINT);
-        assert!(
-            e.message.contains("`w`") && e.message.contains("F16"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("`w`") && e.message.contains("F16"), "{}", e.message);
     }
 
     #[test]
@@ -395,12 +362,7 @@ mod tests {
         let e = check_against(params(), &expected, p).unwrap_err();
         assert_eq!(e.code, Code::CHECKPOINT);
         assert!(e.message.contains("ck/m.safetensors"), "{}", e.message);
-        assert!(
-            e.message
-                .contains("1 missing, 1 unexpected, 1 with the wrong shape"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("1 missing, 1 unexpected, 1 with the wrong shape"), "{}", e.message);
         assert_eq!(
             e.notes,
             [

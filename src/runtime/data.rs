@@ -154,10 +154,7 @@ fn gather_rows(t: &Tensor, idx: &[usize]) -> Tensor {
     let row: usize = t.shape.dims().iter().skip(1).product();
     let mut data = Vec::with_capacity(idx.len() * row);
     for &i in idx {
-        assert!(
-            i < n,
-            "internal error: batch index {i} out of range for {n} samples"
-        );
+        assert!(i < n, "internal error: batch index {i} out of range for {n} samples");
         data.extend_from_slice(&t.data[i * row..(i + 1) * row]);
     }
     let mut shape = vec![idx.len()];
@@ -187,9 +184,7 @@ pub fn check_labels(labels: &Tensor, n_classes: usize, path: &Path) -> Result<()
             "the model predicts {n_classes} classes, so labels must be integers 0 to {}",
             n_classes.saturating_sub(1)
         ))
-        .with_help(
-            "check that the labels file belongs to this data set and the model's output size",
-        ));
+        .with_help("check that the labels file belongs to this data set and the model's output size"));
     }
     Ok(())
 }
@@ -205,11 +200,10 @@ fn read_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
 /// [`read_file`] with the decompression limit as a parameter.
 fn read_file_limited(path: &Path, limit: u64) -> Result<Vec<u8>, Diagnostic> {
     let raw = std::fs::read(path).map_err(|e| {
-        Diagnostic::error_nowhere(
-            Code::DATA_FILE,
-            format!("cannot read data file `{}`: {e}", path.display()),
-        )
-        .with_help("check the path in the data block; relative paths are resolved from the current directory")
+        Diagnostic::error_nowhere(Code::DATA_FILE, format!("cannot read data file `{}`: {e}", path.display()))
+            .with_help(
+                "check the path in the data block; relative paths are resolved from the current directory",
+            )
     })?;
     if !raw.starts_with(&[0x1f, 0x8b]) {
         return Ok(raw);
@@ -243,20 +237,13 @@ fn malformed(
     expected_found: impl Into<String>,
     help: impl Into<String>,
 ) -> Diagnostic {
-    Diagnostic::error_nowhere(
-        Code::DATA_FORMAT,
-        format!("malformed data file `{}`: {what}", path.display()),
-    )
-    .with_note(expected_found)
-    .with_help(help)
+    Diagnostic::error_nowhere(Code::DATA_FORMAT, format!("malformed data file `{}`: {what}", path.display()))
+        .with_note(expected_found)
+        .with_help(help)
 }
 
 /// Pairs inputs with labels, checking that both hold the same number of samples.
-fn pair(
-    images: Tensor,
-    images_path: &Path,
-    labels: Option<(Tensor, &Path)>,
-) -> Result<Dataset, Diagnostic> {
+fn pair(images: Tensor, images_path: &Path, labels: Option<(Tensor, &Path)>) -> Result<Dataset, Diagnostic> {
     if images.shape.rank() == 0 {
         return Err(malformed(
             images_path,
@@ -281,19 +268,12 @@ fn pair(
                     ),
                 )
                 .with_note(format!("expected {n} labels, found {found}"))
-                .with_help(
-                    "the inputs and labels files must come from the same split (train or test)",
-                ));
+                .with_help("the inputs and labels files must come from the same split (train or test)"));
             }
             (Some(labels), Some(path.to_path_buf()))
         }
     };
-    Ok(Dataset {
-        images,
-        labels,
-        images_path: images_path.to_path_buf(),
-        labels_path,
-    })
+    Ok(Dataset { images, labels, images_path: images_path.to_path_buf(), labels_path })
 }
 
 /// Total element count of `dims`, or `None` when the product overflows.
@@ -306,12 +286,7 @@ mod tests {
     use super::*;
 
     fn ds(images: Tensor, labels: Option<Tensor>) -> Dataset {
-        pair(
-            images,
-            Path::new("x.idx"),
-            labels.map(|l| (l, Path::new("y.idx"))),
-        )
-        .unwrap()
+        pair(images, Path::new("x.idx"), labels.map(|l| (l, Path::new("y.idx")))).unwrap()
     }
 
     #[test]
@@ -375,17 +350,11 @@ mod tests {
 
     #[test]
     fn n_classes_hint() {
-        let d = ds(
-            Tensor::zeros(vec![3, 1]),
-            Some(Tensor::new(vec![3], vec![0., 4., 2.])),
-        );
+        let d = ds(Tensor::zeros(vec![3, 1]), Some(Tensor::new(vec![3], vec![0., 4., 2.])));
         assert_eq!(d.n_classes_seen(), Some(5));
         assert!(d.check_labels(5).is_ok());
         assert_eq!(d.check_labels(4).unwrap_err().code, Code::LABEL_RANGE);
-        let d = ds(
-            Tensor::zeros(vec![1, 1]),
-            Some(Tensor::new(vec![1], vec![0.5])),
-        );
+        let d = ds(Tensor::zeros(vec![1, 1]), Some(Tensor::new(vec![1], vec![0.5])));
         assert_eq!(d.n_classes_seen(), None);
     }
 
@@ -419,11 +388,7 @@ mod tests {
         assert_eq!(read_file_limited(&p, 1 << 20).unwrap().len(), 1 << 20);
         let err = read_file_limited(&p, 1000).unwrap_err();
         assert_eq!(err.code, Code::DATA_FORMAT);
-        assert!(
-            err.message.contains("more than 1000 bytes"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("more than 1000 bytes"), "{}", err.message);
 
         let missing = dir.path().join("missing.idx");
         let err = read_file(&missing).unwrap_err();

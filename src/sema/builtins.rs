@@ -702,15 +702,15 @@ fn conv2d(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     let Some((ho, wo)) = window_dims(el, &x, kh, kw, stride, padding, span, "convolution") else {
         return Value::Poison;
     };
-    if let Some(b) = &bias {
-        if b.shape.len() != 1 || b.shape[0] != w.shape[0] {
-            let d = Diagnostic::error(
-                Code::ARG_SHAPE,
-                b.origin,
-                format!("conv2d bias must have shape [{}], found {}", w.shape[0], show_shape(&b.shape)),
-            );
-            return el.err(d);
-        }
+    if let Some(b) = &bias
+        && (b.shape.len() != 1 || b.shape[0] != w.shape[0])
+    {
+        let d = Diagnostic::error(
+            Code::ARG_SHAPE,
+            b.origin,
+            format!("conv2d bias must have shape [{}], found {}", w.shape[0], show_shape(&b.shape)),
+        );
+        return el.err(d);
     }
     let shape = vec![x.shape[0].clone(), w.shape[0].clone(), ho.clone(), wo.clone()];
     let (nx, nw, nb) = (Elaborator::node(&x), Elaborator::node(&w), bias.as_ref().map(Elaborator::node));

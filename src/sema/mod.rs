@@ -107,10 +107,10 @@ pub fn batch_binding(prog: &Program, model: &ast::Expr, batch: i64) -> HashMap<S
     let mut binding = HashMap::new();
     if let Some(def) = forward_signature(prog, model) {
         for p in &def.params {
-            if let Some(TypeExpr::Tensor { dims, .. }) = &p.ty {
-                if let Some(DimPat::Expr(ast::Expr { kind: ExprKind::Name(n), .. })) = dims.first() {
-                    binding.insert(n.clone(), batch);
-                }
+            if let Some(TypeExpr::Tensor { dims, .. }) = &p.ty
+                && let Some(DimPat::Expr(ast::Expr { kind: ExprKind::Name(n), .. })) = dims.first()
+            {
+                binding.insert(n.clone(), batch);
             }
         }
     }
@@ -250,17 +250,17 @@ pub fn forward(
             return None;
         };
         let shape = symbolic_shape(el, dims, binding, &mut frame)?;
-        if el.graph.is_some() {
-            if let Some(bad) = shape.iter().find(|d| d.known().is_none()) {
-                let d = Diagnostic::error(
-                    Code::DATA_SHAPE,
-                    p.span,
-                    format!("the size `{bad}` of input `{}` is not known", p.name.name),
-                )
-                .with_help("bind it from the data (train blocks do this for the batch dimension)");
-                el.err(d);
-                return None;
-            }
+        if el.graph.is_some()
+            && let Some(bad) = shape.iter().find(|d| d.known().is_none())
+        {
+            let d = Diagnostic::error(
+                Code::DATA_SHAPE,
+                p.span,
+                format!("the size `{bad}` of input `{}` is not known", p.name.name),
+            )
+            .with_help("bind it from the data (train blocks do this for the batch dimension)");
+            el.err(d);
+            return None;
         }
         let dtype = dtypes.get(&p.name.name).copied().unwrap_or(DType::F32);
         let concrete = Elaborator::concrete(&shape);

@@ -205,15 +205,15 @@ impl Program {
     /// The span of an existing non-prelude definition of `name` that a new
     /// definition would clash with.
     fn previous(&self, name: &str, prelude: bool) -> Option<Span> {
-        if let Some(m) = self.models.get(name) {
-            if !m.prelude || prelude {
-                return Some(m.def.name.span);
-            }
+        if let Some(m) = self.models.get(name)
+            && (!m.prelude || prelude)
+        {
+            return Some(m.def.name.span);
         }
-        if let Some(f) = self.fns.get(name) {
-            if !f.prelude || prelude {
-                return Some(f.def.name.span);
-            }
+        if let Some(f) = self.fns.get(name)
+            && (!f.prelude || prelude)
+        {
+            return Some(f.def.name.span);
         }
         None
     }

@@ -157,13 +157,13 @@ impl Elaborator<'_> {
                 }
                 DimPat::Expr(e) => {
                     let got = &actual[i];
-                    if let ExprKind::Name(n) = &e.kind {
-                        if !self.is_bound(n, f) {
-                            f.define(n, Value::Int(got.clone()));
-                            f.bind_origin(n, span);
-                            i += 1;
-                            continue;
-                        }
+                    if let ExprKind::Name(n) = &e.kind
+                        && !self.is_bound(n, f)
+                    {
+                        f.define(n, Value::Int(got.clone()));
+                        f.bind_origin(n, span);
+                        i += 1;
+                        continue;
                     }
                     let want = self.eval_dim(e, f);
                     match want {

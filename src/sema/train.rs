@@ -170,32 +170,30 @@ const DATA_KEYS: &[&str] = &["train", "test", "scale", "normalize"];
 pub fn check_train(prog: &Program, t: &ast::TrainDef) -> (Option<TrainConfig>, Vec<Diagnostic>) {
     let mut el = Elaborator::check(prog);
     let cfg = train_config(&mut el, t);
-    if let Some(cfg) = &cfg {
-        if let Some(root) = root_from_expr(&mut el, &cfg.model) {
-            if let Some((_, Value::Tensor(out))) =
-                forward(&mut el, root, &HashMap::new(), &HashMap::new(), t.span)
-            {
-                let batch = out.shape.first().cloned().unwrap_or(Dim::Known(1));
-                let labels = el.tensor(vec![batch], DType::I32, t.data.span, |_| crate::graph::NodeId(0));
-                let output = Value::Tensor(out.clone());
-                let loss_span = setting(t, "loss").map_or(t.span, |s| s.value.span);
-                let args = vec![
-                    ArgVal { name: None, value: output, span: out.origin },
-                    ArgVal { name: None, value: labels, span: t.data.span },
-                ];
-                let l = el.call_fn(&cfg.loss, None, args, loss_span);
-                if let Value::Tensor(l) = l {
-                    if !l.shape.is_empty() {
-                        let d = Diagnostic::error(
-                            Code::LOSS,
-                            loss_span,
-                            format!("the loss has shape {}, not a scalar", super::dim::show_shape(&l.shape)),
-                        )
-                        .with_help("reduce it to one number, e.g. with `mean(...)`");
-                        el.err(d);
-                    }
-                }
-            }
+    if let Some(cfg) = &cfg
+        && let Some(root) = root_from_expr(&mut el, &cfg.model)
+        && let Some((_, Value::Tensor(out))) =
+            forward(&mut el, root, &HashMap::new(), &HashMap::new(), t.span)
+    {
+        let batch = out.shape.first().cloned().unwrap_or(Dim::Known(1));
+        let labels = el.tensor(vec![batch], DType::I32, t.data.span, |_| crate::graph::NodeId(0));
+        let output = Value::Tensor(out.clone());
+        let loss_span = setting(t, "loss").map_or(t.span, |s| s.value.span);
+        let args = vec![
+            ArgVal { name: None, value: output, span: out.origin },
+            ArgVal { name: None, value: labels, span: t.data.span },
+        ];
+        let l = el.call_fn(&cfg.loss, None, args, loss_span);
+        if let Value::Tensor(l) = l
+            && !l.shape.is_empty()
+        {
+            let d = Diagnostic::error(
+                Code::LOSS,
+                loss_span,
+                format!("the loss has shape {}, not a scalar", super::dim::show_shape(&l.shape)),
+            )
+            .with_help("reduce it to one number, e.g. with `mean(...)`");
+            el.err(d);
         }
     }
     let ok = !el.failed();
@@ -506,16 +504,16 @@ fn optimizer(el: &mut Elaborator<'_>, r: &Record) -> Option<Optimizer> {
             nesterov: nesterov?,
             weight_decay: wd?,
         };
-        if let Optimizer::Sgd { nesterov: true, momentum, dampening, .. } = opt {
-            if momentum <= 0.0 || dampening != 0.0 {
-                let d = Diagnostic::error(
-                    Code::SETTING,
-                    r.span,
-                    "nesterov momentum needs momentum > 0 and dampening 0",
-                );
-                el.err(d);
-                return None;
-            }
+        if let Optimizer::Sgd { nesterov: true, momentum, dampening, .. } = opt
+            && (momentum <= 0.0 || dampening != 0.0)
+        {
+            let d = Diagnostic::error(
+                Code::SETTING,
+                r.span,
+                "nesterov momentum needs momentum > 0 and dampening 0",
+            );
+            el.err(d);
+            return None;
         }
         return Some(opt);
     }

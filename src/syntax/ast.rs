@@ -272,6 +272,7 @@ pub struct Arg {
 
 /// One item in an index expression.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // short-lived; boxing would only add noise at every use
 pub enum IndexItem {
     /// A single position; the dimension is removed.
     At(Expr),

@@ -34,11 +34,7 @@ impl Batches {
                 order.swap(i, j);
             }
         }
-        Batches {
-            order,
-            batch_size,
-            drop_last: false,
-        }
+        Batches { order, batch_size, drop_last: false }
     }
 
     /// Drops (`true`) or keeps (`false`, the default) a last batch smaller
@@ -91,9 +87,7 @@ fn mix(mut z: u64) -> u64 {
 impl SplitMix64 {
     /// A generator whose stream is a function of `(seed, epoch)` alone.
     fn new(seed: u64, epoch: u64) -> SplitMix64 {
-        SplitMix64 {
-            state: mix(seed ^ mix(epoch.wrapping_add(GAMMA))),
-        }
+        SplitMix64 { state: mix(seed ^ mix(epoch.wrapping_add(GAMMA))) }
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -136,10 +130,7 @@ mod tests {
         assert_ne!(base.order(), Batches::new(1000, 32, 42, 1, true).order());
         assert_ne!(base.order(), (0..1000).collect::<Vec<_>>());
         // Swapping seed and epoch must not give the same stream.
-        assert_ne!(
-            Batches::new(1000, 32, 1, 2, true).order(),
-            Batches::new(1000, 32, 2, 1, true).order()
-        );
+        assert_ne!(Batches::new(1000, 32, 1, 2, true).order(), Batches::new(1000, 32, 2, 1, true).order());
     }
 
     #[test]
@@ -163,10 +154,7 @@ mod tests {
     #[test]
     fn last_partial_batch_kept_or_dropped() {
         let b = Batches::new(10, 4, 0, 0, false);
-        assert_eq!(
-            collect(&b),
-            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]
-        );
+        assert_eq!(collect(&b), vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]);
         assert_eq!(b.len(), 3);
         let b = b.drop_last(true);
         assert_eq!(collect(&b), vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]);

@@ -46,10 +46,7 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset, Diagnostic> {
         malformed(
             path,
             "the CSV file is not UTF-8 text",
-            format!(
-                "expected UTF-8 text, found an invalid byte at offset {}",
-                e.valid_up_to()
-            ),
+            format!("expected UTF-8 text, found an invalid byte at offset {}", e.valid_up_to()),
             "check that the path points at a CSV file, not a binary one",
         )
     })?;
@@ -68,9 +65,7 @@ fn parse(text: &str, path: &Path, opts: &CsvOptions) -> Result<Dataset, Diagnost
     };
     let width = first.split(',').count();
     let header = opts.header.unwrap_or_else(|| {
-        first
-            .split(',')
-            .any(|f| f.trim().parse::<f32>().map_or(true, |v| !v.is_finite()))
+        first.split(',').any(|f| f.trim().parse::<f32>().map_or(true, |v| !v.is_finite()))
     });
     if header {
         lines.next();
@@ -142,12 +137,7 @@ fn parse(text: &str, path: &Path, opts: &CsvOptions) -> Result<Dataset, Diagnost
         LabelColumn::None => (None, None),
         _ => (Some(Tensor::new(vec![n], labels)), Some(path.to_path_buf())),
     };
-    Ok(Dataset {
-        images,
-        labels,
-        images_path: path.to_path_buf(),
-        labels_path,
-    })
+    Ok(Dataset { images, labels, images_path: path.to_path_buf(), labels_path })
 }
 
 fn no_rows(path: &Path) -> Diagnostic {
@@ -194,31 +184,19 @@ mod tests {
         assert_eq!(d.len(), 1);
         let d = ok("1,2,3\n4,5,6\n", CsvOptions::default());
         assert_eq!(d.len(), 2);
-        let forced = CsvOptions {
-            header: Some(true),
-            ..CsvOptions::default()
-        };
+        let forced = CsvOptions { header: Some(true), ..CsvOptions::default() };
         assert_eq!(ok("1,2,3\n4,5,6\n", forced).len(), 1);
-        let no_header = CsvOptions {
-            header: Some(false),
-            ..CsvOptions::default()
-        };
+        let no_header = CsvOptions { header: Some(false), ..CsvOptions::default() };
         err("y,a\n1,2\n", no_header, &["line 1, column 1", "`y`"]);
     }
 
     #[test]
     fn label_column_last_and_none() {
-        let last = CsvOptions {
-            label_column: LabelColumn::Last,
-            header: None,
-        };
+        let last = CsvOptions { label_column: LabelColumn::Last, header: None };
         let d = ok("a,b,y\n1,2,7\n", last);
         assert_eq!(d.images.data, vec![1., 2.]);
         assert_eq!(d.labels.unwrap().data, vec![7.]);
-        let none = CsvOptions {
-            label_column: LabelColumn::None,
-            header: None,
-        };
+        let none = CsvOptions { label_column: LabelColumn::None, header: None };
         let d = ok("1,2,7\n", none);
         assert_eq!(d.images.shape, Shape(vec![1, 3]));
         assert!(d.labels.is_none() && d.labels_path.is_none());
@@ -228,11 +206,7 @@ mod tests {
     fn bad_rows_name_line_column_and_text() {
         let o = CsvOptions::default();
         err("y,a,b\n1,2,3\n1,x7,3\n", o, &["line 3, column 2", "`x7`"]);
-        err(
-            "1,2,3\n\n1,2\n",
-            o,
-            &["line 3 has 2 fields", "line 1 has 3"],
-        );
+        err("1,2,3\n\n1,2\n", o, &["line 3 has 2 fields", "line 1 has 3"]);
         err("1,2,3\n1,2,3,4\n", o, &["line 2 has 4 fields"]);
         err("1,2,3\n1,,3\n", o, &["line 2, column 2", "``"]);
         err("1,2,3\n1,NaN,3\n", o, &["line 2, column 2", "`NaN`"]);

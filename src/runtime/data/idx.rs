@@ -53,9 +53,7 @@ impl Elem {
             Elem::I16 => i16::from_be_bytes([b[0], b[1]]) as f32,
             Elem::I32 => i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f32,
             Elem::F32 => f32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-            Elem::F64 => {
-                f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
-            }
+            Elem::F64 => f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32,
         }
     }
 }
@@ -90,17 +88,11 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Tensor, Diagnostic> {
         return Err(malformed(
             path,
             "the IDX header is truncated",
-            format!(
-                "expected a 4-byte magic number, found {} bytes in the whole file",
-                bytes.len()
-            ),
+            format!("expected a 4-byte magic number, found {} bytes in the whole file", bytes.len()),
             HELP,
         ));
     };
-    let found = format!(
-        "{:02X} {:02X} {:02X} {:02X}",
-        magic[0], magic[1], magic[2], magic[3]
-    );
+    let found = format!("{:02X} {:02X} {:02X} {:02X}", magic[0], magic[1], magic[2], magic[3]);
     if magic[0] != 0 || magic[1] != 0 {
         return Err(malformed(
             path,
@@ -133,17 +125,12 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Tensor, Diagnostic> {
         return Err(malformed(
             path,
             "the IDX header is truncated",
-            format!(
-                "expected {header_len} header bytes for {ndim} dimensions, found {}",
-                bytes.len()
-            ),
+            format!("expected {header_len} header bytes for {ndim} dimensions, found {}", bytes.len()),
             HELP,
         ));
     };
-    let dims: Vec<usize> = dim_bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        dim_bytes.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
     let shape = crate::graph::Shape(dims);
     let body = &bytes[header_len..];
     let want = checked_numel(shape.dims()).and_then(|n| n.checked_mul(elem.size()));
@@ -153,10 +140,7 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Tensor, Diagnostic> {
             return Err(malformed(
                 path,
                 format!("the IDX data is truncated (declared shape {shape})"),
-                format!(
-                    "expected {want} bytes of data after the header, found {}",
-                    body.len()
-                ),
+                format!("expected {want} bytes of data after the header, found {}", body.len()),
                 "the file may be cut short; download or copy it again",
             ));
         }
@@ -164,10 +148,7 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Tensor, Diagnostic> {
             return Err(malformed(
                 path,
                 format!("trailing bytes after the IDX data (declared shape {shape})"),
-                format!(
-                    "expected {want} bytes of data after the header, found {}",
-                    body.len()
-                ),
+                format!("expected {want} bytes of data after the header, found {}", body.len()),
                 "the header's dimensions may be wrong, or two files were concatenated",
             ));
         }
@@ -183,10 +164,7 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Tensor, Diagnostic> {
             ));
         }
     }
-    let data = body
-        .chunks_exact(elem.size())
-        .map(|b| elem.decode(b))
-        .collect();
+    let data = body.chunks_exact(elem.size()).map(|b| elem.decode(b)).collect();
     Ok(Tensor { shape, data })
 }
 
@@ -210,12 +188,7 @@ mod tests {
         assert_eq!(err.code, Code::DATA_FORMAT, "{err:?}");
         assert!(err.message.contains("dir/bad.idx"), "{}", err.message);
         assert!(err.help.is_some());
-        assert!(
-            err.notes
-                .iter()
-                .any(|n| n.contains("expected") && n.contains("found")),
-            "{err:?}"
-        );
+        assert!(err.notes.iter().any(|n| n.contains("expected") && n.contains("found")), "{err:?}");
         err
     }
 
@@ -225,27 +198,15 @@ mod tests {
         assert_eq!(t, Tensor::new(vec![2, 2], vec![0., 1., 254., 255.]));
         let t = parse(&idx_bytes(0x09, &[2], &[0xFF, 3]), Path::new("a")).unwrap();
         assert_eq!(t.data, vec![-1., 3.]);
-        let t = parse(
-            &idx_bytes(0x0B, &[1], &(-300i16).to_be_bytes()),
-            Path::new("a"),
-        )
-        .unwrap();
+        let t = parse(&idx_bytes(0x0B, &[1], &(-300i16).to_be_bytes()), Path::new("a")).unwrap();
         assert_eq!(t.data, vec![-300.]);
-        let t = parse(
-            &idx_bytes(0x0C, &[1], &70000i32.to_be_bytes()),
-            Path::new("a"),
-        )
-        .unwrap();
+        let t = parse(&idx_bytes(0x0C, &[1], &70000i32.to_be_bytes()), Path::new("a")).unwrap();
         assert_eq!(t.data, vec![70000.]);
         let mut body = 1.5f32.to_be_bytes().to_vec();
         body.extend((-0.25f32).to_be_bytes());
         let t = parse(&idx_bytes(0x0D, &[2, 1], &body), Path::new("a")).unwrap();
         assert_eq!(t, Tensor::new(vec![2, 1], vec![1.5, -0.25]));
-        let t = parse(
-            &idx_bytes(0x0E, &[1], &2.5f64.to_be_bytes()),
-            Path::new("a"),
-        )
-        .unwrap();
+        let t = parse(&idx_bytes(0x0E, &[1], &2.5f64.to_be_bytes()), Path::new("a")).unwrap();
         assert_eq!(t.data, vec![2.5]);
         let t = parse(&idx_bytes(0x08, &[0, 28, 28], &[]), Path::new("a")).unwrap();
         assert_eq!(t.shape, Shape(vec![0, 28, 28]));

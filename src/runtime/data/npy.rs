@@ -16,8 +16,7 @@ use crate::runtime::Tensor;
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
-const HELP: &str =
-    "write the array with numpy.save(path, np.ascontiguousarray(a, dtype=np.float32))";
+const HELP: &str = "write the array with numpy.save(path, np.ascontiguousarray(a, dtype=np.float32))";
 
 /// An element type: its kind (`f`, `i`, `u`, `b`) and byte size.
 #[derive(Clone, Copy)]
@@ -110,10 +109,7 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Tensor, Diagnostic> {
     let Some(len) = bytes.get(8..8 + len_bytes) else {
         return Err(truncated_header(path, bytes.len(), 8 + len_bytes));
     };
-    let header_len = len
-        .iter()
-        .rev()
-        .fold(0usize, |acc, &b| acc << 8 | b as usize);
+    let header_len = len.iter().rev().fold(0usize, |acc, &b| acc << 8 | b as usize);
     let end = start + header_len;
     let Some(header) = bytes.get(start..end) else {
         return Err(truncated_header(path, bytes.len(), end));
@@ -162,11 +158,7 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Tensor, Diagnostic> {
             return Err(malformed(
                 path,
                 what,
-                format!(
-                    "expected {want} bytes of '{}' data, found {}",
-                    header.descr,
-                    body.len()
-                ),
+                format!("expected {want} bytes of '{}' data, found {}", header.descr, body.len()),
                 "the file may be cut short or damaged; save it again",
             ));
         }
@@ -182,10 +174,7 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Tensor, Diagnostic> {
             ));
         }
     }
-    let data = body
-        .chunks_exact(elem.size)
-        .map(|b| elem.decode(b))
-        .collect();
+    let data = body.chunks_exact(elem.size).map(|b| elem.decode(b)).collect();
     Ok(Tensor { shape, data })
 }
 
@@ -209,10 +198,7 @@ struct Header {
 impl Header {
     /// Parses the Python dict literal; the error says what went wrong.
     fn parse(text: &str) -> Result<Header, String> {
-        let mut p = Lexer {
-            s: text.as_bytes(),
-            pos: 0,
-        };
+        let mut p = Lexer { s: text.as_bytes(), pos: 0 };
         let (mut descr, mut fortran, mut shape) = (None, None, None);
         p.expect(b'{')?;
         loop {
@@ -264,11 +250,7 @@ impl Lexer<'_> {
     }
 
     fn expect(&mut self, c: u8) -> Result<(), String> {
-        if self.eat(c) {
-            Ok(())
-        } else {
-            Err(format!("expected '{}' at byte {}", c as char, self.pos))
-        }
+        if self.eat(c) { Ok(()) } else { Err(format!("expected '{}' at byte {}", c as char, self.pos)) }
     }
 
     fn string(&mut self) -> Result<String, String> {
@@ -278,10 +260,7 @@ impl Lexer<'_> {
             _ => return Err(format!("expected a quoted string at byte {}", self.pos)),
         };
         let start = self.pos + 1;
-        let len = self.s[start..]
-            .iter()
-            .position(|&c| c == quote)
-            .ok_or("unterminated string")?;
+        let len = self.s[start..].iter().position(|&c| c == quote).ok_or("unterminated string")?;
         self.pos = start + len + 1;
         Ok(String::from_utf8_lossy(&self.s[start..start + len]).into_owned())
     }
@@ -310,9 +289,7 @@ impl Lexer<'_> {
                 self.pos += 1;
             }
             let digits = std::str::from_utf8(&self.s[start..self.pos]).unwrap_or("");
-            let d = digits
-                .parse::<usize>()
-                .map_err(|_| format!("expected a dimension at byte {start}"))?;
+            let d = digits.parse::<usize>().map_err(|_| format!("expected a dimension at byte {start}"))?;
             dims.push(d);
             if !self.eat(b',') {
                 self.expect(b')')?;
@@ -353,11 +330,7 @@ pub(crate) mod tests {
     }
 
     fn ok(major: u8, descr: &str, shape: &str, body: &[u8]) -> Tensor {
-        parse(
-            &npy_bytes(major, &dict(descr, shape), body),
-            Path::new("a.npy"),
-        )
-        .unwrap()
+        parse(&npy_bytes(major, &dict(descr, shape), body), Path::new("a.npy")).unwrap()
     }
 
     #[track_caller]
@@ -375,33 +348,18 @@ pub(crate) mod tests {
 
     #[test]
     fn reads_every_supported_dtype() {
-        let f4: Vec<u8> = [1.5f32, -2.0]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        assert_eq!(
-            ok(1, "<f4", "(2, 1)", &f4),
-            Tensor::new(vec![2, 1], vec![1.5, -2.0])
-        );
+        let f4: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(ok(1, "<f4", "(2, 1)", &f4), Tensor::new(vec![2, 1], vec![1.5, -2.0]));
         let f8: Vec<u8> = [0.25f64].iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(ok(2, "<f8", "(1,)", &f8).data, vec![0.25]);
         assert_eq!(ok(1, "|u1", "(3,)", &[0, 7, 255]).data, vec![0., 7., 255.]);
         assert_eq!(ok(1, "|i1", "(2,)", &[0xFF, 5]).data, vec![-1., 5.]);
         let i4: Vec<u8> = [-3i32, 9].iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(ok(1, "<i4", "(2,)", &i4).data, vec![-3., 9.]);
-        let i8: Vec<u8> = [-70000i64, 1 << 20]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        assert_eq!(
-            ok(3, "<i8", "(2,)", &i8).data,
-            vec![-70000., (1 << 20) as f32]
-        );
+        let i8: Vec<u8> = [-70000i64, 1 << 20].iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(ok(3, "<i8", "(2,)", &i8).data, vec![-70000., (1 << 20) as f32]);
         assert_eq!(ok(1, "<i2", "(1,)", &(-5i16).to_le_bytes()).data, vec![-5.]);
-        assert_eq!(
-            ok(1, "<u2", "(1,)", &65535u16.to_le_bytes()).data,
-            vec![65535.]
-        );
+        assert_eq!(ok(1, "<u2", "(1,)", &65535u16.to_le_bytes()).data, vec![65535.]);
         assert_eq!(ok(1, "|b1", "(2,)", &[1, 0]).data, vec![1., 0.]);
         // A scalar and an empty array.
         assert_eq!(ok(1, "<f4", "()", &2f32.to_le_bytes()).shape, Shape(vec![]));
@@ -410,21 +368,10 @@ pub(crate) mod tests {
 
     #[test]
     fn header_variants_parse() {
-        let h = Header::parse("{\"shape\": (3,4), \"fortran_order\": True, \"descr\": \"<f8\"}")
-            .unwrap();
-        assert_eq!(
-            h,
-            Header {
-                descr: "<f8".into(),
-                fortran_order: true,
-                shape: vec![3, 4]
-            }
-        );
+        let h = Header::parse("{\"shape\": (3,4), \"fortran_order\": True, \"descr\": \"<f8\"}").unwrap();
+        assert_eq!(h, Header { descr: "<f8".into(), fortran_order: true, shape: vec![3, 4] });
         assert!(Header::parse("{'descr': '<f4', 'shape': (1,)}").is_err());
-        assert!(
-            Header::parse("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}")
-                .is_err()
-        );
+        assert!(Header::parse("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}").is_err());
         assert!(Header::parse("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,)}").is_err());
         assert!(Header::parse("{'descr': '<f4', 'fortran_order': False, 'shape': (1,a)}").is_err());
     }
@@ -433,10 +380,7 @@ pub(crate) mod tests {
     fn rejects_malformed_files() {
         err(b"PK\x03\x04 this is a zip", "wrong magic");
         err(b"\x93NUMP", "wrong magic");
-        err(
-            &npy_bytes(1, &dict("<f4", "(1,)"), &[0; 4])[..9],
-            "truncated",
-        );
+        err(&npy_bytes(1, &dict("<f4", "(1,)"), &[0; 4])[..9], "truncated");
         let mut v9 = npy_bytes(1, &dict("<f4", "(1,)"), &[0; 4]);
         v9[6] = 9;
         err(&v9, "version 9.0");
