@@ -236,7 +236,9 @@ fn eval_node(g: &Graph, id: NodeId, xs: &[&Tensor], env: &Env) -> Result<Tensor,
         Op::Iota { axis } => {
             let stride = shape.strides()[*axis];
             let n = shape.0[*axis];
-            (0..shape.numel()).map(|i| ((i / stride) % n) as f32).collect()
+            (0..shape.numel())
+                .map(|i| ((i / stride) % n) as f32)
+                .collect()
         }
         Op::Rand { stream } => (0..shape.numel())
             .map(|i| rng::uniform(env.seed, env.step, *stream, i as u64))
@@ -277,7 +279,11 @@ fn eval_node(g: &Graph, id: NodeId, xs: &[&Tensor], env: &Env) -> Result<Tensor,
         }
         Op::Slice { ranges } => {
             let in_strides = xs[0].shape.strides();
-            let offset = ranges.iter().zip(&in_strides).map(|(r, s)| r.start * s).sum();
+            let offset = ranges
+                .iter()
+                .zip(&in_strides)
+                .map(|(r, s)| r.start * s)
+                .sum();
             let strides: Vec<usize> = ranges
                 .iter()
                 .zip(&in_strides)
@@ -779,8 +785,12 @@ mod tests {
         let sum = t.g.binary(BinaryOp::Add, a, b);
         t.g.add_update(a, b);
         t.g.add_update(b, sum);
-        t.env.params.insert("a".into(), Tensor::new(vec![1], vec![1.]));
-        t.env.states.insert("b".into(), Tensor::new(vec![1], vec![2.]));
+        t.env
+            .params
+            .insert("a".into(), Tensor::new(vec![1], vec![1.]));
+        t.env
+            .states
+            .insert("b".into(), Tensor::new(vec![1], vec![2.]));
         step(&t.g, &mut t.env).unwrap();
         assert_eq!(t.env.params["a"].data, [2.]);
         assert_eq!(t.env.states["b"].data, [3.]);
