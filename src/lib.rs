@@ -4,6 +4,7 @@
 //! The modules are listed in pipeline order; `docs/ARCHITECTURE.md` is the map.
 #![warn(missing_docs)]
 
+pub mod autodiff;
 pub mod diag;
 pub mod graph;
 pub mod runtime;
