@@ -4,9 +4,11 @@
 //! The modules are listed in pipeline order; `docs/ARCHITECTURE.md` is the map.
 #![warn(missing_docs)]
 
-pub mod cli;
 pub mod diag;
-pub mod graph;
-pub mod runtime;
-pub mod sema;
 pub mod syntax;
+pub mod sema;
+pub mod graph;
+pub mod autodiff;
+pub mod train;
+pub mod runtime;
+pub mod cli;

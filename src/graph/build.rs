@@ -180,6 +180,13 @@ impl Graph {
         self.add(Op::Gather, &[table, idx], Shape::default(), DType::F32, o)
     }
 
+    /// Rows of `src` added into zeros of `shape` at the rows named by
+    /// integer `idx` (the adjoint of [`Graph::gather`]).
+    pub fn scatter_add(&mut self, src: NodeId, idx: NodeId, shape: Shape) -> NodeId {
+        let o = self.origin(src);
+        self.add(Op::ScatterAdd, &[src, idx], shape, DType::F32, o)
+    }
+
     /// Conversion to `dtype`; a no-op when it already has it.
     pub fn cast(&mut self, x: NodeId, dtype: DType) -> NodeId {
         if self.dtype(x) == dtype {

@@ -1,8 +1,11 @@
-//! Everything that runs: host tensors, the reference interpreter, data
-//! loaders and checkpoints.
+//! Everything that runs: host tensors, the counter-based RNG, the reference
+//! interpreter, data loaders, checkpoints and the training loop.
 
-pub mod checkpoint;
-pub mod data;
 pub mod tensor;
+pub mod rng;
+pub mod interp;
+pub mod data;
+pub mod checkpoint;
+pub mod trainer;
 
 pub use tensor::Tensor;

@@ -168,7 +168,9 @@ pub fn init_params(params: &[ParamSpec], seed: u64) -> Vec<(String, Tensor)> {
             let n = p.shape.numel();
             let data: Vec<f32> = match p.init {
                 Init::Uniform { lo, hi } => (0..n).map(|_| rng.uniform(lo as f32, hi as f32)).collect(),
-                Init::Normal { mean, std } => (0..n).map(|_| (mean + std * rng.normal() as f64) as f32).collect(),
+                Init::Normal { mean, std } => {
+                    (0..n).map(|_| (mean + std * rng.normal() as f64) as f32).collect()
+                }
                 Init::Fill(v) => vec![v as f32; n],
             };
             (p.name.clone(), Tensor::new(p.shape.clone(), data))
@@ -188,7 +190,11 @@ pub struct Session<'p> {
 
 impl<'p> Session<'p> {
     /// Loads the data, builds the first step graph, and initialises (or restores) parameters.
-    pub fn new(prog: &'p Program, cfg: &'p TrainConfig, opts: &RunOptions) -> Result<Session<'p>, Diagnostic> {
+    pub fn new(
+        prog: &'p Program,
+        cfg: &'p TrainConfig,
+        opts: &RunOptions,
+    ) -> Result<Session<'p>, Diagnostic> {
         let mut train = load_source(&cfg.data.train, &cfg.data, &opts.base_dir)?;
         let mut test = match &cfg.data.test {
             Some(src) => Some(load_source(src, &cfg.data, &opts.base_dir)?),
@@ -207,7 +213,8 @@ impl<'p> Session<'p> {
         let batch = cfg.batch.min(train.len());
         let step = steps.get(batch, true)?;
         let (input_name, input_shape) = step.input.clone();
-        let output_shape = step.graph.shape(step.graph.output("output").unwrap_or(crate::graph::NodeId(0))).clone();
+        let output_shape =
+            step.graph.shape(step.graph.output("output").unwrap_or(crate::graph::NodeId(0))).clone();
         let n_classes = (output_shape.rank() == 2).then(|| output_shape.0[1]);
         for ds in std::iter::once(&mut train).chain(test.as_mut()) {
             fit_input(ds, &input_name, &input_shape)?;
@@ -227,7 +234,8 @@ impl<'p> Session<'p> {
         let values = match &opts.init {
             Some(path) => {
                 let loaded = checkpoint::load(path)?;
-                let expected: Vec<(String, Shape)> = params.iter().map(|p| (p.name.clone(), p.shape.clone())).collect();
+                let expected: Vec<(String, Shape)> =
+                    params.iter().map(|p| (p.name.clone(), p.shape.clone())).collect();
                 checkpoint::check_against(loaded, &expected, path)?
             }
             None => init_params(&params, cfg.seed),
@@ -263,8 +271,15 @@ impl<'p> Session<'p> {
             let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
             for (i, idx) in batches.iter().enumerate() {
                 if opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
-                    return Err(Diagnostic::error_nowhere(Code::WRITE, "interrupted; no checkpoint was written")
-                        .with_note(format!("stopped in epoch {} at step {}", epoch + 1, i + 1)));
+                    return Err(Diagnostic::error_nowhere(
+                        Code::WRITE,
+                        "interrupted; no checkpoint was written",
+                    )
+                    .with_note(format!(
+                        "stopped in epoch {} at step {}",
+                        epoch + 1,
+                        i + 1
+                    )));
                 }
                 let (x, y) = self.train.gather_batch(idx);
                 let out = self.run(x, y.clone(), true)?;
@@ -363,8 +378,10 @@ impl<'p> Session<'p> {
             self.env.inputs.insert(TARGET.into(), y);
         }
         let graph: &Graph = &step.graph;
-        let values = if training { interp::step(graph, &mut self.env) } else { interp::eval(graph, &self.env) };
-        let values = values.map_err(|e| Diagnostic::error_nowhere(Code::BACKEND, format!("step failed: {e}")))?;
+        let values =
+            if training { interp::step(graph, &mut self.env) } else { interp::eval(graph, &self.env) };
+        let values =
+            values.map_err(|e| Diagnostic::error_nowhere(Code::BACKEND, format!("step failed: {e}")))?;
         let loss = values.output(graph, "loss").data[0];
         let out = values.output(graph, "output").clone();
         if training {
@@ -400,9 +417,8 @@ fn fit_input(ds: &mut Dataset, input: &str, shape: &Shape) -> Result<(), Diagnos
     if ds.sample_dims() == shape.0.as_slice() {
         return Ok(());
     }
-    ds.reshape_samples(&shape.0).map_err(|d| {
-        d.with_note(format!("the model's input `{input}` takes examples of shape {shape}"))
-    })
+    ds.reshape_samples(&shape.0)
+        .map_err(|d| d.with_note(format!("the model's input `{input}` takes examples of shape {shape}")))
 }
 
 fn count_correct(out: &Tensor, labels: &Tensor) -> usize {
@@ -413,8 +429,11 @@ fn count_correct(out: &Tensor, labels: &Tensor) -> usize {
     out.data
         .chunks(c)
         .zip(&labels.data)
-        .filter(|(row, &y)| {
-            let best = row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+        .filter(|&(row, &y)| {
+            let best = row
+                .iter()
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
             best.0 as f32 == y
         })
         .count()

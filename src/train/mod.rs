@@ -39,12 +39,19 @@ pub struct Step {
 /// Builds the step graph for `batch` examples. With `training` the graph
 /// includes dropout, the backward pass and the optimizer update; without,
 /// it is the evaluation forward pass plus loss.
-pub fn build_step(prog: &Program, cfg: &TrainConfig, batch: usize, training: bool) -> Result<Step, Vec<Diagnostic>> {
+pub fn build_step(
+    prog: &Program,
+    cfg: &TrainConfig,
+    batch: usize,
+    training: bool,
+) -> Result<Step, Vec<Diagnostic>> {
     let binding = sema::batch_binding(prog, &cfg.model, batch as i64);
     let mut el = Elaborator::lower(prog, training);
     let fail = |el: Elaborator<'_>| Err(sema::dedup(el.diags));
     let Some(root) = sema::root_from_expr(&mut el, &cfg.model) else { return fail(el) };
-    let Some((inputs, Value::Tensor(out))) = sema::forward(&mut el, root, &binding, &HashMap::new(), cfg.span) else {
+    let Some((inputs, Value::Tensor(out))) =
+        sema::forward(&mut el, root, &binding, &HashMap::new(), cfg.span)
+    else {
         return fail(el);
     };
     let [(input_name, Value::Tensor(x))] = inputs.as_slice() else {
@@ -81,12 +88,18 @@ pub fn build_step(prog: &Program, cfg: &TrainConfig, batch: usize, training: boo
         let grads = match crate::autodiff::grad(&mut graph, loss_node, &wrt) {
             Ok(g) => g,
             Err(e) => {
-                let d = Diagnostic::error_nowhere(crate::diag::Code::BACKEND, format!("cannot differentiate the model: {e}"));
+                let d = Diagnostic::error_nowhere(
+                    crate::diag::Code::BACKEND,
+                    format!("cannot differentiate the model: {e}"),
+                );
                 return Err(vec![d]);
             }
         };
-        let triples: Vec<(NodeId, String, NodeId)> =
-            params.iter().zip(&grads).filter_map(|(p, &gr)| p.node.map(|n| (n, p.name.clone(), gr))).collect();
+        let triples: Vec<(NodeId, String, NodeId)> = params
+            .iter()
+            .zip(&grads)
+            .filter_map(|(p, &gr)| p.node.map(|n| (n, p.name.clone(), gr)))
+            .collect();
         states = optim::append(&mut graph, &cfg.optimizer, &triples);
     }
     Ok(Step { graph, params, states, input, batch })
