@@ -6,6 +6,7 @@
 
 mod check;
 mod graph;
+mod run;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,6 +48,35 @@ enum Command {
         /// dimension defaults to the train block's batch size, else 1.
         #[arg(long = "dim", value_parser = parse_binding)]
         dims: Vec<(String, i64)>,
+    },
+    /// Compile and train the program's train block, evaluating after each epoch.
+    Run {
+        /// The `.nn` file.
+        file: PathBuf,
+        /// Start from these weights (a safetensors checkpoint) instead of the initialisers.
+        #[arg(long)]
+        init: Option<PathBuf>,
+        /// Append one JSON object per epoch to this file (epoch, train_loss,
+        /// test_loss, test_accuracy, samples_per_s, seconds, ...).
+        #[arg(long)]
+        log_json: Option<PathBuf>,
+        /// Override the train block's number of epochs.
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Train on at most this many examples.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Do not write the checkpoint named by `save`.
+        #[arg(long)]
+        no_save: bool,
+    },
+    /// Evaluate saved weights on the data block's test split.
+    Eval {
+        /// The `.nn` file.
+        file: PathBuf,
+        /// The safetensors checkpoint to evaluate.
+        #[arg(long)]
+        weights: PathBuf,
     },
 }
 
@@ -95,7 +125,7 @@ pub fn main() -> ExitCode {
             "note: this is a bug in nnc, not in your program; please report it with the input that caused it"
         );
     }));
-    let (code, stdout, stderr) = execute(std::env::args_os());
+    let (code, stdout, stderr) = execute_with(std::env::args_os(), true);
     print!("{stdout}");
     eprint!("{stderr}");
     ExitCode::from(code)
@@ -108,6 +138,16 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    execute_with(args, false)
+}
+
+/// Like [`execute`]; with `live`, progress is printed as it happens (and a
+/// progress bar drawn on a terminal) instead of being returned.
+pub fn execute_with<I, T>(args: I, live: bool) -> (u8, String, String)
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -116,8 +156,10 @@ where
             return if e.use_stderr() { (code, String::new(), text) } else { (code, text, String::new()) };
         }
     };
-    match std::panic::catch_unwind(|| dispatch(cli)) {
-        Ok(outcome) => {
+    let mut console = Console::new(live);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli, &mut console))) {
+        Ok(mut outcome) => {
+            outcome.stdout.insert_str(0, &console.buf);
             let stderr = if outcome.diags.is_empty() {
                 String::new()
             } else {
@@ -130,10 +172,71 @@ where
     }
 }
 
-fn dispatch(cli: Cli) -> Outcome {
+fn dispatch(cli: Cli, console: &mut Console) -> Outcome {
     match cli.command {
         Command::Check { file } => check::run(&file),
         Command::Graph { file, stage, format, model, dims } => graph::run(&file, stage, format, model, &dims),
+        Command::Run { file, init, log_json, epochs, limit, no_save } => {
+            let flags = run::RunFlags { init, log_json, epochs, limit, no_save };
+            run::run(&file, &flags, console)
+        }
+        Command::Eval { file, weights } => run::eval(&file, &weights, console),
+    }
+}
+
+/// Where commands report progress: printed at once when live, else buffered
+/// into standard output. A progress bar is drawn only live on a terminal.
+pub struct Console {
+    live: bool,
+    buf: String,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Console {
+    fn new(live: bool) -> Console {
+        Console { live, buf: String::new(), bar: None }
+    }
+
+    /// One line of progress.
+    fn line(&mut self, s: &str) {
+        if self.live {
+            match &self.bar {
+                Some(bar) => bar.println(s),
+                None => println!("{s}"),
+            }
+        } else {
+            self.buf.push_str(s);
+            self.buf.push('\n');
+        }
+    }
+
+    fn start_bar(&mut self, epoch: usize, epochs: usize, steps: usize) {
+        use std::io::IsTerminal as _;
+        if !self.live || !std::io::stderr().is_terminal() {
+            return;
+        }
+        let bar = indicatif::ProgressBar::new(steps as u64);
+        let style = indicatif::ProgressStyle::with_template(
+            "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}<{eta})",
+        )
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_prefix(format!("{epoch}/{epochs}"));
+        self.bar = Some(bar);
+    }
+
+    fn tick(&mut self, step: usize, loss: f64, samples_per_s: f64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(step as u64);
+            bar.set_message(format!("loss {loss:.4} {samples_per_s:.0} samples/s"));
+        }
+    }
+
+    fn finish_bar(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
     }
 }
 

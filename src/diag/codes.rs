@@ -70,4 +70,5 @@ codes! {
     CHECKPOINT = 605, "checkpoint does not match the model";
     NON_FINITE = 606, "loss became NaN or infinite";
     WRITE = 607, "output file cannot be written";
+    INTERRUPTED = 608, "run interrupted";
 }

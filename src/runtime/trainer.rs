@@ -384,9 +384,6 @@ impl<'p> Session<'p> {
             values.map_err(|e| Diagnostic::error_nowhere(Code::BACKEND, format!("step failed: {e}")))?;
         let loss = values.output(graph, "loss").data[0];
         let out = values.output(graph, "output").clone();
-        if training {
-            self.env.step += 1;
-        }
         Ok((loss, out))
     }
 }
