@@ -891,7 +891,7 @@ fn random_graph(seed: u64, program: &[u32]) -> (Case, NodeId) {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 400,
+        cases: 500,
         rng_seed: RngSeed::Fixed(0x6e6e63),
         failure_persistence: None,
         ..ProptestConfig::default()
@@ -900,7 +900,7 @@ proptest! {
     #[test]
     fn random_graphs_match_finite_differences(
         seed in any::<u64>(),
-        program in proptest::collection::vec(any::<u32>(), 1..10),
+        program in proptest::collection::vec(any::<u32>(), 1..12),
     ) {
         let (case, out) = random_graph(seed, &program);
         if let Err(e) = case.compare(out) {

@@ -4,7 +4,7 @@
 //! graph, so a training step stays one graph: forward, loss, backward and
 //! (added by the caller) the optimizer update.
 //! The sweep visits the forward nodes in reverse topological order and
-//! hands each node's adjoint to its rule in [`rules`], one vector-Jacobian
+//! hands each node's adjoint to its rule in `rules.rs`, one vector-Jacobian
 //! product per [`Op`](crate::graph::Op); contributions to a node used more
 //! than once are summed with `add`.
 //!

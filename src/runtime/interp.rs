@@ -4,7 +4,7 @@
 //!
 //! It is deliberately naive. Each node's result is a fresh row-major
 //! [`Tensor`]; movement ops (reshape, permute, expand, slice) are one
-//! strided read ([`view`]); arithmetic is `f32`; reductions visit the
+//! strided read (`view`); arithmetic is `f32`; reductions visit the
 //! operand in row-major order and matmul accumulates each output in `k`
 //! order, so results are bit-for-bit reproducible.
 //!
