@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use super::{Console, Outcome, load_checked};
 use crate::diag::{Code, Diagnostic};
-use crate::runtime::trainer::{EpochReport, Event, RunOptions, Session};
+use crate::runtime::trainer::{DEFAULT_BACKEND, EpochReport, Event, RunOptions, Session};
 use crate::sema::train::{Optimizer, TrainConfig, check_train};
 use crate::sema::{self, Program};
 
@@ -34,8 +34,11 @@ fn config(file: &Path) -> Result<(Program, TrainConfig), Outcome> {
         return Err(Outcome { stdout: String::new(), diags, sources: prog.sources });
     }
     let Some(t) = prog.trains.first().cloned() else {
-        let d = Diagnostic::error_nowhere(Code::MISSING_SETTING, format!("`{}` has no train block", file.display()))
-            .with_help("add `train Model on data { loss = ..., optimizer = ... }`");
+        let d = Diagnostic::error_nowhere(
+            Code::MISSING_SETTING,
+            format!("`{}` has no train block", file.display()),
+        )
+        .with_help("add `train Model on data { loss = ..., optimizer = ... }`");
         return Err(Outcome { stdout: String::new(), diags: vec![d], sources: prog.sources });
     };
     let (cfg, diags) = check_train(&prog, &t);
@@ -66,7 +69,11 @@ fn describe(opt: &Optimizer) -> String {
         }
         Optimizer::Adam { lr, weight_decay, decoupled, .. } => {
             let name = if *decoupled { "adamw" } else { "adam" };
-            if *weight_decay != 0.0 { format!("{name} lr {lr} weight_decay {weight_decay}") } else { format!("{name} lr {lr}") }
+            if *weight_decay != 0.0 {
+                format!("{name} lr {lr} weight_decay {weight_decay}")
+            } else {
+                format!("{name} lr {lr}")
+            }
         }
     }
 }
@@ -119,18 +126,23 @@ pub fn run(file: &Path, flags: &RunFlags, console: &mut Console) -> Outcome {
         no_save: flags.no_save,
         interrupt: Some(interrupt),
     };
-    let fail = |prog: Program, d: Diagnostic| Outcome { stdout: String::new(), diags: vec![d], sources: prog.sources };
+    let fail = |prog: Program, d: Diagnostic| Outcome {
+        stdout: String::new(),
+        diags: vec![d],
+        sources: prog.sources,
+    };
     let mut log = match &flags.log_json {
         Some(p) => match std::fs::File::create(p) {
             Ok(f) => Some(f),
             Err(e) => {
-                let d = Diagnostic::error_nowhere(Code::WRITE, format!("cannot write `{}`: {e}", p.display()));
+                let d =
+                    Diagnostic::error_nowhere(Code::WRITE, format!("cannot write `{}`: {e}", p.display()));
                 return fail(prog, d);
             }
         },
         None => None,
     };
-    let mut session = match Session::new(&prog, &cfg, &opts) {
+    let mut session = match Session::new(&prog, &cfg, &opts, &DEFAULT_BACKEND) {
         Ok(s) => s,
         Err(d) => return fail(prog, d),
     };
@@ -180,8 +192,9 @@ pub fn eval(file: &Path, weights: &Path, console: &mut Console) -> Outcome {
         Ok(x) => x,
         Err(o) => return o,
     };
-    let opts = RunOptions { base_dir: base_dir(file), init: Some(weights.to_path_buf()), ..RunOptions::default() };
-    let res = Session::new(&prog, &cfg, &opts).and_then(|mut s| s.evaluate_default());
+    let opts =
+        RunOptions { base_dir: base_dir(file), init: Some(weights.to_path_buf()), ..RunOptions::default() };
+    let res = Session::new(&prog, &cfg, &opts, &DEFAULT_BACKEND).and_then(|mut s| s.evaluate_default());
     match res {
         Ok((loss, acc)) => {
             let mut line = format!("loss {loss:.4}");

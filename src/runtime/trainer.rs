@@ -14,10 +14,11 @@ use std::time::Instant;
 use super::Tensor;
 use super::checkpoint;
 use super::data::{self, Batches, CsvOptions, Dataset, LabelColumn};
-use super::interp::{self, Env};
+use super::exec::{Backend, Executable, Interp};
+use super::interp::Env;
 use super::rng::Rng;
 use crate::diag::{Code, Diagnostic};
-use crate::graph::{Graph, Shape};
+use crate::graph::Shape;
 use crate::sema::Program;
 use crate::sema::eval::ParamSpec;
 use crate::sema::train::{DataConfig, Source, TrainConfig};
@@ -40,6 +41,9 @@ pub struct RunOptions {
     /// Set from another thread (Ctrl-C) to stop between steps.
     pub interrupt: Option<Arc<AtomicBool>>,
 }
+
+/// The back end `RunOptions` use when none is given.
+pub static DEFAULT_BACKEND: Interp = Interp;
 
 /// Results of one epoch.
 #[derive(Clone, Debug, PartialEq)]
@@ -133,21 +137,23 @@ pub fn load_source(src: &Source, cfg: &DataConfig, base: &Path) -> Result<Datase
     Ok(ds)
 }
 
-/// Step graphs built on demand, one per batch size (the full batch and the
-/// last partial one), for training and for evaluation.
+/// Step graphs built and compiled on demand, one per batch size (the full
+/// batch and the last partial one), for training and for evaluation.
 struct Steps<'p> {
     prog: &'p Program,
     cfg: &'p TrainConfig,
-    cache: HashMap<(usize, bool), Step>,
+    backend: &'p dyn Backend,
+    cache: HashMap<(usize, bool), (Step, Box<dyn Executable>)>,
 }
 
 impl Steps<'_> {
-    fn get(&mut self, batch: usize, training: bool) -> Result<&Step, Diagnostic> {
+    fn get(&mut self, batch: usize, training: bool) -> Result<&mut (Step, Box<dyn Executable>), Diagnostic> {
         if !self.cache.contains_key(&(batch, training)) {
             let step = train::build_step(self.prog, self.cfg, batch, training).map_err(first)?;
-            self.cache.insert((batch, training), step);
+            let exe = self.backend.compile(&step.graph)?;
+            self.cache.insert((batch, training), (step, exe));
         }
-        Ok(&self.cache[&(batch, training)])
+        Ok(self.cache.get_mut(&(batch, training)).expect("inserted above"))
     }
 }
 
@@ -194,6 +200,7 @@ impl<'p> Session<'p> {
         prog: &'p Program,
         cfg: &'p TrainConfig,
         opts: &RunOptions,
+        backend: &'p dyn Backend,
     ) -> Result<Session<'p>, Diagnostic> {
         let mut train = load_source(&cfg.data.train, &cfg.data, &opts.base_dir)?;
         let mut test = match &cfg.data.test {
@@ -209,9 +216,9 @@ impl<'p> Session<'p> {
                 format!("`{}` holds no examples", train.images_path.display()),
             ));
         }
-        let mut steps = Steps { prog, cfg, cache: HashMap::new() };
+        let mut steps = Steps { prog, cfg, backend, cache: HashMap::new() };
         let batch = cfg.batch.min(train.len());
-        let step = steps.get(batch, true)?;
+        let (step, _) = steps.get(batch, true)?;
         let (input_name, input_shape) = step.input.clone();
         let output_shape =
             step.graph.shape(step.graph.output("output").unwrap_or(crate::graph::NodeId(0))).clone();
@@ -368,7 +375,7 @@ impl<'p> Session<'p> {
     /// Runs one step graph on a batch; returns the loss and the model output.
     fn run(&mut self, x: Tensor, y: Option<Tensor>, training: bool) -> Result<(f32, Tensor), Diagnostic> {
         let b = x.shape.0[0];
-        let step = self.steps.get(b, training)?;
+        let (step, exe) = self.steps.get(b, training)?;
         let mut dims = vec![b];
         dims.extend_from_slice(&step.input.1.0);
         let x = Tensor::new(Shape(dims), x.data);
@@ -377,13 +384,11 @@ impl<'p> Session<'p> {
         if let Some(y) = y {
             self.env.inputs.insert(TARGET.into(), y);
         }
-        let graph: &Graph = &step.graph;
-        let values =
-            if training { interp::step(graph, &mut self.env) } else { interp::eval(graph, &self.env) };
-        let values =
-            values.map_err(|e| Diagnostic::error_nowhere(Code::BACKEND, format!("step failed: {e}")))?;
-        let loss = values.output(graph, "loss").data[0];
-        let out = values.output(graph, "output").clone();
+        let mut outs = exe
+            .run(&mut self.env, training)
+            .map_err(|e| Diagnostic::error_nowhere(Code::BACKEND, format!("step failed: {e}")))?;
+        let loss = outs.get("loss").map_or(f32::NAN, |t| t.data[0]);
+        let out = outs.remove("output").unwrap_or_else(|| Tensor::scalar(0.0));
         Ok((loss, out))
     }
 }
