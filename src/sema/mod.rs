@@ -51,7 +51,12 @@ pub fn check(prog: &Program) -> Vec<Diagnostic> {
     for item in &prog.user_items {
         let mut el = Elaborator::check(prog);
         match item {
-            ast::Item::Model(m) if m.params.iter().all(|p| p.default.is_some()) => {
+            // A model without `forward` may still be a useful part of
+            // another (called through its other functions).
+            ast::Item::Model(m)
+                if m.params.iter().all(|p| p.default.is_some())
+                    && m.fns.iter().any(|f| f.name.name == "forward") =>
+            {
                 let m = Rc::new(m.clone());
                 if let Some(root) =
                     root_instance(&mut el, &Value::Func(Callable::Model(m.clone())), m.name.span)

@@ -123,9 +123,7 @@ fn on_parser_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
             .stack_size(PARSER_STACK)
             .spawn_scoped(scope, run);
         match spawned {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             Err(_) => run(),
         }
     });
@@ -220,28 +218,16 @@ impl Lower {
     }
 
     fn ident(&self, pair: &Pair<'_, Rule>) -> ast::Ident {
-        ast::Ident {
-            name: pair.as_str().to_string(),
-            span: self.span(pair),
-        }
+        ast::Ident { name: pair.as_str().to_string(), span: self.span(pair) }
     }
 
     /// A node of the given depth; too deep is an error pointing at `at`,
     /// the operator or keyword that went one level too far.
-    fn node(
-        &self,
-        kind: ast::ExprKind,
-        span: Span,
-        depth: u32,
-        at: Span,
-    ) -> Result<Node, Diagnostic> {
+    fn node(&self, kind: ast::ExprKind, span: Span, depth: u32, at: Span) -> Result<Node, Diagnostic> {
         if depth > MAX_EXPR_DEPTH {
             return Err(too_deep(at));
         }
-        Ok(Node {
-            expr: ast::Expr { kind, span },
-            depth,
-        })
+        Ok(Node { expr: ast::Expr { kind, span }, depth })
     }
 
     // ------------------------------------------------------------ items
@@ -251,11 +237,7 @@ impl Lower {
             Rule::use_item => {
                 let span = self.span(&pair);
                 let path = next(&mut pair.into_inner())?;
-                ast::Item::Use(ast::UseItem {
-                    path: self.string(&path)?,
-                    path_span: self.span(&path),
-                    span,
-                })
+                ast::Item::Use(ast::UseItem { path: self.string(&path)?, path_span: self.span(&path), span })
             }
             Rule::model_def => ast::Item::Model(self.model(pair)?),
             Rule::fn_def => ast::Item::Fn(self.fn_def(pair)?),
@@ -264,11 +246,7 @@ impl Lower {
                 let mut inner = pair.into_inner();
                 let name = self.ident(&next(&mut inner)?);
                 let settings = inner.map(|p| self.setting(p)).collect::<Result<_, _>>()?;
-                ast::Item::Data(ast::DataDef {
-                    name,
-                    settings,
-                    span,
-                })
+                ast::Item::Data(ast::DataDef { name, settings, span })
             }
             Rule::train_def => {
                 let span = self.span(&pair);
@@ -276,12 +254,7 @@ impl Lower {
                 let model = self.train_model(next(&mut inner)?)?;
                 let data = self.ident(&next(&mut inner)?);
                 let settings = inner.map(|p| self.setting(p)).collect::<Result<_, _>>()?;
-                ast::Item::Train(ast::TrainDef {
-                    model,
-                    data,
-                    settings,
-                    span,
-                })
+                ast::Item::Train(ast::TrainDef { model, data, settings, span })
             }
             _ => return Err(unexpected(&pair)),
         })
@@ -306,13 +279,7 @@ impl Lower {
                 _ => return Err(unexpected(&p)),
             }
         }
-        Ok(ast::ModelDef {
-            name,
-            params,
-            members,
-            fns,
-            span,
-        })
+        Ok(ast::ModelDef { name, params, members, fns, span })
     }
 
     fn fn_def(&self, pair: Pair<'_, Rule>) -> Result<ast::FnDef, Diagnostic> {
@@ -350,12 +317,7 @@ impl Lower {
                         _ => ty = Some(self.type_expr(p)?),
                     }
                 }
-                Ok(ast::Param {
-                    name,
-                    ty,
-                    default,
-                    span,
-                })
+                Ok(ast::Param { name, ty, default, span })
             })
             .collect()
     }
@@ -384,9 +346,7 @@ impl Lower {
 
     fn type_expr(&self, pair: Pair<'_, Rule>) -> Result<ast::TypeExpr, Diagnostic> {
         match pair.as_rule() {
-            Rule::named_type => Ok(ast::TypeExpr::Named(
-                self.ident(&next(&mut pair.into_inner())?),
-            )),
+            Rule::named_type => Ok(ast::TypeExpr::Named(self.ident(&next(&mut pair.into_inner())?))),
             Rule::tensor_type => {
                 let span = self.span(&pair);
                 let dims = pair
@@ -411,12 +371,7 @@ impl Lower {
                 Rule::number => fold.operand(self.number(&p)?),
                 Rule::ident => {
                     let span = self.span(&p);
-                    fold.operand(self.node(
-                        ast::ExprKind::Name(p.as_str().into()),
-                        span,
-                        1,
-                        span,
-                    )?);
+                    fold.operand(self.node(ast::ExprKind::Name(p.as_str().into()), span, 1, span)?);
                 }
                 Rule::dim_paren => {
                     let span = self.span(&p);
@@ -452,14 +407,7 @@ impl Lower {
                 stmt => stmts.push(stmt),
             }
         }
-        Ok((
-            ast::Block {
-                stmts,
-                result,
-                span,
-            },
-            depth,
-        ))
+        Ok((ast::Block { stmts, result, span }, depth))
     }
 
     /// A statement and the depth of its deepest expression.
@@ -486,13 +434,7 @@ impl Lower {
                 let end = self.expr(next(&mut inner)?)?;
                 let (body, d) = self.block(next(&mut inner)?)?;
                 let depth = start.depth.max(end.depth).max(d);
-                let stmt = ast::Stmt::For {
-                    var,
-                    start: start.expr,
-                    end: end.expr,
-                    body,
-                    span,
-                };
+                let stmt = ast::Stmt::For { var, start: start.expr, end: end.expr, body, span };
                 (stmt, depth)
             }
             Rule::expr_stmt => {
@@ -513,11 +455,7 @@ impl Lower {
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::prefix => {
-                    let op = if p.as_str() == "!" {
-                        ast::UnOp::Not
-                    } else {
-                        ast::UnOp::Neg
-                    };
+                    let op = if p.as_str() == "!" { ast::UnOp::Not } else { ast::UnOp::Neg };
                     fold.prefix(op, self.span(&p));
                 }
                 Rule::infix => {
@@ -608,11 +546,7 @@ impl Lower {
             if heads.is_empty() {
                 node = Some(n);
             } else {
-                let block = ast::Block {
-                    stmts: Vec::new(),
-                    result: Some(Box::new(n.expr)),
-                    span,
-                };
+                let block = ast::Block { stmts: Vec::new(), result: Some(Box::new(n.expr)), span };
                 otherwise = Some((block, n.depth));
             }
         }
@@ -641,11 +575,7 @@ impl Lower {
                     };
                     let value = self.expr(first)?;
                     depth = depth.max(value.depth);
-                    args.push(ast::Arg {
-                        name,
-                        value: value.expr,
-                        span: arg_span,
-                    });
+                    args.push(ast::Arg { name, value: value.expr, span: arg_span });
                 }
                 ast::ExprKind::Call { callee: base, args }
             }
@@ -673,20 +603,12 @@ impl Lower {
                     let [start, end, step] = parts;
                     items.push(match (part, start) {
                         (0, Some(at)) => ast::IndexItem::At(at),
-                        (_, start) => ast::IndexItem::Slice {
-                            start,
-                            end,
-                            step,
-                            span: item_span,
-                        },
+                        (_, start) => ast::IndexItem::Slice { start, end, step, span: item_span },
                     });
                 }
                 ast::ExprKind::Index { base, items }
             }
-            Rule::field => ast::ExprKind::Field {
-                base,
-                field: self.ident(&next(&mut pair.into_inner())?),
-            },
+            Rule::field => ast::ExprKind::Field { base, field: self.ident(&next(&mut pair.into_inner())?) },
             _ => return Err(unexpected(&pair)),
         };
         self.node(kind, span, depth + 1, op_span)
@@ -809,11 +731,7 @@ fn number_shape(text: &str) -> NumberShape {
             exponent_without_digits = true;
         }
     }
-    NumberShape {
-        len: i,
-        is_float,
-        exponent_without_digits,
-    }
+    NumberShape { len: i, is_float, exponent_without_digits }
 }
 
 fn binop(symbol: &str) -> ast::BinOp {
@@ -884,11 +802,7 @@ struct Fold {
 
 impl Fold {
     fn new(lower: Lower) -> Fold {
-        Fold {
-            lower,
-            operands: Vec::new(),
-            ops: Vec::new(),
-        }
+        Fold { lower, operands: Vec::new(), ops: Vec::new() }
     }
 
     fn operand(&mut self, node: Node) {
@@ -912,14 +826,10 @@ impl Fold {
                 && top_prec == COMPARISON
                 && prec == COMPARISON
             {
-                return Err(Diagnostic::error(
-                    Code::SYNTAX,
-                    span,
-                    "comparison operators cannot be chained",
-                )
-                .with_primary("second comparison")
-                .with_label(first_span, format!("after this `{}`", first.symbol()))
-                .with_help("join the comparisons with `&&`, as in `a < b && b < c`"));
+                return Err(Diagnostic::error(Code::SYNTAX, span, "comparison operators cannot be chained")
+                    .with_primary("second comparison")
+                    .with_label(first_span, format!("after this `{}`", first.symbol()))
+                    .with_help("join the comparisons with `&&`, as in `a < b && b < c`"));
             }
             self.reduce()?;
         }
@@ -928,20 +838,14 @@ impl Fold {
     }
 
     fn reduce(&mut self) -> Result<(), Diagnostic> {
-        let op = self
-            .ops
-            .pop()
-            .ok_or_else(|| internal("operator stack empty"))?;
+        let op = self.ops.pop().ok_or_else(|| internal("operator stack empty"))?;
         let missing = || internal("operand stack empty");
         let node = match op {
             Pending::Prefix(op, op_span) => {
                 let operand = self.operands.pop().ok_or_else(missing)?;
                 let span = op_span.to(operand.expr.span);
                 let depth = operand.depth + 1;
-                let kind = ast::ExprKind::Unary {
-                    op,
-                    operand: Box::new(operand.expr),
-                };
+                let kind = ast::ExprKind::Unary { op, operand: Box::new(operand.expr) };
                 self.lower.node(kind, span, depth, op_span)?
             }
             Pending::Infix(op, op_span) => {
@@ -949,11 +853,7 @@ impl Fold {
                 let lhs = self.operands.pop().ok_or_else(missing)?;
                 let span = lhs.expr.span.to(rhs.expr.span);
                 let depth = lhs.depth.max(rhs.depth) + 1;
-                let kind = ast::ExprKind::Binary {
-                    op,
-                    lhs: Box::new(lhs.expr),
-                    rhs: Box::new(rhs.expr),
-                };
+                let kind = ast::ExprKind::Binary { op, lhs: Box::new(lhs.expr), rhs: Box::new(rhs.expr) };
                 self.lower.node(kind, span, depth, op_span)?
             }
         };

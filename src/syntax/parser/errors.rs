@@ -65,10 +65,7 @@ impl Expect {
     fn explains(&self, token: &str) -> bool {
         match self {
             Expect::Expression => {
-                matches!(
-                    token,
-                    "!" | "-" | "(" | "[" | "\"" | "_" | "if" | "true" | "false"
-                )
+                matches!(token, "!" | "-" | "(" | "[" | "\"" | "_" | "if" | "true" | "false")
             }
             Expect::Name => token == "_",
             Expect::Type => matches!(token, "[" | "_"),
@@ -81,21 +78,14 @@ impl Expect {
     }
 }
 
-const INFIX: &[&str] = &[
-    "||", "&&", "==", "!=", "<=", ">=", "<", ">", "+", "-", "**", "*", "/", "%", "@",
-];
+const INFIX: &[&str] = &["||", "&&", "==", "!=", "<=", ">=", "<", ">", "+", "-", "**", "*", "/", "%", "@"];
 
 const ITEM_KEYWORDS: &[&str] = &["model", "fn", "data", "train", "use"];
 
 /// What a rule in pest's `positives` stands for.
 fn expects_of_rule(rule: Rule) -> Vec<Expect> {
     use Expect as E;
-    let items = || {
-        ITEM_KEYWORDS
-            .iter()
-            .map(|k| E::Keyword(k))
-            .collect::<Vec<_>>()
-    };
+    let items = || ITEM_KEYWORDS.iter().map(|k| E::Keyword(k)).collect::<Vec<_>>();
     match rule {
         Rule::EOI => vec![E::End],
         Rule::file => {
@@ -108,9 +98,7 @@ fn expects_of_rule(rule: Rule) -> Vec<Expect> {
             v.extend([E::Keyword("let"), E::Keyword("for"), E::Expression, E::End]);
             v
         }
-        Rule::use_item | Rule::model_def | Rule::fn_def | Rule::data_def | Rule::train_def => {
-            items()
-        }
+        Rule::use_item | Rule::model_def | Rule::fn_def | Rule::data_def | Rule::train_def => items(),
         Rule::ident
         | Rule::setting_key
         | Rule::member
@@ -166,12 +154,7 @@ fn tokens_at(err: &Error<Rule>, text: &str, pos: usize, rule: Rule) -> Vec<Strin
     // text, or `a..z` for a character range, which `is_noise` drops.
     let tokens = |e: &Error<Rule>| -> Option<Vec<String>> {
         let a = e.parse_attempts()?;
-        (a.max_position == pos).then(|| {
-            a.expected_tokens()
-                .iter()
-                .map(ToString::to_string)
-                .collect()
-        })
+        (a.max_position == pos).then(|| a.expected_tokens().iter().map(ToString::to_string).collect())
     };
     if let Some(t) = tokens(err) {
         return t;
@@ -187,10 +170,8 @@ fn tokens_at(err: &Error<Rule>, text: &str, pos: usize, rule: Rule) -> Vec<Strin
 /// a number (`e`).
 fn is_noise(token: &str) -> bool {
     let is_range = token.chars().count() == 4 && token.get(1..3) == Some("..");
-    matches!(
-        token,
-        " " | "\t" | "\r" | "\n" | "//" | "/*" | "BUILTIN_RULE"
-    ) || is_range
+    matches!(token, " " | "\t" | "\r" | "\n" | "//" | "/*" | "BUILTIN_RULE")
+        || is_range
         || (token.bytes().all(|b| b.is_ascii_alphabetic()) && !scan::KEYWORDS.contains(&token))
 }
 
@@ -202,15 +183,9 @@ fn expected(err: &Error<Rule>, text: &str, pos: usize, rule: Rule) -> BTreeSet<E
             set.extend(expects_of_rule(*r));
         }
     }
-    let tokens: Vec<String> = tokens_at(err, text, pos, rule)
-        .into_iter()
-        .filter(|t| !is_noise(t))
-        .collect();
+    let tokens: Vec<String> = tokens_at(err, text, pos, rule).into_iter().filter(|t| !is_noise(t)).collect();
     // Infix operators first, so that `(` `[` `.` after them read as postfix.
-    if tokens
-        .iter()
-        .any(|t| INFIX.contains(&t.as_str()) && t != "-")
-    {
+    if tokens.iter().any(|t| INFIX.contains(&t.as_str()) && t != "-") {
         set.insert(Expect::Operator);
     }
     for t in tokens {
@@ -293,12 +268,10 @@ fn add_help(
     }
     if let Token::Keyword(k) = found
         && (expected.contains(&Expect::Name)
-            || (expected.contains(&Expect::Expression)
-                && !matches!(k.as_str(), "if" | "true" | "false")))
+            || (expected.contains(&Expect::Expression) && !matches!(k.as_str(), "if" | "true" | "false")))
     {
-        return diag.with_help(format!(
-            "`{k}` is a keyword and cannot be used as a name; rename it, e.g. `{k}_`"
-        ));
+        return diag
+            .with_help(format!("`{k}` is a keyword and cannot be used as a name; rename it, e.g. `{k}_`"));
     }
     let before = text[..pos].trim_end();
     if expected.contains(&Expect::Name)
@@ -319,15 +292,11 @@ fn add_help(
                 let (o_ch, c_ch) = (o.byte as char, scan::closer(o.byte) as char);
                 return diag
                     .with_label(at(o.pos), format!("this `{o_ch}` is still open"))
-                    .with_help(format!(
-                        "close the `{o_ch}` with `{c_ch}` before `{text_found}`"
-                    ));
+                    .with_help(format!("close the `{o_ch}` with `{c_ch}` before `{text_found}`"));
             }
             _ => {
                 let w = wanted as char;
-                return diag.with_help(format!(
-                    "this `{text_found}` has no matching `{w}`; remove it"
-                ));
+                return diag.with_help(format!("this `{text_found}` has no matching `{w}`; remove it"));
             }
         }
     }
