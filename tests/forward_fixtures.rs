@@ -47,7 +47,10 @@ fn linear() {
 
 #[test]
 fn linear_on_three_dimensions() {
-    check("linear3d", "model Test { layer = Linear(6, 3)  fn forward(x: [B, 4, 6]) -> [B, 4, 3] { layer(x) } }");
+    check(
+        "linear3d",
+        "model Test { layer = Linear(6, 3)  fn forward(x: [B, 4, 6]) -> [B, 4, 3] { layer(x) } }",
+    );
 }
 
 #[test]
