@@ -25,7 +25,7 @@ mod scan;
 pub use scan::MAX_NESTING;
 
 use pest::Parser as _;
-use pest::iterators::{Pair, Pairs};
+use pest::iterators::Pair;
 
 use super::ast;
 use crate::diag::{Code, Diagnostic, FileId, Span};
@@ -67,7 +67,7 @@ pub fn parse(file: FileId, text: &str) -> Result<ast::Module, Diagnostic> {
 fn parse_here(file: FileId, text: &str) -> Result<ast::Module, Diagnostic> {
     let root = recognise(file, text, Rule::file)?;
     let mut items = Vec::new();
-    for pair in root.into_inner() {
+    for pair in children(root) {
         if pair.as_rule() != Rule::EOI {
             items.push(Lower { file }.item(pair)?);
         }
@@ -87,7 +87,7 @@ fn parse_repl_here(file: FileId, text: &str) -> Result<Vec<ReplLine>, Diagnostic
     let root = recognise(file, text, Rule::repl)?;
     let lower = Lower { file };
     let mut lines = Vec::new();
-    for pair in root.into_inner() {
+    for pair in children(root) {
         match pair.as_rule() {
             Rule::EOI | Rule::semi => {}
             Rule::use_item | Rule::model_def | Rule::fn_def | Rule::data_def | Rule::train_def => {
@@ -144,9 +144,6 @@ fn recognise(file: FileId, text: &str, rule: Rule) -> Result<Pair<'_, Rule>, Dia
     {
         return Err(p.diag.clone());
     }
-    // Collects the literal tokens pest tried at the failure, which the
-    // error message lists; it costs a little time and is a global switch.
-    pest::set_error_detail(true);
     match NnParser::parse(rule, text) {
         Ok(mut pairs) => match (problem, pairs.next()) {
             (None, Some(top)) => Ok(top),
@@ -154,7 +151,7 @@ fn recognise(file: FileId, text: &str, rule: Rule) -> Result<Pair<'_, Rule>, Dia
             (None, None) => Err(internal("the grammar produced no pairs")),
         },
         Err(err) => {
-            let diag = errors::from_pest(file, text, &err, rule);
+            let diag = errors::from_pest(file, text, &err);
             // A lexical problem at or before pest's failure is its cause.
             match problem {
                 Some(p) if p.pos <= errors::position(&err) => Err(p.diag),
@@ -173,8 +170,42 @@ fn unexpected(pair: &Pair<'_, Rule>) -> Diagnostic {
     internal(&format!("unexpected {:?}", pair.as_rule()))
 }
 
+/// The children of a pair that carry meaning: punctuation and keywords,
+/// rules only so that errors can name them, are skipped.
+fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
+    pair.into_inner().filter(|p| {
+        !matches!(
+            p.as_rule(),
+            Rule::lparen
+                | Rule::rparen
+                | Rule::lbracket
+                | Rule::rbracket
+                | Rule::lbrace
+                | Rule::rbrace
+                | Rule::comma
+                | Rule::arrow
+                | Rule::dotdot
+                | Rule::dot
+                | Rule::eq
+                | Rule::kw_model
+                | Rule::kw_fn
+                | Rule::kw_let
+                | Rule::kw_for
+                | Rule::kw_in
+                | Rule::kw_if
+                | Rule::kw_else
+                | Rule::kw_use
+                | Rule::kw_data
+                | Rule::kw_train
+                | Rule::kw_on
+        )
+    })
+}
+
 /// The next pair of a rule whose shape the grammar guarantees.
-fn next<'i>(pairs: &mut Pairs<'i, Rule>) -> Result<Pair<'i, Rule>, Diagnostic> {
+fn next<'i>(
+    pairs: &mut impl Iterator<Item = Pair<'i, Rule>>,
+) -> Result<Pair<'i, Rule>, Diagnostic> {
     pairs.next().ok_or_else(|| internal("a pair is missing"))
 }
 
@@ -250,7 +281,7 @@ impl Lower {
         Ok(match pair.as_rule() {
             Rule::use_item => {
                 let span = self.span(&pair);
-                let path = next(&mut pair.into_inner())?;
+                let path = next(&mut children(pair))?;
                 ast::Item::Use(ast::UseItem {
                     path: self.string(&path)?,
                     path_span: self.span(&path),
@@ -261,9 +292,9 @@ impl Lower {
             Rule::fn_def => ast::Item::Fn(self.fn_def(pair)?),
             Rule::data_def => {
                 let span = self.span(&pair);
-                let mut inner = pair.into_inner();
+                let mut inner = children(pair);
                 let name = self.ident(&next(&mut inner)?);
-                let settings = inner.map(|p| self.setting(p)).collect::<Result<_, _>>()?;
+                let settings = self.settings(inner)?;
                 ast::Item::Data(ast::DataDef {
                     name,
                     settings,
@@ -272,10 +303,10 @@ impl Lower {
             }
             Rule::train_def => {
                 let span = self.span(&pair);
-                let mut inner = pair.into_inner();
+                let mut inner = children(pair);
                 let model = self.train_model(next(&mut inner)?)?;
                 let data = self.ident(&next(&mut inner)?);
-                let settings = inner.map(|p| self.setting(p)).collect::<Result<_, _>>()?;
+                let settings = self.settings(inner)?;
                 ast::Item::Train(ast::TrainDef {
                     model,
                     data,
@@ -289,16 +320,17 @@ impl Lower {
 
     fn model(&self, pair: Pair<'_, Rule>) -> Result<ast::ModelDef, Diagnostic> {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         let name = self.ident(&next(&mut inner)?);
         let (mut params, mut members, mut fns) = (Vec::new(), Vec::new(), Vec::new());
         for p in inner {
             match p.as_rule() {
+                Rule::semi => {}
                 Rule::params => params = self.params(p)?,
                 Rule::fn_def => fns.push(self.fn_def(p)?),
                 Rule::member => {
                     let span = self.span(&p);
-                    let mut inner = p.into_inner();
+                    let mut inner = children(p);
                     let name = self.ident(&next(&mut inner)?);
                     let value = self.expr(next(&mut inner)?)?.expr;
                     members.push(ast::Member { name, value, span });
@@ -317,7 +349,7 @@ impl Lower {
 
     fn fn_def(&self, pair: Pair<'_, Rule>) -> Result<ast::FnDef, Diagnostic> {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         let name = self.ident(&next(&mut inner)?);
         let params = self.params(next(&mut inner)?)?;
         let mut ret = None;
@@ -338,14 +370,15 @@ impl Lower {
     }
 
     fn params(&self, pair: Pair<'_, Rule>) -> Result<Vec<ast::Param>, Diagnostic> {
-        pair.into_inner()
+        children(pair)
             .map(|p| {
                 let span = self.span(&p);
-                let mut inner = p.into_inner();
+                let mut inner = children(p);
                 let name = self.ident(&next(&mut inner)?);
                 let (mut ty, mut default) = (None, None);
                 for p in inner {
                     match p.as_rule() {
+                        Rule::colon => {}
                         Rule::expr => default = Some(self.expr(p)?.expr),
                         _ => ty = Some(self.type_expr(p)?),
                     }
@@ -360,9 +393,19 @@ impl Lower {
             .collect()
     }
 
+    fn settings<'i>(
+        &self,
+        pairs: impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> Result<Vec<ast::Setting>, Diagnostic> {
+        pairs
+            .filter(|p| p.as_rule() != Rule::semi)
+            .map(|p| self.setting(p))
+            .collect()
+    }
+
     fn setting(&self, pair: Pair<'_, Rule>) -> Result<ast::Setting, Diagnostic> {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         let key = self.ident(&next(&mut inner)?);
         let value = self.expr(next(&mut inner)?)?.expr;
         Ok(ast::Setting { key, value, span })
@@ -370,7 +413,7 @@ impl Lower {
 
     /// `Mlp` or `Mlp(hidden = 256)`.
     fn train_model(&self, pair: Pair<'_, Rule>) -> Result<ast::Expr, Diagnostic> {
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         let name = next(&mut inner)?;
         let span = self.span(&name);
         let base = self.node(ast::ExprKind::Name(name.as_str().into()), span, 1, span)?;
@@ -383,14 +426,14 @@ impl Lower {
     // ------------------------------------------------------------ types
 
     fn type_expr(&self, pair: Pair<'_, Rule>) -> Result<ast::TypeExpr, Diagnostic> {
+        let pair = next(&mut children(pair))?;
         match pair.as_rule() {
             Rule::named_type => Ok(ast::TypeExpr::Named(
-                self.ident(&next(&mut pair.into_inner())?),
+                self.ident(&next(&mut children(pair))?),
             )),
             Rule::tensor_type => {
                 let span = self.span(&pair);
-                let dims = pair
-                    .into_inner()
+                let dims = children(pair)
                     .map(|p| match p.as_rule() {
                         Rule::ellipsis => Ok(ast::DimPat::Ellipsis(self.span(&p))),
                         _ => Ok(ast::DimPat::Expr(self.dim_expr(p)?.expr)),
@@ -405,7 +448,7 @@ impl Lower {
     /// `H - 2`, `(H + 2*p - k) / s + 1`: integers and names under `+ - * / %`.
     fn dim_expr(&self, pair: Pair<'_, Rule>) -> Result<Node, Diagnostic> {
         let mut fold = Fold::new(*self);
-        for p in pair.into_inner() {
+        for p in children(pair) {
             match p.as_rule() {
                 Rule::dim_op => fold.infix(binop(p.as_str()), self.span(&p))?,
                 Rule::number => fold.operand(self.number(&p)?),
@@ -420,7 +463,7 @@ impl Lower {
                 }
                 Rule::dim_paren => {
                     let span = self.span(&p);
-                    let mut inner = self.dim_expr(next(&mut p.into_inner())?)?;
+                    let mut inner = self.dim_expr(next(&mut children(p))?)?;
                     inner.expr.span = span;
                     fold.operand(inner);
                 }
@@ -435,7 +478,7 @@ impl Lower {
     /// A block and the depth of its deepest expression.
     fn block(&self, pair: Pair<'_, Rule>) -> Result<(ast::Block, u32), Diagnostic> {
         let span = self.span(&pair);
-        let children: Vec<_> = pair.into_inner().collect();
+        let children: Vec<_> = children(pair).collect();
         let n = children.len();
         let mut stmts = Vec::new();
         let mut result = None;
@@ -466,7 +509,7 @@ impl Lower {
     fn stmt(&self, pair: Pair<'_, Rule>) -> Result<(ast::Stmt, u32), Diagnostic> {
         let span = self.span(&pair);
         let rule = pair.as_rule();
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         Ok(match rule {
             Rule::let_stmt | Rule::assign_stmt => {
                 let name = self.ident(&next(&mut inner)?);
@@ -510,7 +553,7 @@ impl Lower {
     fn expr(&self, pair: Pair<'_, Rule>) -> Result<Node, Diagnostic> {
         let mut fold = Fold::new(*self);
         let mut cur: Option<Node> = None;
-        for p in pair.into_inner() {
+        for p in children(pair) {
             match p.as_rule() {
                 Rule::prefix => {
                     let op = if p.as_str() == "!" {
@@ -549,7 +592,7 @@ impl Lower {
             Rule::list => {
                 let mut depth = 0;
                 let mut items = Vec::new();
-                for p in pair.into_inner() {
+                for p in children(pair) {
                     let e = self.expr(p)?;
                     depth = depth.max(e.depth);
                     items.push(e.expr);
@@ -560,7 +603,7 @@ impl Lower {
             Rule::paren => {
                 // No node of its own: the inner expression, widened to
                 // cover the parentheses.
-                let mut inner = self.expr(next(&mut pair.into_inner())?)?;
+                let mut inner = self.expr(next(&mut children(pair))?)?;
                 inner.expr.span = span;
                 return Ok(inner);
             }
@@ -574,14 +617,14 @@ impl Lower {
     /// right without recursion. An `else if` becomes an `else` block whose
     /// result is the inner `if`; that block's span is the inner `if`'s.
     fn if_expr(&self, pair: Pair<'_, Rule>) -> Result<Node, Diagnostic> {
-        let end = pair.as_span().end();
+        let end = tight_end(&pair);
         let mut heads = Vec::new();
         let mut otherwise: Option<(ast::Block, u32)> = None;
-        for p in pair.into_inner() {
+        for p in children(pair) {
             match p.as_rule() {
                 Rule::if_head => heads.push(p),
-                Rule::else_if => heads.push(next(&mut p.into_inner())?),
-                Rule::else_block => otherwise = Some(self.block(next(&mut p.into_inner())?)?),
+                Rule::else_if => heads.push(next(&mut children(p))?),
+                Rule::else_block => otherwise = Some(self.block(next(&mut children(p))?)?),
                 _ => return Err(unexpected(&p)),
             }
         }
@@ -590,7 +633,7 @@ impl Lower {
             let start = head.as_span().start();
             let span = Span::new(self.file, start, end);
             let keyword = Span::new(self.file, start, start + 2);
-            let mut inner = head.into_inner();
+            let mut inner = children(head);
             let cond = self.expr(next(&mut inner)?)?;
             let (then, then_depth) = self.block(next(&mut inner)?)?;
             let else_depth = otherwise.as_ref().map_or(0, |(_, d)| *d);
@@ -628,9 +671,9 @@ impl Lower {
         let kind = match pair.as_rule() {
             Rule::call_args => {
                 let mut args = Vec::new();
-                for arg in pair.into_inner() {
+                for arg in children(pair) {
                     let arg_span = self.span(&arg);
-                    let mut inner = arg.into_inner();
+                    let mut inner = children(arg);
                     let mut first = next(&mut inner)?;
                     let name = if first.as_rule() == Rule::ident {
                         let name = self.ident(&first);
@@ -651,7 +694,7 @@ impl Lower {
             }
             Rule::index => {
                 let mut items = Vec::new();
-                for item in pair.into_inner() {
+                for item in children(pair) {
                     let item_span = self.span(&item);
                     if item.as_rule() == Rule::ellipsis {
                         items.push(ast::IndexItem::Ellipsis(item_span));
@@ -661,7 +704,7 @@ impl Lower {
                     // saying which of start, end and step each one is.
                     let mut parts: [Option<ast::Expr>; 3] = [None, None, None];
                     let mut part = 0;
-                    for p in item.into_inner() {
+                    for p in children(item) {
                         if p.as_rule() == Rule::colon {
                             part += 1;
                         } else if let Some(slot) = parts.get_mut(part) {
@@ -685,7 +728,7 @@ impl Lower {
             }
             Rule::field => ast::ExprKind::Field {
                 base,
-                field: self.ident(&next(&mut pair.into_inner())?),
+                field: self.ident(&next(&mut children(pair))?),
             },
             _ => return Err(unexpected(&pair)),
         };
