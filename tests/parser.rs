@@ -689,7 +689,7 @@ fn error_unclosed_brace_points_at_the_end() {
         text,
         Code::SYNTAX,
         "expected one of `;`, `}`, `fn`, a name or an operator, found end of input",
-        "\n",
+        "1",
     );
     check_help(&d, "add `}` to close the `{`");
     assert_eq!(slice(text, d.labels[1].span), "{");
@@ -1242,5 +1242,59 @@ mod robustness {
                 check_error(&text, &d);
             }
         }
+    }
+}
+
+// ------------------------------------------------------------------ docs
+
+/// The fenced blocks of one language in `docs/LANGUAGE.md`.
+fn doc_blocks(lang: &str) -> Vec<String> {
+    let doc = std::fs::read_to_string("docs/LANGUAGE.md").unwrap();
+    let fence = format!("```{lang}\n");
+    doc.split(&fence)
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn docs_quote_the_grammar() {
+    let grammar = std::fs::read_to_string("grammar/nn.pest").unwrap();
+    let lines: Vec<&str> = grammar.lines().collect();
+    let blocks = doc_blocks("pest");
+    assert!(blocks.len() > 10);
+    for block in blocks {
+        for line in block.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(lines.contains(&line), "not in grammar/nn.pest: {line:?}");
+        }
+    }
+}
+
+#[test]
+fn docs_examples_parse() {
+    let blocks = doc_blocks("nn");
+    assert!(blocks.len() >= 6);
+    for block in blocks {
+        parse_ok(&block);
+    }
+}
+
+#[test]
+fn docs_error_examples_render_as_shown() {
+    for (text, shown) in [
+        (
+            "model M {\n  fn f() {\n    if x = 3 { 1 }\n  }\n}\n",
+            "expected `{` or an operator, found `=`",
+        ),
+        (
+            "model M {\n  a = 1\n",
+            "expected one of `;`, `}`, `fn`, a name or an operator, found end of input",
+        ),
+    ] {
+        let d = parse(FileId(0), text).unwrap_err();
+        assert_eq!(d.message, shown);
+        let doc = std::fs::read_to_string("docs/LANGUAGE.md").unwrap();
+        assert!(doc.contains(&format!("error[E0101]: {shown}")));
+        println!("{}", render(text, &d));
     }
 }

@@ -1014,3 +1014,36 @@ impl Fold {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_shapes() {
+        let shape = |t| {
+            let s = number_shape(t);
+            (s.len, s.is_float, s.exponent_without_digits)
+        };
+        assert_eq!(shape("42"), (2, false, false));
+        assert_eq!(shape("0.05"), (4, true, false));
+        assert_eq!(shape("1e-3"), (4, true, false));
+        assert_eq!(shape("2.5E+4"), (6, true, false));
+        assert_eq!(shape("1e"), (1, false, true));
+        assert_eq!(shape("1e+"), (1, false, true));
+        assert_eq!(shape("2x"), (1, false, false));
+        assert_eq!(shape("1e5x"), (3, true, false));
+    }
+
+    #[test]
+    fn spans_end_before_trailing_trivia() {
+        let text = "fn f(a = 1 /* c */ , b) { a + b // d\n }";
+        let m = parse(FileId(0), text).unwrap();
+        let ast::Item::Fn(f) = &m.items[0] else {
+            panic!()
+        };
+        let at = |s: Span| &text[s.start as usize..s.end as usize];
+        assert_eq!(at(f.params[0].span), "a = 1");
+        assert_eq!(at(f.body.result.as_ref().unwrap().span), "a + b");
+    }
+}

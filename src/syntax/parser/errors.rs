@@ -199,7 +199,7 @@ pub(super) fn from_pest(file: FileId, text: &str, err: &Error<Rule>) -> Diagnost
         format!("expected {}, found {}", list(&names), found.describe())
     };
     let label = match found {
-        Token::End => "the input ends here".to_string(),
+        Token::End => "the input ends after this".to_string(),
         _ => format!("unexpected {}", found.describe()),
     };
     let diag = Diagnostic::error(Code::SYNTAX, span, message).with_primary(label);

@@ -161,7 +161,7 @@ fn trim_cr(bytes: &[u8], start: usize, end: usize) -> usize {
 pub(super) fn is_trivia(s: &str) -> bool {
     let mut rest = s;
     loop {
-        rest = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+        rest = rest.trim_start_matches([' ', '\t', '\r', '\n', '\u{feff}']);
         if rest.is_empty() {
             return true;
         }
@@ -227,15 +227,22 @@ const MULTI_CHAR_OPS: &[&str] = &[
 const SHOWN: usize = 24;
 
 /// The token starting at `pos` and its byte range (at least one character
-/// wide unless the text is empty; at the end it covers the last character).
+/// wide unless the text is empty; at the end it covers the last character
+/// that is not whitespace).
 pub(super) fn token_at(text: &str, pos: usize) -> (Token, std::ops::Range<usize>) {
     let pos = floor_char(text, pos.min(text.len()));
     let rest = &text[pos..];
     let Some(first) = rest.chars().next() else {
-        let last = text
-            .char_indices()
-            .next_back()
-            .map_or(pos..pos, |(i, c)| i..i + c.len_utf8());
+        // Point at the last visible character, so the caret lands on the
+        // last line of code rather than past a trailing newline.
+        let trimmed = text.trim_end();
+        let last = match trimmed.char_indices().next_back() {
+            Some((i, c)) => i..i + c.len_utf8(),
+            None => text
+                .char_indices()
+                .next_back()
+                .map_or(pos..pos, |(i, c)| i..i + c.len_utf8()),
+        };
         return (Token::End, last);
     };
     let len = if first.is_ascii_alphanumeric() || first == '_' {
@@ -293,6 +300,8 @@ mod tests {
         assert_eq!(token_at("a == b", 2), (Token::Other("==".into()), 2..4));
         assert_eq!(token_at("let x", 0), (Token::Keyword("let".into()), 0..3));
         assert_eq!(token_at("x", 1), (Token::End, 0..1));
+        assert_eq!(token_at("ab \n\n", 5), (Token::End, 1..2));
+        assert_eq!(token_at(" \n", 2), (Token::End, 1..2));
         assert_eq!(token_at("", 0), (Token::End, 0..0));
         assert_eq!(token_at("é", 0), (Token::Other("é".into()), 0..2));
         assert_eq!(token_at("\"ab\" x", 0).1, 0..4);
