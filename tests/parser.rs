@@ -1222,7 +1222,7 @@ mod robustness {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(1500))]
+        #![proptest_config(ProptestConfig::with_cases(2500))]
 
         #[test]
         fn mutated_examples_never_panic(
@@ -1240,6 +1240,29 @@ mod robustness {
             }
             if let Err(d) = parse_repl(FileId(0), &text) {
                 check_error(&text, &d);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Random token soup reaches parser states the examples do not.
+        #[test]
+        fn token_soup_never_panics(
+            tokens in prop::collection::vec(0..TOKENS.len(), 0..120),
+            spaced in any::<bool>(),
+        ) {
+            let sep = if spaced { " " } else { "" };
+            let text: String = tokens.iter().map(|&t| TOKENS[t]).collect::<Vec<_>>().join(sep);
+            for wrapped in [text.clone(), format!("fn f() {{ {text} }}")] {
+                match parse(FileId(0), &wrapped) {
+                    Ok(m) => check_spans(&wrapped, &m),
+                    Err(d) => check_error(&wrapped, &d),
+                }
+                if let Err(d) = parse_repl(FileId(0), &wrapped) {
+                    check_error(&wrapped, &d);
+                }
             }
         }
     }

@@ -4,19 +4,21 @@
 //! this file walks the resulting pairs into the typed [`ast`]. Nothing outside
 //! this module (and its private submodules) ever sees a pest `Pair`.
 //!
-//! Three things happen around pest:
-//! - [`scan`] walks the raw text first. It refuses nesting deeper than
+//! Around pest:
+//! - `scan` walks the raw text first. It refuses nesting deeper than
 //!   [`MAX_NESTING`] brackets before pest can recurse that deep, and it finds
 //!   unterminated strings and comments.
+//! - The parse runs on a thread with a large stack, so the limit holds in
+//!   debug builds (large frames) and on small-stack callers alike.
 //! - Expressions come out of the grammar flat (`operand (infix operand)*`) and
-//!   [`Fold`] applies precedence with two explicit stacks, so no chain of
+//!   `Fold` applies precedence with two explicit stacks, so no chain of
 //!   operators, however long, makes anything here recurse. The tree it builds
 //!   is at most [`MAX_EXPR_DEPTH`] deep, which bounds the recursion of every
 //!   later stage (and of `Drop`).
 //! - Literals are checked while lowering: an integer that overflows, a float
 //!   without exponent digits, a bad escape are [`Code::BAD_LITERAL`].
 //!
-//! pest stops at the first syntax error; [`errors`] turns it into one
+//! pest stops at the first syntax error; `errors` turns it into one
 //! [`Code::SYNTAX`] diagnostic with readable expectations.
 
 mod errors;
@@ -221,7 +223,7 @@ fn tight_end(pair: &Pair<'_, Rule>) -> usize {
     let mut pair = pair.clone();
     loop {
         let end = pair.as_span().end();
-        let Some(last) = pair.clone().into_inner().last() else {
+        let Some(last) = pair.clone().into_inner().next_back() else {
             return end;
         };
         let last_end = last.as_span().end();
