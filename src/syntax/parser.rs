@@ -11,7 +11,7 @@
 //! - The parse runs on a thread with a large stack, so the limit holds in
 //!   debug builds (large frames) and on small-stack callers alike.
 //! - Expressions come out of the grammar flat (`operand (infix operand)*`) and
-//!   `Fold` applies precedence with two explicit stacks, so no chain of
+//!   `fold` applies precedence with two explicit stacks, so no chain of
 //!   operators, however long, makes anything here recurse. The tree it builds
 //!   is at most [`MAX_EXPR_DEPTH`] deep, which bounds the recursion of every
 //!   later stage (and of `Drop`).
@@ -22,6 +22,7 @@
 //! [`Code::SYNTAX`] diagnostic with readable expectations.
 
 mod errors;
+mod fold;
 mod scan;
 
 pub use scan::MAX_NESTING;
@@ -31,6 +32,7 @@ use pest::iterators::Pair;
 
 use super::ast;
 use crate::diag::{Code, Diagnostic, FileId, Span};
+use fold::{Fold, Node, binop};
 
 mod grammar {
     //! The recogniser pest derives from `grammar/nn.pest`.
@@ -234,12 +236,6 @@ fn tight_end(pair: &Pair<'_, Rule>) -> usize {
     }
 }
 
-/// An expression with the depth of its tree.
-struct Node {
-    expr: ast::Expr,
-    depth: u32,
-}
-
 /// Pairs to AST. Holds only the file id: every method is a pure function
 /// of the pairs it is given.
 #[derive(Clone, Copy)]
@@ -257,24 +253,6 @@ impl Lower {
             name: pair.as_str().to_string(),
             span: self.span(pair),
         }
-    }
-
-    /// A node of the given depth; too deep is an error pointing at `at`,
-    /// the operator or keyword that went one level too far.
-    fn node(
-        &self,
-        kind: ast::ExprKind,
-        span: Span,
-        depth: u32,
-        at: Span,
-    ) -> Result<Node, Diagnostic> {
-        if depth > MAX_EXPR_DEPTH {
-            return Err(too_deep(at));
-        }
-        Ok(Node {
-            expr: ast::Expr { kind, span },
-            depth,
-        })
     }
 
     // ------------------------------------------------------------ items
@@ -418,7 +396,7 @@ impl Lower {
         let mut inner = children(pair);
         let name = next(&mut inner)?;
         let span = self.span(&name);
-        let base = self.node(ast::ExprKind::Name(name.as_str().into()), span, 1, span)?;
+        let base = Node::new(ast::ExprKind::Name(name.as_str().into()), span, 1, span)?;
         Ok(match inner.next() {
             Some(args) => self.postfix(base, args)?.expr,
             None => base.expr,
@@ -449,14 +427,14 @@ impl Lower {
 
     /// `H - 2`, `(H + 2*p - k) / s + 1`: integers and names under `+ - * / %`.
     fn dim_expr(&self, pair: Pair<'_, Rule>) -> Result<Node, Diagnostic> {
-        let mut fold = Fold::new(*self);
+        let mut fold = Fold::new();
         for p in children(pair) {
             match p.as_rule() {
                 Rule::dim_op => fold.infix(binop(p.as_str()), self.span(&p))?,
                 Rule::number => fold.operand(self.number(&p)?),
                 Rule::ident => {
                     let span = self.span(&p);
-                    fold.operand(self.node(
+                    fold.operand(Node::new(
                         ast::ExprKind::Name(p.as_str().into()),
                         span,
                         1,
@@ -553,7 +531,7 @@ impl Lower {
     /// A flat `expr` pair: prefix operators, primaries with their postfix
     /// operations, and infix operators, folded by precedence.
     fn expr(&self, pair: Pair<'_, Rule>) -> Result<Node, Diagnostic> {
-        let mut fold = Fold::new(*self);
+        let mut fold = Fold::new();
         let mut cur: Option<Node> = None;
         for p in children(pair) {
             match p.as_rule() {
@@ -600,7 +578,7 @@ impl Lower {
                     items.push(e.expr);
                 }
                 let open = Span::new(self.file, span.start as usize, span.start as usize + 1);
-                return self.node(ast::ExprKind::List(items), span, depth + 1, open);
+                return Node::new(ast::ExprKind::List(items), span, depth + 1, open);
             }
             Rule::paren => {
                 // No node of its own: the inner expression, widened to
@@ -612,7 +590,7 @@ impl Lower {
             Rule::if_expr => return self.if_expr(pair),
             _ => return Err(unexpected(&pair)),
         };
-        self.node(kind, span, 1, span)
+        Node::new(kind, span, 1, span)
     }
 
     /// `if a { } else if b { } else { }`: the chain is folded from the
@@ -640,7 +618,7 @@ impl Lower {
             let (then, then_depth) = self.block(next(&mut inner)?)?;
             let else_depth = otherwise.as_ref().map_or(0, |(_, d)| *d);
             let depth = 1 + cond.depth.max(then_depth).max(else_depth);
-            let n = self.node(
+            let n = Node::new(
                 ast::ExprKind::If {
                     cond: Box::new(cond.expr),
                     then,
@@ -734,7 +712,7 @@ impl Lower {
             },
             _ => return Err(unexpected(&pair)),
         };
-        self.node(kind, span, depth + 1, op_span)
+        Node::new(kind, span, depth + 1, op_span)
     }
 
     // --------------------------------------------------------- literals
@@ -774,7 +752,7 @@ impl Lower {
                 }
             }
         };
-        self.node(kind, span, 1, span)
+        Node::new(kind, span, 1, span)
     }
 
     /// A string literal's value, escapes processed.
@@ -858,162 +836,6 @@ fn number_shape(text: &str) -> NumberShape {
         len: i,
         is_float,
         exponent_without_digits,
-    }
-}
-
-fn binop(symbol: &str) -> ast::BinOp {
-    use ast::BinOp::*;
-    match symbol {
-        "||" => Or,
-        "&&" => And,
-        "==" => Eq,
-        "!=" => Ne,
-        "<" => Lt,
-        "<=" => Le,
-        ">" => Gt,
-        ">=" => Ge,
-        "+" => Add,
-        "-" => Sub,
-        "*" => Mul,
-        "/" => Div,
-        "%" => Rem,
-        "@" => MatMul,
-        _ => Pow,
-    }
-}
-
-fn too_deep(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::SYNTAX, span, "expression nested too deeply")
-        .with_note(format!(
-            "nnc accepts expressions at most {MAX_EXPR_DEPTH} levels deep; \
-             each operator in a chain adds a level"
-        ))
-        .with_help("name intermediate values with `let`")
-}
-
-/// Binding strength: a higher number binds tighter.
-fn precedence(op: Pending) -> u8 {
-    use ast::BinOp::*;
-    match op {
-        Pending::Prefix(..) => 6,
-        Pending::Infix(op, _) => match op {
-            Or => 1,
-            And => 2,
-            Eq | Ne | Lt | Le | Gt | Ge => 3,
-            Add | Sub => 4,
-            Mul | Div | Rem | MatMul => 5,
-            Pow => 7,
-        },
-    }
-}
-
-const COMPARISON: u8 = 3;
-
-/// An operator waiting on the stack for its right operand.
-#[derive(Clone, Copy)]
-enum Pending {
-    Prefix(ast::UnOp, Span),
-    Infix(ast::BinOp, Span),
-}
-
-/// Operator precedence by shunting-yard: operands and operators arrive in
-/// source order and are combined on two stacks, so the work is iterative
-/// however long the chain. Left-associative operators reduce on equal
-/// precedence, `**` does not; a prefix operator sits between `* / % @` and
-/// `**`, so `-x ** 2` is `-(x ** 2)` while `-x * y` is `(-x) * y`.
-struct Fold {
-    lower: Lower,
-    operands: Vec<Node>,
-    ops: Vec<Pending>,
-}
-
-impl Fold {
-    fn new(lower: Lower) -> Fold {
-        Fold {
-            lower,
-            operands: Vec::new(),
-            ops: Vec::new(),
-        }
-    }
-
-    fn operand(&mut self, node: Node) {
-        self.operands.push(node);
-    }
-
-    fn prefix(&mut self, op: ast::UnOp, span: Span) {
-        self.ops.push(Pending::Prefix(op, span));
-    }
-
-    fn infix(&mut self, op: ast::BinOp, span: Span) -> Result<(), Diagnostic> {
-        let new = Pending::Infix(op, span);
-        let prec = precedence(new);
-        let right_assoc = op == ast::BinOp::Pow;
-        while let Some(&top) = self.ops.last() {
-            let top_prec = precedence(top);
-            if top_prec < prec || (right_assoc && top_prec == prec) {
-                break;
-            }
-            if let Pending::Infix(first, first_span) = top
-                && top_prec == COMPARISON
-                && prec == COMPARISON
-            {
-                return Err(Diagnostic::error(
-                    Code::SYNTAX,
-                    span,
-                    "comparison operators cannot be chained",
-                )
-                .with_primary("second comparison")
-                .with_label(first_span, format!("after this `{}`", first.symbol()))
-                .with_help("join the comparisons with `&&`, as in `a < b && b < c`"));
-            }
-            self.reduce()?;
-        }
-        self.ops.push(new);
-        Ok(())
-    }
-
-    fn reduce(&mut self) -> Result<(), Diagnostic> {
-        let op = self
-            .ops
-            .pop()
-            .ok_or_else(|| internal("operator stack empty"))?;
-        let missing = || internal("operand stack empty");
-        let node = match op {
-            Pending::Prefix(op, op_span) => {
-                let operand = self.operands.pop().ok_or_else(missing)?;
-                let span = op_span.to(operand.expr.span);
-                let depth = operand.depth + 1;
-                let kind = ast::ExprKind::Unary {
-                    op,
-                    operand: Box::new(operand.expr),
-                };
-                self.lower.node(kind, span, depth, op_span)?
-            }
-            Pending::Infix(op, op_span) => {
-                let rhs = self.operands.pop().ok_or_else(missing)?;
-                let lhs = self.operands.pop().ok_or_else(missing)?;
-                let span = lhs.expr.span.to(rhs.expr.span);
-                let depth = lhs.depth.max(rhs.depth) + 1;
-                let kind = ast::ExprKind::Binary {
-                    op,
-                    lhs: Box::new(lhs.expr),
-                    rhs: Box::new(rhs.expr),
-                };
-                self.lower.node(kind, span, depth, op_span)?
-            }
-        };
-        self.operands.push(node);
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<Node, Diagnostic> {
-        while !self.ops.is_empty() {
-            self.reduce()?;
-        }
-        match (self.operands.pop(), self.operands.is_empty()) {
-            (Some(node), true) => Ok(node),
-            _ => Err(internal("operands left over")),
-        }
     }
 }
 
