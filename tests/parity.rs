@@ -78,4 +78,3 @@ fn cnn_adam_matches_pytorch() {
     // 1,000 per tensor, each within the 5 steps' total learning rate.
     check("cnn", 5, 1e-3, 5.0 * 1e-3);
 }
-

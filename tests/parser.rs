@@ -110,9 +110,7 @@ fn sexpr(e: &ast::Expr) -> String {
             let opt = |e: &Option<ast::Expr>| e.as_ref().map(sexpr).unwrap_or_default();
             let items = items.iter().map(|i| match i {
                 IndexItem::At(e) => sexpr(e),
-                IndexItem::Slice {
-                    start, end, step, ..
-                } => match step {
+                IndexItem::Slice { start, end, step, .. } => match step {
                     Some(_) => format!("{}:{}:{}", opt(start), opt(end), opt(step)),
                     None => format!("{}:{}", opt(start), opt(end)),
                 },
@@ -121,11 +119,7 @@ fn sexpr(e: &ast::Expr) -> String {
             format!("(index {} {})", sexpr(base), join(items))
         }
         ExprKind::Field { base, field } => format!("(. {} {})", sexpr(base), field.name),
-        ExprKind::If {
-            cond,
-            then,
-            otherwise,
-        } => match otherwise {
+        ExprKind::If { cond, then, otherwise } => match otherwise {
             Some(o) => format!("(if {} {} {})", sexpr(cond), block(then), block(o)),
             None => format!("(if {} {})", sexpr(cond), block(then)),
         },
@@ -144,19 +138,9 @@ fn stmt(s: &Stmt) -> String {
     match s {
         Stmt::Let { name, value, .. } => format!("let {} = {}", name.name, sexpr(value)),
         Stmt::Assign { name, value, .. } => format!("{} = {}", name.name, sexpr(value)),
-        Stmt::For {
-            var,
-            start,
-            end,
-            body,
-            ..
-        } => format!(
-            "for {} in {}..{} {}",
-            var.name,
-            sexpr(start),
-            sexpr(end),
-            block(body)
-        ),
+        Stmt::For { var, start, end, body, .. } => {
+            format!("for {} in {}..{} {}", var.name, sexpr(start), sexpr(end), block(body))
+        }
         Stmt::Expr(e) => format!("{};", sexpr(e)),
     }
 }
@@ -206,18 +190,12 @@ fn mlp_example_structure() {
     assert_eq!(slice(&text, model.name.span), "Mlp");
     assert!(model.params.is_empty());
     assert_eq!(model.members.len(), 2);
-    assert_eq!(
-        slice(&text, model.members[0].span),
-        "fc1 = Linear(784, 128)"
-    );
+    assert_eq!(slice(&text, model.members[0].span), "fc1 = Linear(784, 128)");
     let forward = &model.fns[0];
     assert_eq!(forward.name.name, "forward");
     assert_eq!(ty(forward.params[0].ty.as_ref().unwrap()), "[B, 784]");
     assert_eq!(ty(forward.ret.as_ref().unwrap()), "[B, 10]");
-    assert_eq!(
-        sexpr(forward.body.result.as_ref().unwrap()),
-        "(call fc2 (call relu (call fc1 x)))"
-    );
+    assert_eq!(sexpr(forward.body.result.as_ref().unwrap()), "(call fc2 (call relu (call fc1 x)))");
     assert!(slice(&text, model.span).starts_with("model Mlp {"));
     assert!(slice(&text, model.span).ends_with('}'));
 
@@ -229,14 +207,8 @@ fn mlp_example_structure() {
     assert_eq!(sexpr(&train.model), "Mlp");
     assert_eq!(train.data.name, "mnist");
     assert_eq!(train.settings.len(), 7);
-    assert_eq!(
-        sexpr(&train.settings[1].value),
-        "(call sgd lr=0.05 momentum=0.9)"
-    );
-    assert_eq!(
-        slice(&text, train.settings[6].span),
-        "save      = \"mlp.safetensors\""
-    );
+    assert_eq!(sexpr(&train.settings[1].value), "(call sgd lr=0.05 momentum=0.9)");
+    assert_eq!(slice(&text, train.settings[6].span), "save      = \"mlp.safetensors\"");
     assert_eq!(sexpr(&train.settings[5].value), "[accuracy]");
 }
 
@@ -254,31 +226,19 @@ fn use_item() {
 fn model_with_params_members_and_fns() {
     let text = "model Block(p: int, q: float = 0.5, r = 3,) {\n  a = Linear(p, 3);\n  fn forward(x) { a(x) }\n  b = 2\n}";
     let m = parse_ok(text);
-    let Item::Model(model) = &m.items[0] else {
-        panic!()
-    };
+    let Item::Model(model) = &m.items[0] else { panic!() };
     let params: Vec<_> = model
         .params
         .iter()
         .map(|p| {
-            (
-                p.name.name.as_str(),
-                p.ty.as_ref().map(ty),
-                p.default.as_ref().map(sexpr),
-                slice(text, p.span),
-            )
+            (p.name.name.as_str(), p.ty.as_ref().map(ty), p.default.as_ref().map(sexpr), slice(text, p.span))
         })
         .collect();
     assert_eq!(
         params,
         [
             ("p", Some("int".into()), None, "p: int"),
-            (
-                "q",
-                Some("float".into()),
-                Some("0.5".into()),
-                "q: float = 0.5"
-            ),
+            ("q", Some("float".into()), Some("0.5".into()), "q: float = 0.5"),
             ("r", None, Some("3".into()), "r = 3"),
         ]
     );
@@ -297,44 +257,18 @@ fn fn_params_and_types() {
     let params: Vec<_> = f
         .params
         .iter()
-        .map(|p| {
-            format!(
-                "{}:{}",
-                p.name.name,
-                p.ty.as_ref().map(ty).unwrap_or_default()
-            )
-        })
+        .map(|p| format!("{}:{}", p.name.name, p.ty.as_ref().map(ty).unwrap_or_default()))
         .collect();
-    assert_eq!(
-        params,
-        [
-            "x:[B, C, H, W]",
-            "k:int",
-            "y:",
-            "z:[...]",
-            "w:[..., in_features, 2]"
-        ]
-    );
+    assert_eq!(params, ["x:[B, C, H, W]", "k:int", "y:", "z:[...]", "w:[..., in_features, 2]"]);
     assert_eq!(sexpr(f.params[1].default.as_ref().unwrap()), "3");
     let ret = f.ret.as_ref().unwrap();
     assert_eq!(ty(ret), "[B, C, (- H 2), (+ (/ (- (+ H (* 2 p)) k) s) 1)]");
-    assert_eq!(
-        slice(text, ret.span()),
-        "[B, C, H - 2, (H + 2*p - k) / s + 1]"
-    );
-    let TypeExpr::Tensor { dims, .. } = ret else {
-        panic!()
-    };
-    let DimPat::Expr(last) = &dims[3] else {
-        panic!()
-    };
+    assert_eq!(slice(text, ret.span()), "[B, C, H - 2, (H + 2*p - k) / s + 1]");
+    let TypeExpr::Tensor { dims, .. } = ret else { panic!() };
+    let DimPat::Expr(last) = &dims[3] else { panic!() };
     assert_eq!(slice(text, last.span), "(H + 2*p - k) / s + 1");
-    let TypeExpr::Tensor { dims, .. } = f.params[3].ty.as_ref().unwrap() else {
-        panic!()
-    };
-    let DimPat::Ellipsis(span) = dims[0] else {
-        panic!()
-    };
+    let TypeExpr::Tensor { dims, .. } = f.params[3].ty.as_ref().unwrap() else { panic!() };
+    let DimPat::Ellipsis(span) = dims[0] else { panic!() };
     assert_eq!(slice(text, span), "...");
     // Any name is accepted as a type here; the checker decides.
     let m = parse_ok("fn f(x: Foo) {}");
@@ -349,9 +283,7 @@ fn data_and_train_blocks() {
                 train Mlp(hidden = 256) on d { loss = nll; epochs = 2 }\n\
                 train Cnn on d {}";
     let m = parse_ok(text);
-    let [Item::Data(d), Item::Train(t), Item::Train(t2)] = &m.items[..] else {
-        panic!()
-    };
+    let [Item::Data(d), Item::Train(t), Item::Train(t2)] = &m.items[..] else { panic!() };
     assert_eq!(d.settings[0].key.name, "train");
     assert_eq!(sexpr(&d.settings[0].value), r#"(call idx "a" "b")"#);
     assert_eq!(sexpr(&t.model), "(call Mlp hidden=256)");
@@ -366,11 +298,7 @@ fn data_and_train_blocks() {
 #[test]
 fn items_in_any_order_and_empty_file() {
     assert!(parse_ok("").items.is_empty());
-    assert!(
-        parse_ok("  // only a comment\n /* and another */ ")
-            .items
-            .is_empty()
-    );
+    assert!(parse_ok("  // only a comment\n /* and another */ ").items.is_empty());
     let m = parse_ok("train M on d {} data d {} fn f() {} model M {} use \"x.nn\"");
     assert_eq!(m.items.len(), 5);
 }
@@ -386,14 +314,8 @@ fn block_results_and_statements() {
     check_block("a = 1", "{a = 1}");
     check_block("1; 2", "{1;; => 2}");
     check_block("let a = 1 a = a + 1 a", "{let a = 1; a = (+ a 1); => a}");
-    check_block(
-        "for i in 0..n { x = x + i } x",
-        "{for i in 0..n {x = (+ x i)}; => x}",
-    );
-    check_block(
-        "for i in 1 + 1..f(n) { }",
-        "{for i in (+ 1 1)..(call f n) {}}",
-    );
+    check_block("for i in 0..n { x = x + i } x", "{for i in 0..n {x = (+ x i)}; => x}");
+    check_block("for i in 1 + 1..f(n) { }", "{for i in (+ 1 1)..(call f n) {}}");
     check_block("", "{}");
     check_block("a == b", "{=> (== a b)}");
 }
@@ -412,14 +334,9 @@ fn statement_spans_exclude_semicolons() {
         })
         .collect();
     assert_eq!(spans, [("let h = relu(x)", "h"), ("h = h * 2", "h")]);
-    assert_eq!(
-        slice(&text, b.span),
-        "{ let h = relu(x);  h = h * 2 ;\n x }"
-    );
+    assert_eq!(slice(&text, b.span), "{ let h = relu(x);  h = h * 2 ;\n x }");
     let (text, b) = body("for i in 0..3 { i }");
-    let Stmt::For { span, body, .. } = &b.stmts[0] else {
-        panic!()
-    };
+    let Stmt::For { span, body, .. } = &b.stmts[0] else { panic!() };
     assert_eq!(slice(&text, *span), "for i in 0..3 { i }");
     assert_eq!(slice(&text, body.span), "{ i }");
 }
@@ -451,10 +368,7 @@ fn literals() {
     check_expr("[1, 2.5, \"s\",]", "[1 2.5 \"s\"]");
     check_expr("[]", "[]");
     // Names that start with a keyword are names.
-    check_expr(
-        "iffy + model2 + in_features + true_",
-        "(+ (+ (+ iffy model2) in_features) true_)",
-    );
+    check_expr("iffy + model2 + in_features + true_", "(+ (+ (+ iffy model2) in_features) true_)");
 }
 
 #[test]
@@ -505,18 +419,9 @@ fn postfix_operations() {
     check_expr("f()", "(call f )");
     check_expr("f(a, k = 2, b, j = c == d,)", "(call f a k=2 b j=(== c d))");
     check_expr("f(a == b)", "(call f (== a b))");
-    check_expr(
-        "x[i, 1:3, ::2, :, ..., -1]",
-        "(index x i 1:3 ::2 : ... (neg 1))",
-    );
-    check_expr(
-        "x[:n, 1:, 1::2, :5:, a:b:c]",
-        "(index x :n 1: 1::2 :5 a:b:c)",
-    );
-    check_expr(
-        "m.fc1(x)[0].shape",
-        "(. (index (call (. m fc1) x) 0) shape)",
-    );
+    check_expr("x[i, 1:3, ::2, :, ..., -1]", "(index x i 1:3 ::2 : ... (neg 1))");
+    check_expr("x[:n, 1:, 1::2, :5:, a:b:c]", "(index x :n 1: 1::2 :5 a:b:c)");
+    check_expr("m.fc1(x)[0].shape", "(. (index (call (. m fc1) x) 0) shape)");
     check_expr("[1, 2][0]", "(index [1 2] 0)");
     check_expr("(a)(b)", "(call a b)");
 }
@@ -529,25 +434,14 @@ fn if_expressions() {
         "if a { 1 } else if b { 2 } else if c { 3 } else { 4 }",
         "(if a {=> 1} {=> (if b {=> 2} {=> (if c {=> 3} {=> 4})})})",
     );
-    check_expr(
-        "if a < b { let c = 1 c } else { }",
-        "(if (< a b) {let c = 1; => c} {})",
-    );
-    check_expr(
-        "1 + if a { 1 } else { 2 } * 3",
-        "(+ 1 (* (if a {=> 1} {=> 2}) 3))",
-    );
+    check_expr("if a < b { let c = 1 c } else { }", "(if (< a b) {let c = 1; => c} {})");
+    check_expr("1 + if a { 1 } else { 2 } * 3", "(+ 1 (* (if a {=> 1} {=> 2}) 3))");
     let (text, e) = expr("if a { 1 } else if b { 2 }");
     assert_eq!(slice(&text, e.span), "if a { 1 } else if b { 2 }");
-    let ExprKind::If { otherwise, .. } = &e.kind else {
-        panic!()
-    };
+    let ExprKind::If { otherwise, .. } = &e.kind else { panic!() };
     let inner = otherwise.as_ref().unwrap();
     assert_eq!(slice(&text, inner.span), "if b { 2 }");
-    assert_eq!(
-        slice(&text, inner.result.as_ref().unwrap().span),
-        "if b { 2 }"
-    );
+    assert_eq!(slice(&text, inner.result.as_ref().unwrap().span), "if b { 2 }");
 }
 
 #[test]
@@ -563,44 +457,27 @@ fn comments_and_whitespace() {
 fn expression_spans() {
     let (text, e) = expr("f(x, k = y) + a.b[1:2] * -c");
     assert_eq!(slice(&text, e.span), "f(x, k = y) + a.b[1:2] * -c");
-    let ExprKind::Binary { lhs, rhs, .. } = &e.kind else {
-        panic!()
-    };
+    let ExprKind::Binary { lhs, rhs, .. } = &e.kind else { panic!() };
     assert_eq!(slice(&text, lhs.span), "f(x, k = y)");
-    let ExprKind::Call { callee, args } = &lhs.kind else {
-        panic!()
-    };
+    let ExprKind::Call { callee, args } = &lhs.kind else { panic!() };
     assert_eq!(slice(&text, callee.span), "f");
     assert_eq!(slice(&text, args[1].span), "k = y");
     assert_eq!(slice(&text, args[1].name.as_ref().unwrap().span), "k");
     assert_eq!(slice(&text, args[1].value.span), "y");
     assert_eq!(slice(&text, rhs.span), "a.b[1:2] * -c");
-    let ExprKind::Binary {
-        lhs: idx, rhs: neg, ..
-    } = &rhs.kind
-    else {
-        panic!()
-    };
+    let ExprKind::Binary { lhs: idx, rhs: neg, .. } = &rhs.kind else { panic!() };
     assert_eq!(slice(&text, idx.span), "a.b[1:2]");
     assert_eq!(slice(&text, neg.span), "-c");
-    let ExprKind::Index { base, items } = &idx.kind else {
-        panic!()
-    };
+    let ExprKind::Index { base, items } = &idx.kind else { panic!() };
     assert_eq!(slice(&text, base.span), "a.b");
-    let IndexItem::Slice { span, .. } = &items[0] else {
-        panic!()
-    };
+    let IndexItem::Slice { span, .. } = &items[0] else { panic!() };
     assert_eq!(slice(&text, *span), "1:2");
-    let ExprKind::Field { field, .. } = &base.kind else {
-        panic!()
-    };
+    let ExprKind::Field { field, .. } = &base.kind else { panic!() };
     assert_eq!(slice(&text, field.span), "b");
 
     // A parenthesised expression's span includes the parentheses.
     let (text, e) = expr("(a + b) * c");
-    let ExprKind::Binary { lhs, .. } = &e.kind else {
-        panic!()
-    };
+    let ExprKind::Binary { lhs, .. } = &e.kind else { panic!() };
     assert_eq!(slice(&text, lhs.span), "(a + b)");
     assert_eq!(slice(&text, e.span), "(a + b) * c");
 
@@ -619,11 +496,8 @@ fn expression_spans() {
 
 #[test]
 fn repl_lines() {
-    let lines = parse_repl(
-        FileId(1),
-        "let x = 3\nx = x + 1; model M { a = 1 }\nf(x)\nfor i in 0..2 { }",
-    )
-    .unwrap();
+    let lines =
+        parse_repl(FileId(1), "let x = 3\nx = x + 1; model M { a = 1 }\nf(x)\nfor i in 0..2 { }").unwrap();
     let kinds: Vec<_> = lines
         .iter()
         .map(|l| match l {
@@ -632,21 +506,9 @@ fn repl_lines() {
             ReplLine::Stmt(s) => stmt(s),
         })
         .collect();
-    assert_eq!(
-        kinds,
-        [
-            "let x = 3",
-            "x = (+ x 1)",
-            "model M",
-            "(call f x);",
-            "for i in 0..2 {}"
-        ]
-    );
+    assert_eq!(kinds, ["let x = 3", "x = (+ x 1)", "model M", "(call f x);", "for i in 0..2 {}"]);
     assert!(parse_repl(FileId(1), "").unwrap().is_empty());
-    assert!(matches!(
-        parse_repl(FileId(1), "use \"a.nn\"").unwrap()[..],
-        [ReplLine::Item(Item::Use(_))]
-    ));
+    assert!(matches!(parse_repl(FileId(1), "use \"a.nn\"").unwrap()[..], [ReplLine::Item(Item::Use(_))]));
     let d = parse_repl(FileId(1), "let = 3").unwrap_err();
     assert_eq!(d.code, Code::SYNTAX);
     assert_eq!(d.message, "expected a name, found `=`");
@@ -656,12 +518,7 @@ fn repl_lines() {
 
 #[test]
 fn error_unexpected_token_in_call() {
-    check_err(
-        "fn f() { g(a, =) }",
-        Code::SYNTAX,
-        "expected `)` or an expression, found `=`",
-        "=",
-    );
+    check_err("fn f() { g(a, =) }", Code::SYNTAX, "expected `)` or an expression, found `=`", "=");
     let d = check_err(
         "fn f() { g(a b) }",
         Code::SYNTAX,
@@ -673,12 +530,8 @@ fn error_unexpected_token_in_call() {
 
 #[test]
 fn error_assignment_for_comparison() {
-    let d = check_err(
-        "fn f() { if x = 3 { 1 } }",
-        Code::SYNTAX,
-        "expected `{` or an operator, found `=`",
-        "=",
-    );
+    let d =
+        check_err("fn f() { if x = 3 { 1 } }", Code::SYNTAX, "expected `{` or an operator, found `=`", "=");
     check_help(&d, "to compare two values, write `==`");
 }
 
@@ -694,24 +547,14 @@ fn error_unclosed_brace_points_at_the_end() {
     check_help(&d, "add `}` to close the `{`");
     assert_eq!(slice(text, d.labels[1].span), "{");
     assert_eq!(d.labels[1].message, "unclosed `{`");
-    let d = check_err(
-        "fn f(",
-        Code::SYNTAX,
-        "expected `)` or a name, found end of input",
-        "(",
-    );
+    let d = check_err("fn f(", Code::SYNTAX, "expected `)` or a name, found end of input", "(");
     check_help(&d, "add `)` to close the `(`");
 }
 
 #[test]
 fn error_mismatched_and_unmatched_brackets() {
     let text = "fn f() { x = (a + b }";
-    let d = check_err(
-        text,
-        Code::SYNTAX,
-        "expected `)` or an operator, found `}`",
-        "}",
-    );
+    let d = check_err(text, Code::SYNTAX, "expected `)` or an operator, found `}`", "}");
     check_help(&d, "close the `(` with `)` before `}`");
     assert_eq!(slice(text, d.labels[1].span), "(");
     let d = check_err(
@@ -738,10 +581,7 @@ fn error_keyword_as_name() {
         "expected a name, found keyword `model`",
         "model",
     );
-    check_help(
-        &d,
-        "`model` is a keyword and cannot be used as a name; rename it, e.g. `model_`",
-    );
+    check_help(&d, "`model` is a keyword and cannot be used as a name; rename it, e.g. `model_`");
     let d = check_err(
         "fn f(data: int) { }",
         Code::SYNTAX,
@@ -749,23 +589,13 @@ fn error_keyword_as_name() {
         "data",
     );
     assert!(d.help.unwrap().starts_with("`data` is a keyword"));
-    check_err(
-        "fn f() { x = in }",
-        Code::SYNTAX,
-        "expected an expression, found keyword `in`",
-        "in",
-    );
+    check_err("fn f() { x = in }", Code::SYNTAX, "expected an expression, found keyword `in`", "in");
 }
 
 #[test]
 fn error_chained_comparison() {
     let text = "fn f() { a < b <= c }";
-    let d = check_err(
-        text,
-        Code::SYNTAX,
-        "comparison operators cannot be chained",
-        "<=",
-    );
+    let d = check_err(text, Code::SYNTAX, "comparison operators cannot be chained", "<=");
     assert_eq!(slice(text, d.labels[1].span), "<");
     check_help(&d, "join the comparisons with `&&`, as in `a < b && b < c`");
 }
@@ -778,52 +608,17 @@ fn error_items_and_types() {
         "expected one of `data`, `fn`, `model`, `train`, `use` or end of input, found `blah`",
         "blah",
     );
-    check_err(
-        "use foo",
-        Code::SYNTAX,
-        "expected a string, found `foo`",
-        "foo",
-    );
-    check_err(
-        "fn f(x: ) {}",
-        Code::SYNTAX,
-        "expected a type, found `)`",
-        ")",
-    );
-    check_err(
-        "fn f(x: [B, ) {}",
-        Code::SYNTAX,
-        "expected one of `...`, `]` or a dimension, found `)`",
-        ")",
-    );
-    check_err(
-        "train Mlp mnist {}",
-        Code::SYNTAX,
-        "expected `(` or `on`, found `mnist`",
-        "mnist",
-    );
-    check_err(
-        "fn f() x",
-        Code::SYNTAX,
-        "expected `->` or `{`, found `x`",
-        "x",
-    );
-    check_err(
-        "model M { fn }",
-        Code::SYNTAX,
-        "expected a name, found `}`",
-        "}",
-    );
+    check_err("use foo", Code::SYNTAX, "expected a string, found `foo`", "foo");
+    check_err("fn f(x: ) {}", Code::SYNTAX, "expected a type, found `)`", ")");
+    check_err("fn f(x: [B, ) {}", Code::SYNTAX, "expected one of `...`, `]` or a dimension, found `)`", ")");
+    check_err("train Mlp mnist {}", Code::SYNTAX, "expected `(` or `on`, found `mnist`", "mnist");
+    check_err("fn f() x", Code::SYNTAX, "expected `->` or `{`, found `x`", "x");
+    check_err("model M { fn }", Code::SYNTAX, "expected a name, found `}`", "}");
 }
 
 #[test]
 fn error_float_without_fraction_digits() {
-    let d = check_err(
-        "fn f() { x = 3. }",
-        Code::SYNTAX,
-        "expected a name, found `}`",
-        "}",
-    );
+    let d = check_err("fn f() { x = 3. }", Code::SYNTAX, "expected a name, found `}`", "}");
     check_help(&d, "a float needs digits after the `.`, as in `3.0`");
 }
 
@@ -835,39 +630,19 @@ fn error_non_ascii_and_quotes() {
         "expected one of `}`, `for`, `let` or an expression, found `é`",
         "é",
     );
-    let d = check_err(
-        "fn f() { x = 'a' }",
-        Code::SYNTAX,
-        "expected an expression, found `'`",
-        "'",
-    );
+    let d = check_err("fn f() { x = 'a' }", Code::SYNTAX, "expected an expression, found `'`", "'");
     check_help(&d, "strings are written in double quotes: \"...\"");
 }
 
 #[test]
 fn error_unterminated_string_and_comment() {
-    let d = check_err(
-        "fn f() { x = \"abc\n }",
-        Code::SYNTAX,
-        "unterminated string",
-        "\"abc",
-    );
+    let d = check_err("fn f() { x = \"abc\n }", Code::SYNTAX, "unterminated string", "\"abc");
     check_help(&d, "add a closing `\"`; a string cannot span lines");
     check_err("use \"abc", Code::SYNTAX, "unterminated string", "\"abc");
-    let d = check_err(
-        "fn f() { x /* y }",
-        Code::SYNTAX,
-        "unterminated block comment",
-        "/*",
-    );
+    let d = check_err("fn f() { x /* y }", Code::SYNTAX, "unterminated block comment", "/*");
     check_help(&d, "add `*/` to close the comment");
     // An earlier syntax error wins over a later unterminated string.
-    check_err(
-        "fn f() { x = = 1 } use \"a",
-        Code::SYNTAX,
-        "expected an expression, found `=`",
-        "=",
-    );
+    check_err("fn f() { x = = 1 } use \"a", Code::SYNTAX, "expected an expression, found `=`", "=");
 }
 
 #[test]
@@ -879,65 +654,23 @@ fn error_bad_literals() {
         "99999999999999999999",
     );
     assert_eq!(d.notes, ["the largest integer is 9223372036854775807"]);
-    let d = check_err(
-        "fn f() { 1e }",
-        Code::BAD_LITERAL,
-        "malformed number `1e`",
-        "1e",
-    );
+    let d = check_err("fn f() { 1e }", Code::BAD_LITERAL, "malformed number `1e`", "1e");
     check_help(&d, "write digits after the `e`, as in `1e-3`");
-    check_err(
-        "fn f() { 2.5e+ }",
-        Code::BAD_LITERAL,
-        "malformed number `2.5e+`",
-        "2.5e+",
-    );
-    let d = check_err(
-        "fn f() { 2x }",
-        Code::BAD_LITERAL,
-        "malformed number `2x`",
-        "2x",
-    );
-    check_help(
-        &d,
-        "put an operator between a number and a name, as in `2 * x`",
-    );
-    check_err(
-        "fn f() { 1e999 }",
-        Code::BAD_LITERAL,
-        "float literal `1e999` is out of range",
-        "1e999",
-    );
-    let d = check_err(
-        r#"fn f() { "a\qb" }"#,
-        Code::BAD_LITERAL,
-        r"unknown escape `\q` in string",
-        r"\q",
-    );
+    check_err("fn f() { 2.5e+ }", Code::BAD_LITERAL, "malformed number `2.5e+`", "2.5e+");
+    let d = check_err("fn f() { 2x }", Code::BAD_LITERAL, "malformed number `2x`", "2x");
+    check_help(&d, "put an operator between a number and a name, as in `2 * x`");
+    check_err("fn f() { 1e999 }", Code::BAD_LITERAL, "float literal `1e999` is out of range", "1e999");
+    let d = check_err(r#"fn f() { "a\qb" }"#, Code::BAD_LITERAL, r"unknown escape `\q` in string", r"\q");
     check_help(&d, r#"the escapes are `\"`, `\\`, `\n` and `\t`"#);
-    check_err(
-        "use \"é\\é\"",
-        Code::BAD_LITERAL,
-        "unknown escape `\\é` in string",
-        "\\é",
-    );
-    check_err(
-        "fn f(x: [1e]) {}",
-        Code::BAD_LITERAL,
-        "malformed number `1e`",
-        "1e",
-    );
+    check_err("use \"é\\é\"", Code::BAD_LITERAL, "unknown escape `\\é` in string", "\\é");
+    check_err("fn f(x: [1e]) {}", Code::BAD_LITERAL, "malformed number `1e`", "1e");
 }
 
 // -------------------------------------------------------------- nesting
 
 fn nested(depth: usize) -> String {
     // The function body's `{` is one level.
-    format!(
-        "fn f() {{ {}x{} }}",
-        "(".repeat(depth - 1),
-        ")".repeat(depth - 1)
-    )
+    format!("fn f() {{ {}x{} }}", "(".repeat(depth - 1), ")".repeat(depth - 1))
 }
 
 #[test]
@@ -946,34 +679,16 @@ fn nesting_up_to_the_limit_parses() {
     let (text, e) = {
         let text = nested(max);
         let m = parse_ok(&text);
-        let Some(Item::Fn(f)) = m.items.into_iter().next() else {
-            panic!()
-        };
+        let Some(Item::Fn(f)) = m.items.into_iter().next() else { panic!() };
         (text, *f.body.result.unwrap())
     };
     assert_eq!(sexpr(&e), "x");
     assert_eq!(e.span.end as usize, text.len() - 2);
     for text in [
-        format!(
-            "fn f() {{ {}x{} }}",
-            "f(".repeat(max - 1),
-            ")".repeat(max - 1)
-        ),
-        format!(
-            "fn f() {{ {}{} }}",
-            "[".repeat(max - 1),
-            "]".repeat(max - 1)
-        ),
-        format!(
-            "fn f() {{ {}1{} }}",
-            "if a { ".repeat(max - 1),
-            " }".repeat(max - 1)
-        ),
-        format!(
-            "fn f() {{ {}x{} }}",
-            "x[".repeat(max - 1),
-            "]".repeat(max - 1)
-        ),
+        format!("fn f() {{ {}x{} }}", "f(".repeat(max - 1), ")".repeat(max - 1)),
+        format!("fn f() {{ {}{} }}", "[".repeat(max - 1), "]".repeat(max - 1)),
+        format!("fn f() {{ {}1{} }}", "if a { ".repeat(max - 1), " }".repeat(max - 1)),
+        format!("fn f() {{ {}x{} }}", "x[".repeat(max - 1), "]".repeat(max - 1)),
     ] {
         parse_ok(&text);
     }
@@ -1019,10 +734,8 @@ mod robustness {
     use super::*;
     use proptest::prelude::*;
 
-    const EXAMPLES: [&str; 2] = [
-        include_str!("../examples/mnist_mlp.nn"),
-        include_str!("../examples/mnist_cnn.nn"),
-    ];
+    const EXAMPLES: [&str; 2] =
+        [include_str!("../examples/mnist_mlp.nn"), include_str!("../examples/mnist_cnn.nn")];
 
     /// Tokens worth splicing into a file: every kind of bracket, operator,
     /// keyword and literal, including broken ones.
@@ -1106,10 +819,7 @@ mod robustness {
         let pos = || 0usize..4096;
         prop_oneof![
             (pos(), any::<u8>()).prop_map(|(p, b)| Mutation::Flip(p, b)),
-            (
-                pos(),
-                prop::sample::select(b"(){}[],;:=+-*/.\"\\ \nae09_!<>".to_vec())
-            )
+            (pos(), prop::sample::select(b"(){}[],;:=+-*/.\"\\ \nae09_!<>".to_vec()))
                 .prop_map(|(p, b)| Mutation::Flip(p, b)),
             pos().prop_map(Mutation::Truncate),
             (pos(), 0usize..64).prop_map(|(p, n)| Mutation::Delete(p, n)),
@@ -1156,11 +866,7 @@ mod robustness {
     fn check_spans(text: &str, m: &ast::Module) {
         let ok = |s: Span| {
             let (a, b) = (s.start as usize, s.end as usize);
-            assert!(
-                a <= b && b <= text.len(),
-                "span {a}..{b} outside 0..{}",
-                text.len()
-            );
+            assert!(a <= b && b <= text.len(), "span {a}..{b} outside 0..{}", text.len());
             assert!(text.is_char_boundary(a) && text.is_char_boundary(b));
         };
         // The Debug output lists every span; checking them through it
@@ -1168,31 +874,16 @@ mod robustness {
         let dbg = format!("{m:?}");
         for part in dbg.split("Span { file: FileId(0), start: ").skip(1) {
             let start: usize = part.split(',').next().unwrap().parse().unwrap();
-            let end: usize = part
-                .split("end: ")
-                .nth(1)
-                .unwrap()
-                .split(' ')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
+            let end: usize = part.split("end: ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
             ok(Span::new(FileId(0), start, end));
         }
     }
 
     fn check_error(text: &str, d: &Diagnostic) {
-        assert!(
-            d.code == Code::SYNTAX || d.code == Code::BAD_LITERAL,
-            "{d:?}"
-        );
+        assert!(d.code == Code::SYNTAX || d.code == Code::BAD_LITERAL, "{d:?}");
         for label in &d.labels {
             let (a, b) = (label.span.start as usize, label.span.end as usize);
-            assert!(
-                a <= b && b <= text.len(),
-                "label {a}..{b} outside 0..{}: {d:?}",
-                text.len()
-            );
+            assert!(a <= b && b <= text.len(), "label {a}..{b} outside 0..{}: {d:?}", text.len());
             assert!(text.is_char_boundary(a) && text.is_char_boundary(b));
         }
         let primary = d.primary_span().expect("a primary span");
@@ -1203,16 +894,7 @@ mod robustness {
         let expected = d.message.split(", found").next().unwrap();
         for word in expected.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
             assert!(
-                ![
-                    "ident",
-                    "expr",
-                    "infix",
-                    "call_args",
-                    "slice_or_at",
-                    "EOI",
-                    "Rule"
-                ]
-                .contains(&word)
+                !["ident", "expr", "infix", "call_args", "slice_or_at", "EOI", "Rule"].contains(&word)
                     && !word.starts_with("kw_"),
                 "rule name in {:?}",
                 d.message
@@ -1274,10 +956,7 @@ mod robustness {
 fn doc_blocks(lang: &str) -> Vec<String> {
     let doc = std::fs::read_to_string("docs/LANGUAGE.md").unwrap();
     let fence = format!("```{lang}\n");
-    doc.split(&fence)
-        .skip(1)
-        .map(|rest| rest.split("```").next().unwrap().to_string())
-        .collect()
+    doc.split(&fence).skip(1).map(|rest| rest.split("```").next().unwrap().to_string()).collect()
 }
 
 #[test]
@@ -1305,14 +984,8 @@ fn docs_examples_parse() {
 #[test]
 fn docs_error_examples_render_as_shown() {
     for (text, shown) in [
-        (
-            "model M {\n  fn f() {\n    if x = 3 { 1 }\n  }\n}\n",
-            "expected `{` or an operator, found `=`",
-        ),
-        (
-            "model M {\n  a = 1\n",
-            "expected one of `;`, `}`, `fn`, a name or an operator, found end of input",
-        ),
+        ("model M {\n  fn f() {\n    if x = 3 { 1 }\n  }\n}\n", "expected `{` or an operator, found `=`"),
+        ("model M {\n  a = 1\n", "expected one of `;`, `}`, `fn`, a name or an operator, found end of input"),
     ] {
         let d = parse(FileId(0), text).unwrap_err();
         assert_eq!(d.message, shown);

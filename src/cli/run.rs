@@ -163,10 +163,10 @@ pub fn run(file: &Path, flags: &RunFlags, console: &mut Console) -> Outcome {
         Event::EpochEnd(r) => {
             console.finish_bar();
             console.line(&epoch_line(r, epochs));
-            if let Some(f) = &mut log {
-                if let Err(e) = writeln!(f, "{}", epoch_json(r)).and_then(|_| f.flush()) {
-                    log_error.get_or_insert(e.to_string());
-                }
+            if let Some(f) = &mut log
+                && let Err(e) = writeln!(f, "{}", epoch_json(r)).and_then(|_| f.flush())
+            {
+                log_error.get_or_insert(e.to_string());
             }
         }
     });

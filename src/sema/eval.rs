@@ -186,11 +186,11 @@ impl<'p> Elaborator<'p> {
     pub fn err(&mut self, mut d: Diagnostic) -> Value {
         let in_prelude =
             |this: &Self, span: Span| this.prog.sources.get(span.file).name.starts_with("<prelude>");
-        if d.primary_span().is_some_and(|s| in_prelude(self, s)) {
-            if let Some((what, call)) = self.calls.iter().rev().find(|(_, c)| !in_prelude(self, *c)) {
-                let label = crate::diag::Label { span: *call, message: format!("in this call to {what}") };
-                d.labels.insert(0, label);
-            }
+        if d.primary_span().is_some_and(|s| in_prelude(self, s))
+            && let Some((what, call)) = self.calls.iter().rev().find(|(_, c)| !in_prelude(self, *c))
+        {
+            let label = crate::diag::Label { span: *call, message: format!("in this call to {what}") };
+            d.labels.insert(0, label);
         }
         self.diags.push(d);
         Value::Poison

@@ -127,9 +127,7 @@ fn on_parser_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
             .stack_size(PARSER_STACK)
             .spawn_scoped(scope, run);
         match spawned {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             Err(_) => run(),
         }
     });
@@ -207,9 +205,7 @@ fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
 }
 
 /// The next pair of a rule whose shape the grammar guarantees.
-fn next<'i>(
-    pairs: &mut impl Iterator<Item = Pair<'i, Rule>>,
-) -> Result<Pair<'i, Rule>, Diagnostic> {
+fn next<'i>(pairs: &mut impl Iterator<Item = Pair<'i, Rule>>) -> Result<Pair<'i, Rule>, Diagnostic> {
     pairs.next().ok_or_else(|| internal("a pair is missing"))
 }
 
@@ -249,10 +245,7 @@ impl Lower {
     }
 
     fn ident(&self, pair: &Pair<'_, Rule>) -> ast::Ident {
-        ast::Ident {
-            name: pair.as_str().to_string(),
-            span: self.span(pair),
-        }
+        ast::Ident { name: pair.as_str().to_string(), span: self.span(pair) }
     }
 
     // ------------------------------------------------------------ items
@@ -262,11 +255,7 @@ impl Lower {
             Rule::use_item => {
                 let span = self.span(&pair);
                 let path = next(&mut children(pair))?;
-                ast::Item::Use(ast::UseItem {
-                    path: self.string(&path)?,
-                    path_span: self.span(&path),
-                    span,
-                })
+                ast::Item::Use(ast::UseItem { path: self.string(&path)?, path_span: self.span(&path), span })
             }
             Rule::model_def => ast::Item::Model(self.model(pair)?),
             Rule::fn_def => ast::Item::Fn(self.fn_def(pair)?),
@@ -275,11 +264,7 @@ impl Lower {
                 let mut inner = children(pair);
                 let name = self.ident(&next(&mut inner)?);
                 let settings = self.settings(inner)?;
-                ast::Item::Data(ast::DataDef {
-                    name,
-                    settings,
-                    span,
-                })
+                ast::Item::Data(ast::DataDef { name, settings, span })
             }
             Rule::train_def => {
                 let span = self.span(&pair);
@@ -287,12 +272,7 @@ impl Lower {
                 let model = self.train_model(next(&mut inner)?)?;
                 let data = self.ident(&next(&mut inner)?);
                 let settings = self.settings(inner)?;
-                ast::Item::Train(ast::TrainDef {
-                    model,
-                    data,
-                    settings,
-                    span,
-                })
+                ast::Item::Train(ast::TrainDef { model, data, settings, span })
             }
             _ => return Err(unexpected(&pair)),
         })
@@ -318,13 +298,7 @@ impl Lower {
                 _ => return Err(unexpected(&p)),
             }
         }
-        Ok(ast::ModelDef {
-            name,
-            params,
-            members,
-            fns,
-            span,
-        })
+        Ok(ast::ModelDef { name, params, members, fns, span })
     }
 
     fn fn_def(&self, pair: Pair<'_, Rule>) -> Result<ast::FnDef, Diagnostic> {
@@ -363,12 +337,7 @@ impl Lower {
                         _ => ty = Some(self.type_expr(p)?),
                     }
                 }
-                Ok(ast::Param {
-                    name,
-                    ty,
-                    default,
-                    span,
-                })
+                Ok(ast::Param { name, ty, default, span })
             })
             .collect()
     }
@@ -377,10 +346,7 @@ impl Lower {
         &self,
         pairs: impl Iterator<Item = Pair<'i, Rule>>,
     ) -> Result<Vec<ast::Setting>, Diagnostic> {
-        pairs
-            .filter(|p| p.as_rule() != Rule::semi)
-            .map(|p| self.setting(p))
-            .collect()
+        pairs.filter(|p| p.as_rule() != Rule::semi).map(|p| self.setting(p)).collect()
     }
 
     fn setting(&self, pair: Pair<'_, Rule>) -> Result<ast::Setting, Diagnostic> {
@@ -408,9 +374,7 @@ impl Lower {
     fn type_expr(&self, pair: Pair<'_, Rule>) -> Result<ast::TypeExpr, Diagnostic> {
         let pair = next(&mut children(pair))?;
         match pair.as_rule() {
-            Rule::named_type => Ok(ast::TypeExpr::Named(
-                self.ident(&next(&mut children(pair))?),
-            )),
+            Rule::named_type => Ok(ast::TypeExpr::Named(self.ident(&next(&mut children(pair))?))),
             Rule::tensor_type => {
                 let span = self.span(&pair);
                 let dims = children(pair)
@@ -434,12 +398,7 @@ impl Lower {
                 Rule::number => fold.operand(self.number(&p)?),
                 Rule::ident => {
                     let span = self.span(&p);
-                    fold.operand(Node::new(
-                        ast::ExprKind::Name(p.as_str().into()),
-                        span,
-                        1,
-                        span,
-                    )?);
+                    fold.operand(Node::new(ast::ExprKind::Name(p.as_str().into()), span, 1, span)?);
                 }
                 Rule::dim_paren => {
                     let span = self.span(&p);
@@ -475,14 +434,7 @@ impl Lower {
                 stmt => stmts.push(stmt),
             }
         }
-        Ok((
-            ast::Block {
-                stmts,
-                result,
-                span,
-            },
-            depth,
-        ))
+        Ok((ast::Block { stmts, result, span }, depth))
     }
 
     /// A statement and the depth of its deepest expression.
@@ -509,13 +461,7 @@ impl Lower {
                 let end = self.expr(next(&mut inner)?)?;
                 let (body, d) = self.block(next(&mut inner)?)?;
                 let depth = start.depth.max(end.depth).max(d);
-                let stmt = ast::Stmt::For {
-                    var,
-                    start: start.expr,
-                    end: end.expr,
-                    body,
-                    span,
-                };
+                let stmt = ast::Stmt::For { var, start: start.expr, end: end.expr, body, span };
                 (stmt, depth)
             }
             Rule::expr_stmt => {
@@ -536,11 +482,7 @@ impl Lower {
         for p in children(pair) {
             match p.as_rule() {
                 Rule::prefix => {
-                    let op = if p.as_str() == "!" {
-                        ast::UnOp::Not
-                    } else {
-                        ast::UnOp::Neg
-                    };
+                    let op = if p.as_str() == "!" { ast::UnOp::Not } else { ast::UnOp::Neg };
                     fold.prefix(op, self.span(&p));
                 }
                 Rule::infix => {
@@ -631,11 +573,7 @@ impl Lower {
             if heads.is_empty() {
                 node = Some(n);
             } else {
-                let block = ast::Block {
-                    stmts: Vec::new(),
-                    result: Some(Box::new(n.expr)),
-                    span,
-                };
+                let block = ast::Block { stmts: Vec::new(), result: Some(Box::new(n.expr)), span };
                 otherwise = Some((block, n.depth));
             }
         }
@@ -664,11 +602,7 @@ impl Lower {
                     };
                     let value = self.expr(first)?;
                     depth = depth.max(value.depth);
-                    args.push(ast::Arg {
-                        name,
-                        value: value.expr,
-                        span: arg_span,
-                    });
+                    args.push(ast::Arg { name, value: value.expr, span: arg_span });
                 }
                 ast::ExprKind::Call { callee: base, args }
             }
@@ -696,20 +630,12 @@ impl Lower {
                     let [start, end, step] = parts;
                     items.push(match (part, start) {
                         (0, Some(at)) => ast::IndexItem::At(at),
-                        (_, start) => ast::IndexItem::Slice {
-                            start,
-                            end,
-                            step,
-                            span: item_span,
-                        },
+                        (_, start) => ast::IndexItem::Slice { start, end, step, span: item_span },
                     });
                 }
                 ast::ExprKind::Index { base, items }
             }
-            Rule::field => ast::ExprKind::Field {
-                base,
-                field: self.ident(&next(&mut children(pair))?),
-            },
+            Rule::field => ast::ExprKind::Field { base, field: self.ident(&next(&mut children(pair))?) },
             _ => return Err(unexpected(&pair)),
         };
         Node::new(kind, span, depth + 1, op_span)
@@ -832,11 +758,7 @@ fn number_shape(text: &str) -> NumberShape {
             exponent_without_digits = true;
         }
     }
-    NumberShape {
-        len: i,
-        is_float,
-        exponent_without_digits,
-    }
+    NumberShape { len: i, is_float, exponent_without_digits }
 }
 
 #[cfg(test)]
@@ -863,9 +785,7 @@ mod tests {
     fn spans_end_before_trailing_trivia() {
         let text = "fn f(a = 1 /* c */ , b) { a + b // d\n }";
         let m = parse(FileId(0), text).unwrap();
-        let ast::Item::Fn(f) = &m.items[0] else {
-            panic!()
-        };
+        let ast::Item::Fn(f) = &m.items[0] else { panic!() };
         let at = |s: Span| &text[s.start as usize..s.end as usize];
         assert_eq!(at(f.params[0].span), "a = 1");
         assert_eq!(at(f.body.result.as_ref().unwrap().span), "a + b");

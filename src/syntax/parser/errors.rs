@@ -66,12 +66,7 @@ const ITEM_KEYWORDS: &[&str] = &["model", "fn", "data", "train", "use"];
 /// What a rule in pest's `positives` stands for.
 fn expects_of_rule(rule: Rule) -> Vec<Expect> {
     use Expect as E;
-    let items = || {
-        ITEM_KEYWORDS
-            .iter()
-            .map(|k| E::Keyword(k))
-            .collect::<Vec<_>>()
-    };
+    let items = || ITEM_KEYWORDS.iter().map(|k| E::Keyword(k)).collect::<Vec<_>>();
     let tok = |t: &str| vec![E::Token(t.to_string())];
     match rule {
         Rule::EOI => vec![E::End],
@@ -85,9 +80,7 @@ fn expects_of_rule(rule: Rule) -> Vec<Expect> {
             v.extend([E::Keyword("let"), E::Keyword("for"), E::Expression, E::End]);
             v
         }
-        Rule::use_item | Rule::model_def | Rule::fn_def | Rule::data_def | Rule::train_def => {
-            items()
-        }
+        Rule::use_item | Rule::model_def | Rule::fn_def | Rule::data_def | Rule::train_def => items(),
         Rule::ident
         | Rule::setting_key
         | Rule::member
@@ -232,12 +225,10 @@ fn add_help(
     }
     if let Token::Keyword(k) = found
         && (expected.contains(&Expect::Name)
-            || (expected.contains(&Expect::Expression)
-                && !matches!(k.as_str(), "if" | "true" | "false")))
+            || (expected.contains(&Expect::Expression) && !matches!(k.as_str(), "if" | "true" | "false")))
     {
-        return diag.with_help(format!(
-            "`{k}` is a keyword and cannot be used as a name; rename it, e.g. `{k}_`"
-        ));
+        return diag
+            .with_help(format!("`{k}` is a keyword and cannot be used as a name; rename it, e.g. `{k}_`"));
     }
     let before = text[..pos].trim_end();
     if expected.contains(&Expect::Name)
@@ -258,15 +249,11 @@ fn add_help(
                 let (o_ch, c_ch) = (o.byte as char, scan::closer(o.byte) as char);
                 return diag
                     .with_label(at(o.pos), format!("this `{o_ch}` is still open"))
-                    .with_help(format!(
-                        "close the `{o_ch}` with `{c_ch}` before `{text_found}`"
-                    ));
+                    .with_help(format!("close the `{o_ch}` with `{c_ch}` before `{text_found}`"));
             }
             _ => {
                 let w = wanted as char;
-                return diag.with_help(format!(
-                    "this `{text_found}` has no matching `{w}`; remove it"
-                ));
+                return diag.with_help(format!("this `{text_found}` has no matching `{w}`; remove it"));
             }
         }
     }

@@ -23,10 +23,7 @@ impl Node {
         if depth > MAX_EXPR_DEPTH {
             return Err(too_deep(at));
         }
-        Ok(Node {
-            expr: ast::Expr { kind, span },
-            depth,
-        })
+        Ok(Node { expr: ast::Expr { kind, span }, depth })
     }
 }
 
@@ -98,10 +95,7 @@ pub(super) struct Fold {
 
 impl Fold {
     pub(super) fn new() -> Fold {
-        Fold {
-            operands: Vec::new(),
-            ops: Vec::new(),
-        }
+        Fold { operands: Vec::new(), ops: Vec::new() }
     }
 
     pub(super) fn operand(&mut self, node: Node) {
@@ -125,14 +119,10 @@ impl Fold {
                 && top_prec == COMPARISON
                 && prec == COMPARISON
             {
-                return Err(Diagnostic::error(
-                    Code::SYNTAX,
-                    span,
-                    "comparison operators cannot be chained",
-                )
-                .with_primary("second comparison")
-                .with_label(first_span, format!("after this `{}`", first.symbol()))
-                .with_help("join the comparisons with `&&`, as in `a < b && b < c`"));
+                return Err(Diagnostic::error(Code::SYNTAX, span, "comparison operators cannot be chained")
+                    .with_primary("second comparison")
+                    .with_label(first_span, format!("after this `{}`", first.symbol()))
+                    .with_help("join the comparisons with `&&`, as in `a < b && b < c`"));
             }
             self.reduce()?;
         }
@@ -141,20 +131,14 @@ impl Fold {
     }
 
     fn reduce(&mut self) -> Result<(), Diagnostic> {
-        let op = self
-            .ops
-            .pop()
-            .ok_or_else(|| internal("operator stack empty"))?;
+        let op = self.ops.pop().ok_or_else(|| internal("operator stack empty"))?;
         let missing = || internal("operand stack empty");
         let node = match op {
             Pending::Prefix(op, op_span) => {
                 let operand = self.operands.pop().ok_or_else(missing)?;
                 let span = op_span.to(operand.expr.span);
                 let depth = operand.depth + 1;
-                let kind = ast::ExprKind::Unary {
-                    op,
-                    operand: Box::new(operand.expr),
-                };
+                let kind = ast::ExprKind::Unary { op, operand: Box::new(operand.expr) };
                 Node::new(kind, span, depth, op_span)?
             }
             Pending::Infix(op, op_span) => {
@@ -162,11 +146,7 @@ impl Fold {
                 let lhs = self.operands.pop().ok_or_else(missing)?;
                 let span = lhs.expr.span.to(rhs.expr.span);
                 let depth = lhs.depth.max(rhs.depth) + 1;
-                let kind = ast::ExprKind::Binary {
-                    op,
-                    lhs: Box::new(lhs.expr),
-                    rhs: Box::new(rhs.expr),
-                };
+                let kind = ast::ExprKind::Binary { op, lhs: Box::new(lhs.expr), rhs: Box::new(rhs.expr) };
                 Node::new(kind, span, depth, op_span)?
             }
         };

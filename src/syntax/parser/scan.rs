@@ -100,18 +100,9 @@ fn walk(file: FileId, text: &str, stop: usize) -> (Vec<Open>, Option<Problem>) {
                         "expression nested too deeply",
                     )
                     .with_primary(format!("this is bracket level {}", open.len()))
-                    .with_note(format!(
-                        "nnc accepts at most {MAX_NESTING} levels of nested brackets"
-                    ))
+                    .with_note(format!("nnc accepts at most {MAX_NESTING} levels of nested brackets"))
                     .with_help("name intermediate values with `let`");
-                    return (
-                        open,
-                        Some(Problem {
-                            pos: i,
-                            diag,
-                            fatal: true,
-                        }),
-                    );
+                    return (open, Some(Problem { pos: i, diag, fatal: true }));
                 }
                 i += 1;
             }
@@ -126,11 +117,7 @@ fn walk(file: FileId, text: &str, stop: usize) -> (Vec<Open>, Option<Problem>) {
 }
 
 fn problem(pos: usize, diag: Diagnostic) -> Problem {
-    Problem {
-        pos,
-        diag,
-        fatal: false,
-    }
+    Problem { pos, diag, fatal: false }
 }
 
 /// The offset just past the closing quote of the string starting at
@@ -150,11 +137,7 @@ fn string_end(bytes: &[u8], start: usize) -> Result<usize, usize> {
 
 fn trim_cr(bytes: &[u8], start: usize, end: usize) -> usize {
     let end = end.min(bytes.len());
-    if end > start + 1 && bytes[end - 1] == b'\r' {
-        end - 1
-    } else {
-        end
-    }
+    if end > start + 1 && bytes[end - 1] == b'\r' { end - 1 } else { end }
 }
 
 /// True if `s` is only whitespace and comments.
@@ -215,13 +198,10 @@ impl Token {
 }
 
 /// The language's keywords.
-pub(super) const KEYWORDS: &[&str] = &[
-    "model", "fn", "let", "for", "in", "if", "else", "use", "data", "train", "on", "true", "false",
-];
+pub(super) const KEYWORDS: &[&str] =
+    &["model", "fn", "let", "for", "in", "if", "else", "use", "data", "train", "on", "true", "false"];
 
-const MULTI_CHAR_OPS: &[&str] = &[
-    "...", "..", "->", "**", "==", "!=", "<=", ">=", "&&", "||", "//", "/*",
-];
+const MULTI_CHAR_OPS: &[&str] = &["...", "..", "->", "**", "==", "!=", "<=", ">=", "&&", "||", "//", "/*"];
 
 /// The longest text shown for a token in a message.
 const SHOWN: usize = 24;
@@ -238,16 +218,12 @@ pub(super) fn token_at(text: &str, pos: usize) -> (Token, std::ops::Range<usize>
         let trimmed = text.trim_end();
         let last = match trimmed.char_indices().next_back() {
             Some((i, c)) => i..i + c.len_utf8(),
-            None => text
-                .char_indices()
-                .next_back()
-                .map_or(pos..pos, |(i, c)| i..i + c.len_utf8()),
+            None => text.char_indices().next_back().map_or(pos..pos, |(i, c)| i..i + c.len_utf8()),
         };
         return (Token::End, last);
     };
     let len = if first.is_ascii_alphanumeric() || first == '_' {
-        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len())
+        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())
     } else if first == '"' {
         match string_end(rest.as_bytes(), 0) {
             Ok(end) => end,
@@ -266,11 +242,7 @@ pub(super) fn token_at(text: &str, pos: usize) -> (Token, std::ops::Range<usize>
         word.to_string()
     };
     let token = if first.is_ascii_alphabetic() || first == '_' {
-        if KEYWORDS.contains(&word) {
-            Token::Keyword(shown)
-        } else {
-            Token::Name(shown)
-        }
+        if KEYWORDS.contains(&word) { Token::Keyword(shown) } else { Token::Name(shown) }
     } else {
         Token::Other(shown)
     };
@@ -310,9 +282,6 @@ mod tests {
     #[test]
     fn brackets() {
         let open = brackets_open_at("f(a, [b, \"(\" // (\n", 18);
-        assert_eq!(
-            open,
-            vec![Open { byte: b'(', pos: 1 }, Open { byte: b'[', pos: 5 }]
-        );
+        assert_eq!(open, vec![Open { byte: b'(', pos: 1 }, Open { byte: b'[', pos: 5 }]);
     }
 }
