@@ -93,11 +93,19 @@ fn check(src: &str, batch: usize, input: impl Fn(&mut Rng, usize) -> f32) {
             let mut fd = vec![0.0f64; n];
             for (i, slot) in fd.iter_mut().enumerate() {
                 let mut env = Env { ..clone_env(&c.env) };
-                let t = if *is_input { env.inputs.get_mut(name).unwrap() } else { env.params.get_mut(name).unwrap() };
+                let t = if *is_input {
+                    env.inputs.get_mut(name).unwrap()
+                } else {
+                    env.params.get_mut(name).unwrap()
+                };
                 let orig = t.data[i];
                 t.data[i] = orig + EPS;
                 let up = loss_of(&c, &env);
-                let t = if *is_input { env.inputs.get_mut(name).unwrap() } else { env.params.get_mut(name).unwrap() };
+                let t = if *is_input {
+                    env.inputs.get_mut(name).unwrap()
+                } else {
+                    env.params.get_mut(name).unwrap()
+                };
                 t.data[i] = orig - EPS;
                 let down = loss_of(&c, &env);
                 *slot = (up - down) / (2.0 * EPS as f64);
@@ -141,7 +149,11 @@ fn linear() {
 
 #[test]
 fn conv2d() {
-    check("model Test { c = Conv2d(2, 3, 3)  fn forward(x: [B, 2, 5, 4]) -> [B, 3, 3, 2] { c(x) } }", 2, normal);
+    check(
+        "model Test { c = Conv2d(2, 3, 3)  fn forward(x: [B, 2, 5, 4]) -> [B, 3, 3, 2] { c(x) } }",
+        2,
+        normal,
+    );
     check(
         "model Test { c = Conv2d(2, 2, 3, stride = 2, padding = 1)
                       fn forward(x: [B, 2, 5, 5]) -> [B, 2, 3, 3] { c(x) } }",
@@ -158,9 +170,17 @@ fn layer_norm() {
 #[test]
 fn pooling_and_activations() {
     check("model Test { fn forward(x: [B, 2, 4, 6]) -> [B, 2, 2, 3] { max_pool2d(x, 2) } }", 2, spread);
-    check("model Test { fn forward(x: [B, 1, 5, 5]) -> [B, 1, 2, 2] { max_pool2d(x, 3, stride = 2) } }", 2, spread);
+    check(
+        "model Test { fn forward(x: [B, 1, 5, 5]) -> [B, 1, 2, 2] { max_pool2d(x, 3, stride = 2) } }",
+        2,
+        spread,
+    );
     check("model Test { fn forward(x: [B, 1, 4, 4]) -> [B, 1, 2, 2] { avg_pool2d(x, 2) } }", 2, normal);
-    check("model Test { fn forward(x: [B, 6]) -> [B, 6] { relu(x) + sigmoid(x) + tanh(x) + silu(x) } }", 3, spread);
+    check(
+        "model Test { fn forward(x: [B, 6]) -> [B, 6] { relu(x) + sigmoid(x) + tanh(x) + silu(x) } }",
+        3,
+        spread,
+    );
     check("model Test { fn forward(x: [B, 6]) -> [B, 6] { softmax(x) } }", 3, normal);
     check("model Test { fn forward(x: [B, 6]) -> [B, 6] { log_softmax(x, axis = 1) } }", 3, normal);
     check("model Test { fn forward(x: [B, 2, 3]) -> [B, 6] { flatten(x) * 2.0 } }", 2, normal);
@@ -168,7 +188,11 @@ fn pooling_and_activations() {
 
 #[test]
 fn dropout_uses_a_fixed_mask_per_step() {
-    check("model Test { l = Linear(8, 8)  fn forward(x: [B, 8]) -> [B, 8] { dropout(l(x), 0.5) } }", 4, normal);
+    check(
+        "model Test { l = Linear(8, 8)  fn forward(x: [B, 8]) -> [B, 8] { dropout(l(x), 0.5) } }",
+        4,
+        normal,
+    );
 }
 
 #[test]

@@ -70,7 +70,8 @@ fn losses(src: &str, limit: usize) -> Vec<f64> {
 #[test]
 fn same_seed_same_losses_different_seed_different_losses() {
     let with_dropout = |seed: u64| {
-        program(&idx_data(), &format!("seed = {seed}")).replace("fc2(relu(fc1(x)))", "fc2(dropout(relu(fc1(x)), 0.2))")
+        program(&idx_data(), &format!("seed = {seed}"))
+            .replace("fc2(relu(fc1(x)))", "fc2(dropout(relu(fc1(x)), 0.2))")
     };
     let a = losses(&with_dropout(7), 200);
     let b = losses(&with_dropout(7), 200);
@@ -85,7 +86,8 @@ fn run_saves_a_checkpoint_that_eval_reproduces() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "m.nn", &program(&idx_data(), "save = \"w.safetensors\"\nseed = 3"));
     let log = dir.path().join("log.jsonl");
-    let (code, out, err) = nnc(&["run", file.to_str().unwrap(), "--limit", "256", "--log-json", log.to_str().unwrap()]);
+    let (code, out, err) =
+        nnc(&["run", file.to_str().unwrap(), "--limit", "256", "--log-json", log.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     let weights = dir.path().join("w.safetensors");
     assert!(weights.exists(), "{out}");
@@ -99,10 +101,23 @@ fn run_saves_a_checkpoint_that_eval_reproduces() {
     assert!((0.0..=1.0).contains(&acc));
     let (code, out, err) = nnc(&["eval", file.to_str().unwrap(), "--weights", weights.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("accuracy {acc:.4}")), "eval printed {out}, the run's last epoch had {acc:.4}");
+    assert!(
+        out.contains(&format!("accuracy {acc:.4}")),
+        "eval printed {out}, the run's last epoch had {acc:.4}"
+    );
     // Starting from the checkpoint continues from the trained weights: the
     // first loss is far below a fresh start's.
-    let (code, out, _) = nnc(&["run", file.to_str().unwrap(), "--limit", "64", "--epochs", "1", "--no-save", "--init", weights.to_str().unwrap()]);
+    let (code, out, _) = nnc(&[
+        "run",
+        file.to_str().unwrap(),
+        "--limit",
+        "64",
+        "--epochs",
+        "1",
+        "--no-save",
+        "--init",
+        weights.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0);
     assert!(out.contains("epoch 1/1"));
 }
@@ -187,7 +202,9 @@ fn a_checkpoint_of_another_model_is_rejected() {
     let small = write(dir.path(), "small.nn", &program(&idx_data(), "save = \"small.safetensors\""));
     let (code, _, err) = nnc(&["run", small.to_str().unwrap(), "--limit", "64", "--epochs", "1"]);
     assert_eq!(code, 0, "{err}");
-    let other = program(&idx_data(), "").replace("Linear(784, 32)", "Linear(784, 64)").replace("Linear(32, 10)", "Linear(64, 10)");
+    let other = program(&idx_data(), "")
+        .replace("Linear(784, 32)", "Linear(784, 64)")
+        .replace("Linear(32, 10)", "Linear(64, 10)");
     let other = write(dir.path(), "other.nn", &other);
     let weights = dir.path().join("small.safetensors");
     let (code, _, err) = nnc(&["eval", other.to_str().unwrap(), "--weights", weights.to_str().unwrap()]);
@@ -242,7 +259,9 @@ fn an_interrupted_run_writes_no_checkpoint() {
 #[test]
 fn data_that_does_not_fit_the_input_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let src = program(&idx_data(), "").replace("[B, 784]", "[B, 100]").replace("Linear(784, 32)", "Linear(100, 32)");
+    let src = program(&idx_data(), "")
+        .replace("[B, 784]", "[B, 100]")
+        .replace("Linear(784, 32)", "Linear(100, 32)");
     let file = write(dir.path(), "m.nn", &src);
     let (code, _, err) = nnc(&["run", file.to_str().unwrap(), "--no-save"]);
     assert_eq!(code, 1);

@@ -33,6 +33,32 @@ pub fn run(
                 stdout = crate::syntax::dump::module(&m);
             }
         }
+        Stage::Backward => match prog.trains.first().cloned() {
+            None => diags.push(
+                Diagnostic::error_nowhere(Code::MISSING_SETTING, "`--stage backward` needs a train block")
+                    .with_help("the training step is built from the train block's loss and optimizer"),
+            ),
+            Some(t) => {
+                let (cfg, ds) = crate::sema::train::check_train(&prog, &t);
+                diags.extend(ds);
+                if let Some(cfg) = cfg {
+                    match crate::train::build_step(&prog, &cfg, cfg.batch, true) {
+                        Ok(step) => {
+                            stdout = match format {
+                                Format::Text => format!(
+                                    "// {} training step (batch {})\n{}",
+                                    crate::syntax::dump::expr(&cfg.model),
+                                    cfg.batch,
+                                    dump::text(&step.graph)
+                                ),
+                                Format::Dot => dump::dot(&step.graph),
+                            }
+                        }
+                        Err(ds) => diags.extend(ds),
+                    }
+                }
+            }
+        },
         Stage::Ir => match select_model(&prog, model.as_deref()) {
             Err(d) => diags.push(d),
             Ok((expr, batch)) => {

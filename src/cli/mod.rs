@@ -35,7 +35,8 @@ enum Command {
     Graph {
         /// The `.nn` file.
         file: PathBuf,
-        /// Which stage: the syntax tree (`ast`) or the forward tensor graph (`ir`).
+        /// Which stage: the syntax tree (`ast`), the forward tensor graph (`ir`),
+        /// or the training step with backward pass and optimizer (`backward`).
         #[arg(long, value_enum, default_value_t = Stage::Ir)]
         stage: Stage,
         /// Output as indented text or as a Graphviz digraph (`dot -Tsvg`).
@@ -87,6 +88,8 @@ pub enum Stage {
     Ast,
     /// The forward pass as a tensor graph.
     Ir,
+    /// The whole training step: forward, loss, backward and optimizer update.
+    Backward,
 }
 
 /// Output formats of `nnc graph`.

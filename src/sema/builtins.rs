@@ -63,6 +63,7 @@ builtins! {
     "avg_pool2d"("x", "kernel_size", "stride") required 2: "2-D average pooling (stride defaults to kernel_size)";
     "dropout"("x", "p") required 2: "zeroes each element with probability p while training, scaling the rest by 1/(1-p)";
     "one_hot"("labels", "n") required 2: "integer labels [...] to a 0/1 tensor [..., n]";
+    "detach"("x") required 1: "the same values, but no gradient flows back through them";
     "size"("x", "axis") required 2: "the size of one axis, as an int";
     "len"("xs") required 1: "the length of a list";
     "param"("shape", "init") required 1: "a trainable parameter (model members only)";
@@ -178,6 +179,13 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
         "max_pool2d" | "avg_pool2d" => pool2d(el, &mut a, name == "max_pool2d"),
         "dropout" => dropout(el, &mut a),
         "one_hot" => one_hot(el, &mut a),
+        "detach" => match a.tensor(el, 0) {
+            Some(t) => {
+                let x = t.node;
+                el.tensor(t.shape.clone(), t.dtype, a.span, |g| g.detach(x.unwrap_or(NodeId(0))))
+            }
+            None => Value::Poison,
+        },
         "size" => {
             let Some(t) = a.tensor(el, 0) else {
                 return Value::Poison;
