@@ -15,6 +15,9 @@ use super::value::{Init, Record, TensorVal, Value};
 use crate::diag::{Code, Diagnostic, Span};
 use crate::graph::{BinaryOp, DType, NodeId, ReduceOp, Shape, SliceRange, UnaryOp};
 
+/// The most elements one parameter may have (2^30, 4 GiB of f32).
+pub const MAX_PARAM_ELEMENTS: usize = 1 << 30;
+
 /// A builtin's signature.
 #[derive(Debug)]
 pub struct Builtin {
@@ -956,6 +959,14 @@ fn param(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
                 return el.err(d);
             }
         }
+    }
+    let numel = shape.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n));
+    if numel.is_none_or(|n| n > MAX_PARAM_ELEMENTS) {
+        return bad_value(
+            el,
+            a.span_of(0),
+            format!("parameter `{name}` would have more than {MAX_PARAM_ELEMENTS} elements"),
+        );
     }
     let init = if a.present(1) {
         match a.get(1).value {
