@@ -282,8 +282,13 @@ impl<'p> Elaborator<'p> {
                         return;
                     }
                     f.scopes.push(HashMap::from([(var.name.clone(), Value::int(i))]));
+                    let n_diags = self.diags.len();
                     self.block(body, f);
                     f.scopes.pop();
+                    // Later iterations would repeat the same mistake.
+                    if self.diags.len() > n_diags {
+                        return;
+                    }
                 }
             }
             ast::Stmt::Expr(e) => {

@@ -128,16 +128,8 @@ fn is_tensor(ty: &Option<TypeExpr>) -> bool {
 
 /// Removes repeated diagnostics (the same error reached along two paths).
 pub fn dedup(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    let mut out: Vec<Diagnostic> = Vec::new();
-    for d in diags {
-        if !out
-            .iter()
-            .any(|o| o.code == d.code && o.message == d.message && o.primary_span() == d.primary_span())
-        {
-            out.push(d);
-        }
-    }
-    out
+    let mut seen = std::collections::HashSet::new();
+    diags.into_iter().filter(|d| seen.insert((d.code, d.message.clone(), d.primary_span()))).collect()
 }
 
 /// Instantiates the model a train block or command line names (a model
