@@ -216,7 +216,7 @@ fn symbolic_shape(
 }
 
 /// Calls the root instance's forward on fresh inputs shaped by its
-/// signature. `binding` fixes symbolic sizes (`B = 64`); an input's element
+/// signature; parameters with defaults keep their defaults. `binding` fixes symbolic sizes (`B = 64`); an input's element
 /// type is the declared one (`int[B, T]`), f32 when none is written, unless
 /// `dtypes` overrides it. Returns the inputs and the result.
 pub fn forward(
@@ -241,10 +241,11 @@ pub fn forward(
     let mut frame = Frame::new(Some(root));
     let mut inputs = Vec::new();
     for p in &def.params {
+        // A parameter with a default (a mask, a flag) is not fed: it takes its default.
+        if p.default.is_some() {
+            continue;
+        }
         let Some(TypeExpr::Tensor { dtype: declared, dims, .. }) = &p.ty else {
-            if p.default.is_some() {
-                continue;
-            }
             let d = Diagnostic::error(
                 Code::TYPE,
                 p.span,
@@ -278,8 +279,14 @@ pub fn forward(
             .tensor(shape, dtype, p.span, |g| g.add(Op::Input { name }, &[], concrete, dtype, Some(p.span)));
         inputs.push((p.name.name.clone(), v));
     }
-    let args =
-        inputs.iter().map(|(_, v)| ArgVal { name: None, value: v.clone(), span: def.name.span }).collect();
+    let args = inputs
+        .iter()
+        .map(|(n, v)| ArgVal {
+            name: Some(ast::Ident { name: n.clone(), span: def.name.span }),
+            value: v.clone(),
+            span: def.name.span,
+        })
+        .collect();
     let result = el.call_fn(&def, Some(root), args, span);
     match result {
         Value::Tensor(_) => Some((inputs, result)),
