@@ -393,6 +393,15 @@ impl<'p> Session<'p> {
         for t in 0..len {
             let (_, out) = self.run(xs.clone(), None, false)?;
             let classes = out.shape.0.last().copied().unwrap_or(1).max(1);
+            if out.numel() != b * len * classes {
+                return Err(Diagnostic::error_nowhere(
+                    Code::DATA_SHAPE,
+                    format!(
+                        "greedy decoding needs an output of one score row per position [{b}, {len}, C], found {}",
+                        out.shape
+                    ),
+                ));
+            }
             for i in 0..b {
                 let row = &out.data[(i * len + t) * classes..(i * len + t + 1) * classes];
                 let best = argmax(row) as f32;

@@ -327,7 +327,7 @@ fn check_data_fits(
                     x.origin,
                     format!(
                         "input `{name}` takes examples of shape {}, but `{task}` generates sequences of length {}",
-                        super::dim::show_shape(&x.shape[1..]),
+                        super::dim::show_shape(x.shape.get(1..).unwrap_or(&[])),
                         task.length
                     ),
                 )

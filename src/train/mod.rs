@@ -139,17 +139,24 @@ pub fn build_step(
         el.err(d);
         return fail(el);
     }
-    let inputs: Vec<StepInput> = inputs
-        .iter()
-        .filter_map(|(name, v)| match v {
-            Value::Tensor(x) => Some(StepInput {
-                name: name.clone(),
-                shape: Shape(Elaborator::concrete(&x.shape).0[1..].to_vec()),
-                dtype: x.dtype,
-            }),
-            _ => None,
-        })
-        .collect();
+    let mut step_inputs = Vec::with_capacity(inputs.len());
+    for (name, v) in &inputs {
+        let Value::Tensor(x) = v else { continue };
+        if x.shape.is_empty() || name == TARGET {
+            let why = if name == TARGET { "is reserved for the labels" } else { "has no batch dimension" };
+            let d = Diagnostic::error(
+                crate::diag::Code::DATA_SHAPE,
+                x.origin,
+                format!("the name `{name}` of an input of a trained model's `forward` {why}"),
+            )
+            .with_help("inputs are batches: `[B, ...]`, named other than `target`");
+            el.err(d);
+            return fail(el);
+        }
+        let shape = Shape(Elaborator::concrete(&x.shape).0[1..].to_vec());
+        step_inputs.push(StepInput { name: name.clone(), shape, dtype: x.dtype });
+    }
+    let inputs = step_inputs;
     let target_dims = sema::train::target_shape(&out.shape);
     let target_shape = Elaborator::concrete(&target_dims);
     let target = Shape(target_shape.0.get(1..).unwrap_or(&[]).to_vec());
