@@ -523,6 +523,9 @@ impl<'p> Elaborator<'p> {
             (BinOp::Eq, Bool(x), Bool(y)) => Bool(x == y),
             (BinOp::Ne, Bool(x), Bool(y)) => Bool(x != y),
             (op, Int(x), Int(y)) => self.int_binary(op, x, y, span),
+            (BinOp::Add, Value::List(x), Value::List(y)) => {
+                Value::List(Rc::new(x.iter().chain(y.iter()).cloned().collect()))
+            }
             (op, x @ (Int(_) | Float(_)), y @ (Int(_) | Float(_))) => match (x.as_f64(), y.as_f64()) {
                 (Some(x), Some(y)) => float_binary(op, x, y),
                 _ => {
