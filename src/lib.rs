@@ -10,5 +10,6 @@ pub mod sema;
 pub mod graph;
 pub mod autodiff;
 pub mod train;
+pub mod opt;
 pub mod runtime;
 pub mod cli;

@@ -311,7 +311,7 @@ fn eval_node(g: &Graph, id: NodeId, xs: &[&Tensor], env: &Env) -> Result<Tensor,
     Ok(Tensor::new(shape.clone(), data))
 }
 
-fn unary(op: UnaryOp, x: f32) -> f32 {
+pub(crate) fn unary(op: UnaryOp, x: f32) -> f32 {
     match op {
         UnaryOp::Neg => -x,
         UnaryOp::Exp => x.exp(),
@@ -324,7 +324,7 @@ fn unary(op: UnaryOp, x: f32) -> f32 {
     }
 }
 
-fn binary(op: BinaryOp, a: f32, b: f32) -> f32 {
+pub(crate) fn binary(op: BinaryOp, a: f32, b: f32) -> f32 {
     match op {
         BinaryOp::Add => a + b,
         BinaryOp::Sub => a - b,
