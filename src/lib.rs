@@ -11,5 +11,7 @@ pub mod graph;
 pub mod autodiff;
 pub mod train;
 pub mod opt;
+pub mod fuse;
+pub mod kernel;
 pub mod runtime;
 pub mod cli;

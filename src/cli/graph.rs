@@ -1,4 +1,4 @@
-//! `nnc graph FILE --stage ast|ir --format text|dot`: print a pipeline stage.
+//! `nnc graph FILE --stage ast|ir|step|fused --format text|dot`: print a pipeline stage.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,6 +33,21 @@ pub fn run(
                 stdout = crate::syntax::dump::module(&m);
             }
         }
+        Stage::Step | Stage::Fused => match step_graph(&prog, model.as_deref(), dims) {
+            Err(ds) => diags.extend(ds),
+            Ok((title, mut graph)) => {
+                crate::opt::simplify(&mut graph);
+                stdout = match (stage, format) {
+                    (Stage::Fused, _) => {
+                        let p = crate::fuse::run(&graph);
+                        let mem = crate::kernel::memory::plan(&p);
+                        format!("// {title}, fused\n{}", crate::kernel::dump::text(&graph, &p, &mem))
+                    }
+                    (_, Format::Text) => format!("// {title}, simplified\n{}", dump::text(&graph)),
+                    (_, Format::Dot) => dump::dot(&graph),
+                };
+            }
+        },
         Stage::Ir => match select_model(&prog, model.as_deref()) {
             Err(d) => diags.push(d),
             Ok((expr, batch)) => {
@@ -59,6 +74,29 @@ pub fn run(
         },
     }
     Outcome { stdout, diags, sources: prog.sources }
+}
+
+/// The graph `--stage step` and `--stage fused` start from: the first train
+/// block's training step (at its batch size), else the forward graph.
+fn step_graph(
+    prog: &Program,
+    model: Option<&str>,
+    dims: &[(String, i64)],
+) -> Result<(String, crate::graph::Graph), Vec<Diagnostic>> {
+    if model.is_none()
+        && let Some(t) = prog.trains.first()
+    {
+        let (cfg, diags) = crate::sema::train::check_train(prog, t);
+        let Some(cfg) = cfg else { return Err(diags) };
+        let step = crate::train::build_step(prog, &cfg, cfg.batch, true)?;
+        let title = format!("{} training step (batch {})", crate::syntax::dump::expr(&cfg.model), cfg.batch);
+        return Ok((title, step.graph));
+    }
+    let (expr, batch) = select_model(prog, model).map_err(|d| vec![d])?;
+    let mut binding = sema::batch_binding(prog, &expr, batch);
+    binding.extend(dims.iter().cloned());
+    let lowered = sema::lower_forward(prog, &expr, &binding, &HashMap::new(), false)?;
+    Ok((format!("{} forward", lowered.model), lowered.graph))
 }
 
 /// The model to lower and its batch size: `--model NAME`, else the first

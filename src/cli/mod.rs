@@ -35,7 +35,10 @@ enum Command {
     Graph {
         /// The `.nn` file.
         file: PathBuf,
-        /// Which stage: the syntax tree (`ast`) or the forward tensor graph (`ir`).
+        /// Which stage: the syntax tree (`ast`), the forward tensor graph (`ir`),
+        /// the simplified training step (`step`: forward, loss, backward and
+        /// optimizer; the forward graph when there is no train block) or its
+        /// fused kernels (`fused`).
         #[arg(long, value_enum, default_value_t = Stage::Ir)]
         stage: Stage,
         /// Output as indented text or as a Graphviz digraph (`dot -Tsvg`).
@@ -87,6 +90,11 @@ pub enum Stage {
     Ast,
     /// The forward pass as a tensor graph.
     Ir,
+    /// The training step after simplification (the forward graph when the
+    /// program has no train block).
+    Step,
+    /// The kernels the training step is fused into, with the ops each holds.
+    Fused,
 }
 
 /// Output formats of `nnc graph`.
