@@ -13,5 +13,6 @@ pub mod train;
 pub mod opt;
 pub mod fuse;
 pub mod kernel;
+pub mod backend;
 pub mod runtime;
 pub mod cli;
