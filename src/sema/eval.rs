@@ -104,6 +104,11 @@ impl Frame {
         self.scopes
     }
 
+    /// Re-binds a visible variable; false if there is none of that name.
+    pub fn set(&mut self, name: &str, v: Value) -> bool {
+        self.assign(name, v)
+    }
+
     /// True if a variable of this name is visible.
     pub fn has(&self, name: &str) -> bool {
         self.get(name).is_some()
@@ -178,6 +183,12 @@ impl<'p> Elaborator<'p> {
     /// A lowering elaborator building a graph.
     pub fn lower(prog: &'p Program, training: bool) -> Elaborator<'p> {
         Elaborator { graph: Some(Graph::new()), training, ..Elaborator::check(prog) }
+    }
+
+    /// Names the layer the next constructor call creates (the REPL binds
+    /// `let fc = Linear(4, 2)` this way; model bodies name their members).
+    pub fn name_next_layer(&mut self, name: Option<String>) {
+        self.naming = name;
     }
 
     /// Records an error and returns [`Value::Poison`]. An error whose
