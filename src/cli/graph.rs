@@ -1,4 +1,4 @@
-//! `nnc graph FILE --stage ast|ir --format text|dot`: print a pipeline stage.
+//! `nnc graph FILE --stage ast|ir|backward|step|fused --format text|dot`: print a pipeline stage.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,30 +33,22 @@ pub fn run(
                 stdout = crate::syntax::dump::module(&m);
             }
         }
-        Stage::Backward => match prog.trains.first().cloned() {
-            None => diags.push(
-                Diagnostic::error_nowhere(Code::MISSING_SETTING, "`--stage backward` needs a train block")
-                    .with_help("the training step is built from the train block's loss and optimizer"),
-            ),
-            Some(t) => {
-                let (cfg, ds) = crate::sema::train::check_train(&prog, &t);
-                diags.extend(ds);
-                if let Some(cfg) = cfg {
-                    match crate::train::build_step(&prog, &cfg, cfg.batch, true) {
-                        Ok(step) => {
-                            stdout = match format {
-                                Format::Text => format!(
-                                    "// {} training step (batch {})\n{}",
-                                    crate::syntax::dump::expr(&cfg.model),
-                                    cfg.batch,
-                                    dump::text(&step.graph)
-                                ),
-                                Format::Dot => dump::dot(&step.graph),
-                            }
-                        }
-                        Err(ds) => diags.extend(ds),
-                    }
+        Stage::Backward | Stage::Step | Stage::Fused => match step_graph(&prog, model.as_deref(), dims) {
+            Err(ds) => diags.extend(ds),
+            Ok((title, mut graph)) => {
+                if stage != Stage::Backward {
+                    crate::opt::simplify(&mut graph);
                 }
+                stdout = match (stage, format) {
+                    (Stage::Fused, _) => {
+                        let p = crate::fuse::run(&graph);
+                        let mem = crate::kernel::memory::plan(&p);
+                        format!("// {title}, fused\n{}", crate::kernel::dump::text(&graph, &p, &mem))
+                    }
+                    (Stage::Step, Format::Text) => format!("// {title}, simplified\n{}", dump::text(&graph)),
+                    (_, Format::Text) => format!("// {title}\n{}", dump::text(&graph)),
+                    (_, Format::Dot) => dump::dot(&graph),
+                };
             }
         },
         Stage::Ir => match select_model(&prog, model.as_deref()) {
@@ -85,6 +77,29 @@ pub fn run(
         },
     }
     Outcome { stdout, diags, sources: prog.sources }
+}
+
+/// The graph `--stage step` and `--stage fused` start from: the first train
+/// block's training step (at its batch size), else the forward graph.
+fn step_graph(
+    prog: &Program,
+    model: Option<&str>,
+    dims: &[(String, i64)],
+) -> Result<(String, crate::graph::Graph), Vec<Diagnostic>> {
+    if model.is_none()
+        && let Some(t) = prog.trains.first()
+    {
+        let (cfg, diags) = crate::sema::train::check_train(prog, t);
+        let Some(cfg) = cfg else { return Err(diags) };
+        let step = crate::train::build_step(prog, &cfg, cfg.batch, true)?;
+        let title = format!("{} training step (batch {})", crate::syntax::dump::expr(&cfg.model), cfg.batch);
+        return Ok((title, step.graph));
+    }
+    let (expr, batch) = select_model(prog, model).map_err(|d| vec![d])?;
+    let mut binding = sema::batch_binding(prog, &expr, batch);
+    binding.extend(dims.iter().cloned());
+    let lowered = sema::lower_forward(prog, &expr, &binding, &HashMap::new(), false)?;
+    Ok((format!("{} forward", lowered.model), lowered.graph))
 }
 
 /// The model to lower and its batch size: `--model NAME`, else the first

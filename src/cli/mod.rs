@@ -4,9 +4,11 @@
 //! Exit codes: 0 success, 1 the input was wrong (diagnostics say why),
 //! 2 nnc itself failed (an internal error; please report it).
 
+mod bench;
 mod check;
 mod graph;
 mod run;
+pub mod repl;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,7 +38,9 @@ enum Command {
         /// The `.nn` file.
         file: PathBuf,
         /// Which stage: the syntax tree (`ast`), the forward tensor graph (`ir`),
-        /// or the training step with backward pass and optimizer (`backward`).
+        /// the training step with backward pass and optimizer as built
+        /// (`backward`), the simplified training step (`step`; the forward
+        /// graph when there is no train block) or its fused kernels (`fused`).
         #[arg(long, value_enum, default_value_t = Stage::Ir)]
         stage: Stage,
         /// Output as indented text or as a Graphviz digraph (`dot -Tsvg`).
@@ -70,7 +74,37 @@ enum Command {
         /// Do not write the checkpoint named by `save`.
         #[arg(long)]
         no_save: bool,
+        /// The back end that runs the steps.
+        #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+        backend: BackendArg,
+        /// Threads for the CPU back end (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
     },
+    /// Time a training step on random data: compile time, median / p10 / p90
+    /// milliseconds per step, throughput, kernels and memory.
+    Bench {
+        /// The `.nn` file (its first train block is measured).
+        file: PathBuf,
+        /// Threads for the CPU back end (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Measured steps, after the warm-up.
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+        /// Unmeasured steps run first.
+        #[arg(long, default_value_t = 10)]
+        warmup: usize,
+        /// The back end to measure.
+        #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+        backend: BackendArg,
+        /// Print one JSON object (compile_ms, step_ms_median, step_ms_p10,
+        /// step_ms_p90, samples_per_s, peak_bytes, naive_bytes, kernels, ...).
+        #[arg(long)]
+        json: bool,
+    },
+    /// An interactive session: define models, evaluate expressions, inspect shapes and graphs.
+    Repl,
     /// Evaluate saved weights on the data block's test split.
     Eval {
         /// The `.nn` file.
@@ -78,7 +112,36 @@ enum Command {
         /// The safetensors checkpoint to evaluate.
         #[arg(long)]
         weights: PathBuf,
+        /// The back end that runs the evaluation.
+        #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+        backend: BackendArg,
+        /// Threads for the CPU back end (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
     },
+}
+
+/// Back ends the commands that run graphs can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// The reference interpreter: slow, obviously correct.
+    Interp,
+    /// Fused kernels compiled with Cranelift, run on a thread pool.
+    Cpu,
+}
+
+impl BackendArg {
+    /// The back end, with `threads` threads where that applies.
+    pub fn make(self, threads: usize) -> Box<dyn crate::runtime::exec::Backend> {
+        match self {
+            BackendArg::Interp => Box::new(crate::runtime::exec::Interp),
+            BackendArg::Cpu => Box::new(crate::backend::cpu::Cpu::new(threads)),
+        }
+    }
+}
+
+fn default_threads(threads: Option<usize>) -> usize {
+    threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
 }
 
 /// Pipeline stages `nnc graph` can print.
@@ -88,8 +151,13 @@ pub enum Stage {
     Ast,
     /// The forward pass as a tensor graph.
     Ir,
-    /// The whole training step: forward, loss, backward and optimizer update.
+    /// The whole training step as built: forward, loss, backward and optimizer update.
     Backward,
+    /// The training step after simplification (the forward graph when the
+    /// program has no train block).
+    Step,
+    /// The kernels the training step is fused into, with the ops each holds.
+    Fused,
 }
 
 /// Output formats of `nnc graph`.
@@ -179,11 +247,20 @@ fn dispatch(cli: Cli, console: &mut Console) -> Outcome {
     match cli.command {
         Command::Check { file } => check::run(&file),
         Command::Graph { file, stage, format, model, dims } => graph::run(&file, stage, format, model, &dims),
-        Command::Run { file, init, log_json, epochs, limit, no_save } => {
+        Command::Run { file, init, log_json, epochs, limit, no_save, backend, threads } => {
+            let backend = backend.make(default_threads(threads));
             let flags = run::RunFlags { init, log_json, epochs, limit, no_save };
-            run::run(&file, &flags, console)
+            run::run(&file, &flags, backend.as_ref(), console)
         }
-        Command::Eval { file, weights } => run::eval(&file, &weights, console),
+        Command::Repl => repl::run(console),
+        Command::Eval { file, weights, backend, threads } => {
+            let backend = backend.make(default_threads(threads));
+            run::eval(&file, &weights, backend.as_ref(), console)
+        }
+        Command::Bench { file, threads, steps, warmup, backend, json } => {
+            let flags = bench::BenchFlags { backend, threads: default_threads(threads), steps, warmup, json };
+            bench::run(&file, &flags)
+        }
     }
 }
 

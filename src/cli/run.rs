@@ -8,7 +8,8 @@ use std::sync::atomic::AtomicBool;
 
 use super::{Console, Outcome, load_checked};
 use crate::diag::{Code, Diagnostic};
-use crate::runtime::trainer::{DEFAULT_BACKEND, EpochReport, Event, RunOptions, Session};
+use crate::runtime::exec::Backend;
+use crate::runtime::trainer::{EpochReport, Event, RunOptions, Session};
 use crate::sema::train::{Optimizer, TrainConfig, check_train};
 use crate::sema::{self, Program};
 
@@ -111,7 +112,7 @@ fn epoch_json(r: &EpochReport) -> String {
 }
 
 /// Trains.
-pub fn run(file: &Path, flags: &RunFlags, console: &mut Console) -> Outcome {
+pub fn run(file: &Path, flags: &RunFlags, backend: &dyn Backend, console: &mut Console) -> Outcome {
     let (prog, cfg) = match config(file) {
         Ok(x) => x,
         Err(o) => return o,
@@ -146,7 +147,7 @@ pub fn run(file: &Path, flags: &RunFlags, console: &mut Console) -> Outcome {
         },
         None => None,
     };
-    let mut session = match Session::new(&prog, &cfg, &opts, &DEFAULT_BACKEND) {
+    let mut session = match Session::new(&prog, &cfg, &opts, backend) {
         Ok(s) => s,
         Err(d) => return fail(prog, d),
     };
@@ -154,7 +155,7 @@ pub fn run(file: &Path, flags: &RunFlags, console: &mut Console) -> Outcome {
     let epochs = flags.epochs.unwrap_or(cfg.epochs);
     console.line(&format!(
         "training {} on {}: {n_params} parameters, {}, batch {}, {epochs} epochs, seed {}",
-        crate::syntax::dump::expr(&cfg.model),
+        prog.sources.snippet(cfg.model.span),
         cfg.data.name,
         describe(&cfg.optimizer),
         cfg.batch,
@@ -191,14 +192,14 @@ pub fn run(file: &Path, flags: &RunFlags, console: &mut Console) -> Outcome {
 }
 
 /// Evaluates saved weights on the test split (the training split when there is none).
-pub fn eval(file: &Path, weights: &Path, console: &mut Console) -> Outcome {
+pub fn eval(file: &Path, weights: &Path, backend: &dyn Backend, console: &mut Console) -> Outcome {
     let (prog, cfg) = match config(file) {
         Ok(x) => x,
         Err(o) => return o,
     };
     let opts =
         RunOptions { base_dir: base_dir(file), init: Some(weights.to_path_buf()), ..RunOptions::default() };
-    let res = Session::new(&prog, &cfg, &opts, &DEFAULT_BACKEND).and_then(|mut s| s.evaluate_default());
+    let res = Session::new(&prog, &cfg, &opts, backend).and_then(|mut s| s.evaluate_default());
     match res {
         Ok(e) => {
             let mut line = format!("loss {:.4}", e.loss);

@@ -56,7 +56,6 @@ codes! {
     INDEX = 310, "index or slice out of range";
     BAD_VALUE = 311, "argument value out of range";
     DTYPE = 312, "tensor element type does not match the declared type";
-    ASSERTION = 313, "compile-time assertion failed";
 
     TRAIN_TARGET = 401, "train block names an unknown model or data set";
     SETTING = 402, "unknown or invalid setting";

@@ -17,6 +17,23 @@ pub trait Executable {
     /// `update`, applies the graph's in-place updates to `env` afterwards and
     /// advances `env.step`. Returns every named output.
     fn run(&mut self, env: &mut Env, update: bool) -> Result<HashMap<String, Tensor>, EvalError>;
+
+    /// What compilation produced (kernel count, memory plan), when the back
+    /// end has such facts.
+    fn stats(&self) -> Option<ExecStats> {
+        None
+    }
+}
+
+/// Facts about a compiled graph, for `nnc bench`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecStats {
+    /// Kernels run per step.
+    pub kernels: usize,
+    /// Bytes of temporaries after the memory plan.
+    pub peak_bytes: usize,
+    /// Bytes of temporaries with one buffer each.
+    pub naive_bytes: usize,
 }
 
 /// Compiles graphs.

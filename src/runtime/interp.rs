@@ -304,7 +304,7 @@ fn eval_node(g: &Graph, id: NodeId, xs: &[&Tensor], env: &Env) -> Result<Tensor,
     Ok(Tensor::new(shape.clone(), data))
 }
 
-fn unary(op: UnaryOp, x: f32) -> f32 {
+pub(crate) fn unary(op: UnaryOp, x: f32) -> f32 {
     match op {
         UnaryOp::Neg => -x,
         UnaryOp::Exp => x.exp(),
@@ -317,7 +317,7 @@ fn unary(op: UnaryOp, x: f32) -> f32 {
     }
 }
 
-fn binary(op: BinaryOp, a: f32, b: f32) -> f32 {
+pub(crate) fn binary(op: BinaryOp, a: f32, b: f32) -> f32 {
     match op {
         BinaryOp::Add => a + b,
         BinaryOp::Sub => a - b,

@@ -23,12 +23,17 @@ fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// 64 well-mixed bits determined by the four numbers.
-pub fn hash(seed: u64, step: u64, stream: u32, index: u64) -> u64 {
+/// The part of [`hash`] that does not depend on the index: a back end
+/// computes it once per step and stream, then `mix(key ^ index)` per element.
+pub fn stream_key(seed: u64, step: u64, stream: u32) -> u64 {
     let h = mix(seed);
     let h = mix(h ^ step);
-    let h = mix(h ^ u64::from(stream));
-    mix(h ^ index)
+    mix(h ^ u64::from(stream))
+}
+
+/// 64 well-mixed bits determined by the four numbers.
+pub fn hash(seed: u64, step: u64, stream: u32, index: u64) -> u64 {
+    mix(stream_key(seed, step, stream) ^ index)
 }
 
 /// A uniform number in `[0, 1)`: the top 24 bits of [`hash`] divided by

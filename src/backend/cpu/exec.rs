@@ -1,0 +1,433 @@
+//! Running a compiled graph: binding buffers, calling kernels, splitting
+//! them across threads, and applying outputs and updates to the
+//! environment exactly as the interpreter's `step` does.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cranelift_jit::JITModule;
+
+use super::gemm::{self, GemmPtrs};
+use super::jit::{self, Abi, Jit, KernelFn};
+use crate::diag::{Code, Diagnostic};
+use crate::graph::{Graph, NodeId};
+use crate::kernel::ir::{BufId, BufKind, Kernel, LoopKernel, Program};
+use crate::kernel::memory::{self, MemoryPlan};
+use crate::runtime::Tensor;
+use crate::runtime::exec::{ExecStats, Executable};
+use crate::runtime::interp::{Env, EvalError, FeedKind};
+use crate::runtime::rng;
+
+/// Work (points times expressions) below which a loop kernel runs on the
+/// calling thread: splitting costs a few microseconds.
+const PARALLEL_WORK: f64 = 60_000.0;
+/// Multiply-adds below which a product runs on the calling thread.
+const PARALLEL_FLOPS: f64 = 400_000.0;
+
+/// A compiled loop kernel and how to call it.
+struct LoopCall {
+    f: KernelFn,
+    abi: Abi,
+    /// Iterations of the first outer variable (the range callers split).
+    extent: i64,
+    /// Estimated work, to decide whether to split.
+    work: f64,
+    /// Split points are multiples of this (the vector width when the first
+    /// outer variable is vectorised).
+    align: i64,
+}
+
+enum Step {
+    Loop(LoopCall),
+    Gemm(Box<crate::kernel::ir::GemmKernel>, Option<LoopCall>),
+    Gather(crate::kernel::ir::GatherKernel),
+    ScatterAdd(crate::kernel::ir::ScatterAddKernel),
+}
+
+/// Raw pointers handed to worker threads.
+#[derive(Clone, Copy)]
+struct Tables {
+    bufs: *const *mut f32,
+    keys: *const u64,
+}
+
+// SAFETY: the tables live on the calling thread's stack until every task of
+// the kernel has finished (rayon scopes join before returning).
+unsafe impl Send for Tables {}
+unsafe impl Sync for Tables {}
+
+/// A buffer address for this run.
+#[derive(Clone, Copy)]
+struct Ptr(*mut f32);
+
+// SAFETY: buffers outlive the run, and kernels running at the same time
+// write disjoint elements.
+unsafe impl Send for Ptr {}
+unsafe impl Sync for Ptr {}
+
+/// The part of an executable worker threads see.
+struct Runner {
+    program: Program,
+    steps: Vec<Step>,
+    zero: Ptr,
+    threads: usize,
+    parallel: bool,
+}
+
+/// A graph compiled for the CPU.
+pub struct CpuExecutable {
+    module: Option<JITModule>,
+    graph: Graph,
+    runner: Runner,
+    mem: MemoryPlan,
+    arena: Vec<f32>,
+    /// Copies of in-place targets, used when a run must not update.
+    scratch: HashMap<BufId, Vec<f32>>,
+    _zero: Box<[f32; 16]>,
+    pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+impl Drop for CpuExecutable {
+    fn drop(&mut self) {
+        if let Some(m) = self.module.take() {
+            // SAFETY: no kernel of this module can run any more.
+            unsafe { m.free_memory() };
+        }
+    }
+}
+
+fn backend_error(msg: String) -> Diagnostic {
+    Diagnostic::error_nowhere(Code::BACKEND, format!("the CPU back end cannot compile the graph: {msg}"))
+}
+
+impl CpuExecutable {
+    /// Simplifies, fuses, plans and compiles a graph.
+    pub fn new(
+        graph: &Graph,
+        threads: usize,
+        pool: Option<Arc<rayon::ThreadPool>>,
+    ) -> Result<CpuExecutable, Diagnostic> {
+        let mut g = graph.clone();
+        crate::opt::simplify(&mut g);
+        crate::graph::verify::verify(&g).map_err(|e| backend_error(e.to_string()))?;
+        let program = crate::fuse::run(&g);
+        crate::kernel::verify::verify(&program).map_err(backend_error)?;
+        let mem = memory::plan(&program);
+        let mut jit = Jit::new().map_err(backend_error)?;
+        let mut pending = Vec::with_capacity(program.kernels.len());
+        for k in &program.kernels {
+            fn compile<'k>(
+                jit: &mut Jit,
+                l: &'k LoopKernel,
+            ) -> Result<(cranelift_module::FuncId, Abi, &'k LoopKernel), Diagnostic> {
+                let abi = Abi::of(l);
+                let id = jit.compile(l, &abi).map_err(backend_error)?;
+                Ok((id, abi, l))
+            }
+            pending.push(match k {
+                Kernel::Loop(l) => (Some(compile(&mut jit, l)?), k),
+                Kernel::Gemm(gm) => (gm.epilogue.as_ref().map(|e| compile(&mut jit, e)).transpose()?, k),
+                Kernel::Gather(_) | Kernel::ScatterAdd(_) => (None, k),
+            });
+        }
+        let module = jit.finish().map_err(backend_error)?;
+        let call = |(id, abi, l): (cranelift_module::FuncId, Abi, &LoopKernel)| LoopCall {
+            f: jit::function(&module, id),
+            extent: l.extents[l.outer[0].0 as usize],
+            work: work(l),
+            align: 4,
+            abi,
+        };
+        let steps = pending
+            .into_iter()
+            .map(|(c, k)| match k {
+                Kernel::Loop(_) => Step::Loop(call(c.expect("compiled above"))),
+                Kernel::Gemm(gm) => Step::Gemm(Box::new(gm.clone()), c.map(call)),
+                Kernel::Gather(gk) => Step::Gather(gk.clone()),
+                Kernel::ScatterAdd(sk) => Step::ScatterAdd(sk.clone()),
+            })
+            .collect();
+        let arena = vec![0.0f32; mem.arena + memory::ALIGN];
+        let mut zero = Box::new([0.0f32; 16]);
+        let runner =
+            Runner { program, steps, zero: Ptr(zero.as_mut_ptr()), threads, parallel: pool.is_some() };
+        Ok(CpuExecutable {
+            module: Some(module),
+            graph: g,
+            runner,
+            mem,
+            arena,
+            scratch: HashMap::new(),
+            _zero: zero,
+            pool,
+        })
+    }
+
+    /// The simplified graph that was fused.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The fused program.
+    pub fn program(&self) -> &Program {
+        &self.runner.program
+    }
+
+    /// The memory plan.
+    pub fn memory(&self) -> &MemoryPlan {
+        &self.mem
+    }
+
+    /// The address of every buffer for this run.
+    fn bind(&mut self, env: &mut Env, update: bool) -> Result<Vec<Ptr>, EvalError> {
+        let base = self.arena.as_mut_ptr();
+        let skew = (base as usize / 4).wrapping_neg() % memory::ALIGN;
+        let program = &self.runner.program;
+        let in_place: Vec<BufId> = program.updates.iter().filter(|(t, v)| t == v).map(|&(t, _)| t).collect();
+        let mut ptrs = Vec::with_capacity(program.buffers.len());
+        for (i, b) in program.buffers.iter().enumerate() {
+            let (map, kind, name) = match &b.kind {
+                BufKind::Temp => {
+                    // SAFETY: offsets are inside the arena, which has ALIGN spare elements.
+                    ptrs.push(Ptr(match self.mem.offsets[i] {
+                        Some(off) => unsafe { base.add(skew + off) },
+                        None => std::ptr::null_mut(),
+                    }));
+                    continue;
+                }
+                BufKind::Input(n) => (&mut env.inputs, FeedKind::Input, n),
+                BufKind::Param(n) => (&mut env.params, FeedKind::Param, n),
+                BufKind::State(n) => (&mut env.states, FeedKind::State, n),
+            };
+            let t = map.get_mut(name).ok_or_else(|| EvalError::MissingFeed { kind, name: name.clone() })?;
+            if t.shape != b.shape {
+                return Err(EvalError::FeedShape {
+                    kind,
+                    name: name.clone(),
+                    expected: b.shape.clone(),
+                    found: t.shape.clone(),
+                });
+            }
+            let id = BufId(i as u32);
+            if !update && in_place.contains(&id) {
+                let copy = self.scratch.entry(id).or_default();
+                copy.clear();
+                copy.extend_from_slice(&t.data);
+                ptrs.push(Ptr(copy.as_mut_ptr()));
+            } else {
+                ptrs.push(Ptr(t.data.as_mut_ptr()));
+            }
+        }
+        Ok(ptrs)
+    }
+}
+
+impl Runner {
+    fn execute(&self, ptrs: &[Ptr], keys: &HashMap<u32, u64>) -> Result<(), EvalError> {
+        let zero = self.zero;
+        for step in &self.steps {
+            match step {
+                Step::Loop(c) => self.run_loop(c, ptrs, keys, zero, 0, c.extent, true),
+                Step::Gemm(g, epi) => self.run_gemm(g, epi.as_ref(), ptrs, keys, zero),
+                Step::Gather(gk) => {
+                    let (table, idx, out) =
+                        (ptrs[gk.table.0 as usize].0, ptrs[gk.idx.0 as usize].0, ptrs[gk.out.0 as usize].0);
+                    let n = self.program.buffer(gk.idx).numel();
+                    for i in 0..n {
+                        // SAFETY: buffers have the sizes the program gives them.
+                        let v = unsafe { *idx.add(i) };
+                        let r = check_index(gk.node, v, gk.rows)?;
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(table.add(r * gk.row), out.add(i * gk.row), gk.row)
+                        };
+                    }
+                }
+                Step::ScatterAdd(sk) => {
+                    let (src, idx, out) =
+                        (ptrs[sk.src.0 as usize].0, ptrs[sk.idx.0 as usize].0, ptrs[sk.out.0 as usize].0);
+                    let n = self.program.buffer(sk.idx).numel();
+                    // SAFETY: buffers have the sizes the program gives them.
+                    unsafe { std::ptr::write_bytes(out, 0, sk.rows * sk.row) };
+                    for i in 0..n {
+                        let v = unsafe { *idx.add(i) };
+                        let r = check_index(sk.node, v, sk.rows)?;
+                        for c in 0..sk.row {
+                            unsafe { *out.add(r * sk.row + c) += *src.add(i * sk.row + c) };
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn tables(c: &LoopCall, ptrs: &[Ptr], keys: &HashMap<u32, u64>, zero: Ptr) -> (Vec<*mut f32>, Vec<u64>) {
+        let mut bufs: Vec<*mut f32> = c.abi.bufs.iter().map(|b| ptrs[b.0 as usize].0).collect();
+        bufs.push(zero.0);
+        let ks = c.abi.streams.iter().map(|s| keys[s]).collect();
+        (bufs, ks)
+    }
+
+    /// Runs `begin..end` of a loop kernel's first variable, split across
+    /// threads when it is worth it.
+    #[allow(clippy::too_many_arguments)]
+    fn run_loop(
+        &self,
+        c: &LoopCall,
+        ptrs: &[Ptr],
+        keys: &HashMap<u32, u64>,
+        zero: Ptr,
+        begin: i64,
+        end: i64,
+        may_split: bool,
+    ) {
+        let (bufs, ks) = Self::tables(c, ptrs, keys, zero);
+        let t = Tables { bufs: bufs.as_ptr(), keys: ks.as_ptr() };
+        let n = end - begin;
+        let parts = if may_split && self.parallel && c.work * (n as f64 / c.extent as f64) > PARALLEL_WORK {
+            (self.threads as i64).min(n)
+        } else {
+            1
+        };
+        let f = c.f;
+        // SAFETY: the tables match the kernel's ABI and every pointer
+        // addresses a live buffer of the size the kernel assumes.
+        let call = move |t: Tables, a: i64, b: i64| unsafe { f(t.bufs, t.keys, a, b) };
+        if parts <= 1 {
+            call(t, begin, end);
+            return;
+        }
+        let bounds = split(begin, end, parts, c.align);
+        rayon::scope(|s| {
+            for w in bounds.windows(2).skip(1) {
+                let (a, b) = (w[0], w[1]);
+                s.spawn(move |_| call(t, a, b));
+            }
+            call(t, bounds[0], bounds[1]);
+        });
+    }
+
+    fn run_gemm(
+        &self,
+        g: &crate::kernel::ir::GemmKernel,
+        epi: Option<&LoopCall>,
+        ptrs: &[Ptr],
+        keys: &HashMap<u32, u64>,
+        zero: Ptr,
+    ) {
+        // SAFETY: view offsets are inside their buffers.
+        let p = unsafe {
+            GemmPtrs {
+                a: ptrs[g.a.buf.0 as usize].0.offset(g.a.offset as isize),
+                b: ptrs[g.b.buf.0 as usize].0.offset(g.b.offset as isize),
+                c: ptrs[g.c.0 as usize].0,
+            }
+        };
+        let extent = gemm::split_extent(g);
+        let parts =
+            if self.parallel && gemm::flops(g) > PARALLEL_FLOPS { self.threads.min(extent) } else { 1 };
+        let task = |r0: usize, r1: usize| {
+            // SAFETY: the slice is inside the result and the operands.
+            unsafe { gemm::run_slice(g, p, r0, r1) };
+            if let Some(e) = epi {
+                self.run_loop(e, ptrs, keys, zero, r0 as i64, r1 as i64, false);
+            }
+        };
+        if parts <= 1 {
+            task(0, extent);
+            return;
+        }
+        let bounds = split(0, extent as i64, parts as i64, 1);
+        rayon::scope(|s| {
+            for w in bounds.windows(2).skip(1) {
+                let (a, b) = (w[0] as usize, w[1] as usize);
+                let task = &task;
+                s.spawn(move |_| task(a, b));
+            }
+            task(bounds[0] as usize, bounds[1] as usize);
+        });
+    }
+}
+
+/// `parts + 1` increasing bounds from `begin` to `end`; inner bounds are
+/// multiples of `align` when the range allows.
+fn split(begin: i64, end: i64, parts: i64, align: i64) -> Vec<i64> {
+    let n = end - begin;
+    let mut bounds = vec![begin];
+    for i in 1..parts {
+        let mut x = begin + n * i / parts;
+        if n >= parts * align * 4 {
+            x -= (x - begin) % align;
+        }
+        bounds.push(x.max(*bounds.last().expect("non-empty")));
+    }
+    bounds.push(end);
+    bounds
+}
+
+/// Points times expressions of a loop kernel.
+fn work(k: &LoopKernel) -> f64 {
+    let points = k.outer_points() as f64;
+    let inner: f64 = k.stages.iter().map(|s| k.stage_points(s) as f64).sum::<f64>().max(1.0);
+    points * inner * (k.exprs.len() as f64 / 4.0 + 1.0)
+}
+
+fn check_index(node: NodeId, v: f32, bound: usize) -> Result<usize, EvalError> {
+    if v >= 0.0 && v.fract() == 0.0 && (v as usize) < bound {
+        Ok(v as usize)
+    } else {
+        Err(EvalError::IndexOutOfRange { node, index: v, bound })
+    }
+}
+
+impl Executable for CpuExecutable {
+    fn run(&mut self, env: &mut Env, update: bool) -> Result<HashMap<String, Tensor>, EvalError> {
+        let ptrs = self.bind(env, update)?;
+        let mut keys = HashMap::new();
+        let runner = &self.runner;
+        for s in runner.steps.iter().flat_map(|s| match s {
+            Step::Loop(c) => c.abi.streams.clone(),
+            Step::Gemm(_, Some(c)) => c.abi.streams.clone(),
+            _ => vec![],
+        }) {
+            keys.insert(s, rng::stream_key(env.seed, env.step, s));
+        }
+        match &self.pool {
+            Some(pool) => pool.install(|| runner.execute(&ptrs, &keys))?,
+            None => runner.execute(&ptrs, &keys)?,
+        }
+        let program = &runner.program;
+        let read = |b: BufId| {
+            let buf = program.buffer(b);
+            // SAFETY: the buffer holds `numel` elements after the run.
+            let data = unsafe { std::slice::from_raw_parts(ptrs[b.0 as usize].0, buf.numel()) }.to_vec();
+            Tensor::new(buf.shape.clone(), data)
+        };
+        let outputs: HashMap<String, Tensor> =
+            program.outputs.iter().map(|(name, b)| (name.clone(), read(*b))).collect();
+        if update {
+            let copies: Vec<(BufId, Tensor)> =
+                program.updates.iter().filter(|(t, v)| t != v).map(|&(t, v)| (t, read(v))).collect();
+            for (t, value) in copies {
+                let (map, name) = match &program.buffer(t).kind {
+                    BufKind::Param(n) => (&mut env.params, n),
+                    BufKind::State(n) => (&mut env.states, n),
+                    BufKind::Input(_) | BufKind::Temp => unreachable!("updates target params and state"),
+                };
+                if let Some(slot) = map.get_mut(name) {
+                    slot.data.copy_from_slice(&value.data);
+                }
+            }
+            env.step += 1;
+        }
+        Ok(outputs)
+    }
+
+    fn stats(&self) -> Option<ExecStats> {
+        Some(ExecStats {
+            kernels: self.runner.program.kernels.len(),
+            peak_bytes: self.mem.peak_bytes(),
+            naive_bytes: self.mem.naive_bytes(),
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! Matrix products through `matrixmultiply::sgemm`, which takes arbitrary
+//! row and column strides, so transposed and broadcast operands are read
+//! in place.
+//!
+//! A GEMM kernel is split along the first dimension of its result (the
+//! first batch dimension, else the rows): each task multiplies its slice
+//! and then runs the fused epilogue on the same slice while it is in cache.
+
+use crate::kernel::ir::GemmKernel;
+
+/// Base pointers of a product's operands and result, already offset.
+#[derive(Clone, Copy)]
+pub struct GemmPtrs {
+    /// Left operand at element zero.
+    pub a: *const f32,
+    /// Right operand at element zero.
+    pub b: *const f32,
+    /// Result.
+    pub c: *mut f32,
+}
+
+// SAFETY: the pointers address buffers that outlive the step, and tasks
+// write disjoint slices of `c`.
+unsafe impl Send for GemmPtrs {}
+unsafe impl Sync for GemmPtrs {}
+
+/// The extent of the dimension tasks split.
+pub fn split_extent(g: &GemmKernel) -> usize {
+    g.batch.first().copied().unwrap_or(g.m)
+}
+
+/// Multiply-adds of the whole product.
+pub fn flops(g: &GemmKernel) -> f64 {
+    2.0 * g.batch.iter().product::<usize>() as f64 * g.m as f64 * g.n as f64 * g.k as f64
+}
+
+/// Computes slice `r0..r1` of the split dimension.
+///
+/// # Safety
+/// The pointers must address buffers of the kernel's shapes.
+pub unsafe fn run_slice(g: &GemmKernel, p: GemmPtrs, r0: usize, r1: usize) {
+    let nb = g.batch.len();
+    let (sa, sb) = (&g.a.strides, &g.b.strides);
+    let (rsa, csa) = (sa[nb] as isize, sa[nb + 1] as isize);
+    let (rsb, csb) = (sb[nb] as isize, sb[nb + 1] as isize);
+    let (m, n, k) = (g.m, g.n, g.k);
+    if nb == 0 {
+        // SAFETY: rows r0..r1 of a and c are inside their buffers.
+        unsafe {
+            matrixmultiply::sgemm(
+                r1 - r0,
+                k,
+                n,
+                1.0,
+                p.a.offset(r0 as isize * rsa),
+                rsa,
+                csa,
+                p.b,
+                rsb,
+                csb,
+                0.0,
+                p.c.add(r0 * n),
+                n as isize,
+                1,
+            );
+        }
+        return;
+    }
+    let inner: usize = g.batch[1..].iter().product();
+    for b0 in r0..r1 {
+        for rest in 0..inner {
+            // Unravel the batch index and offset each operand by its strides.
+            let (mut oa, mut ob) = (b0 as isize * sa[0] as isize, b0 as isize * sb[0] as isize);
+            let mut r = rest;
+            for d in (1..nb).rev() {
+                let i = r % g.batch[d];
+                r /= g.batch[d];
+                oa += i as isize * sa[d] as isize;
+                ob += i as isize * sb[d] as isize;
+            }
+            let oc = (b0 * inner + rest) * m * n;
+            // SAFETY: offsets stay inside the operands by the view's construction.
+            unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    p.a.offset(oa),
+                    rsa,
+                    csa,
+                    p.b.offset(ob),
+                    rsb,
+                    csb,
+                    0.0,
+                    p.c.add(oc),
+                    n as isize,
+                    1,
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! Building kernel expressions from graph nodes: the one place where
+//! movement ops turn into index arithmetic.
+//!
+//! [`Builder::value`] gives the value of a node at an index (one
+//! [`IExpr`] per axis of the node's shape) as an [`Expr`] in the kernel's
+//! pool. Nodes that are materialised elsewhere become loads; nodes that
+//! belong to the kernel being built become accumulators or are inlined;
+//! everything else is inlined, with reshapes, permutes, expands and slices
+//! rewriting the index, and pads and concats adding conditions.
+
+use std::collections::HashMap;
+
+use crate::graph::{DType, Graph, NodeId, Op, Shape};
+use crate::kernel::index::Simplifier;
+use crate::kernel::ir::{AccId, BufId, BufKind, Buffer, Cond, Expr, ExprId, IExpr, Var};
+use crate::runtime::interp;
+
+/// Which nodes are materialised, and the buffers given to them so far.
+pub struct Buffers {
+    /// Buffers in creation order.
+    pub list: Vec<Buffer>,
+    by_node: HashMap<NodeId, BufId>,
+}
+
+impl Default for Buffers {
+    fn default() -> Buffers {
+        Buffers::new()
+    }
+}
+
+impl Buffers {
+    /// No buffers yet.
+    pub fn new() -> Buffers {
+        Buffers { list: Vec::new(), by_node: HashMap::new() }
+    }
+
+    /// The buffer of a materialised node, created on first use.
+    pub fn of(&mut self, g: &Graph, n: NodeId) -> BufId {
+        if let Some(&b) = self.by_node.get(&n) {
+            return b;
+        }
+        let node = g.node(n);
+        let kind = match &node.op {
+            Op::Input { name } => BufKind::Input(name.clone()),
+            Op::Param { name } => BufKind::Param(name.clone()),
+            Op::State { name } => BufKind::State(name.clone()),
+            _ => BufKind::Temp,
+        };
+        let id = BufId(self.list.len() as u32);
+        self.list.push(Buffer { kind, shape: node.shape.clone(), dtype: node.dtype, node: n });
+        self.by_node.insert(n, id);
+        id
+    }
+
+    /// The buffer of a node, if it has one.
+    pub fn get(&self, n: NodeId) -> Option<BufId> {
+        self.by_node.get(&n).copied()
+    }
+}
+
+/// How a node that belongs to the kernel under construction is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A reduction of this kernel: read as its accumulator, only at the
+    /// current outer point.
+    Reduce(AccId),
+    /// Recomputed wherever it is read.
+    Inline,
+}
+
+/// Builds the expressions of one kernel.
+pub struct Builder<'a> {
+    g: &'a Graph,
+    realized: &'a [bool],
+    /// Buffers of materialised nodes.
+    pub bufs: &'a mut Buffers,
+    /// Members of the kernel and how they are read.
+    pub members: HashMap<NodeId, Role>,
+    /// The index of each axis of the kernel's full shape.
+    pub axis_ix: Vec<IExpr>,
+    /// Which axes of the full shape are outer (not reduced).
+    pub kept: Vec<bool>,
+    /// Inclusive bounds of each variable.
+    pub bounds: Vec<(i64, i64)>,
+    /// The expression pool.
+    pub exprs: Vec<Expr>,
+    interned: HashMap<Expr, ExprId>,
+    guard: Vec<Cond>,
+    /// Requested variable splits.
+    pub splits: Vec<(Var, i64)>,
+    /// Set when a member was read away from the current outer point.
+    pub misaligned: bool,
+    /// Nodes whose loads must stay within the slice of axis 0 of the
+    /// current point (GEMM epilogues read their product that way).
+    pub same_slice: Vec<NodeId>,
+    /// Materialised nodes loaded.
+    pub loaded: Vec<NodeId>,
+}
+
+impl<'a> Builder<'a> {
+    /// A builder over variables with these extents.
+    pub fn new(g: &'a Graph, realized: &'a [bool], bufs: &'a mut Buffers, extents: &[i64]) -> Builder<'a> {
+        Builder {
+            g,
+            realized,
+            bufs,
+            members: HashMap::new(),
+            axis_ix: Vec::new(),
+            kept: Vec::new(),
+            bounds: extents.iter().map(|&e| (0, e - 1)).collect(),
+            exprs: Vec::new(),
+            interned: HashMap::new(),
+            guard: Vec::new(),
+            splits: Vec::new(),
+            misaligned: false,
+            same_slice: Vec::new(),
+            loaded: Vec::new(),
+        }
+    }
+
+    /// Adds an expression (or finds the equal one), folding constants.
+    pub fn intern(&mut self, e: Expr) -> ExprId {
+        let e = self.fold(e);
+        if let Some(&id) = self.interned.get(&e) {
+            return id;
+        }
+        let id = ExprId(self.exprs.len() as u32);
+        self.exprs.push(e.clone());
+        self.interned.insert(e, id);
+        id
+    }
+
+    fn constant_of(&self, id: ExprId) -> Option<f32> {
+        match self.exprs[id.0 as usize] {
+            Expr::Const(bits) => Some(f32::from_bits(bits)),
+            _ => None,
+        }
+    }
+
+    fn fold(&self, e: Expr) -> Expr {
+        match &e {
+            Expr::Unary(u, a) => match self.constant_of(*a) {
+                Some(x) => Expr::constant(interp::unary(*u, x)),
+                None => e,
+            },
+            Expr::Binary(b, x, y) => match (self.constant_of(*x), self.constant_of(*y)) {
+                (Some(x), Some(y)) => Expr::constant(interp::binary(*b, x, y)),
+                _ => e,
+            },
+            Expr::Select(c, a, b) => match self.constant_of(*c) {
+                Some(c) => self.exprs[if c != 0.0 { a.0 } else { b.0 } as usize].clone(),
+                None if a == b => self.exprs[a.0 as usize].clone(),
+                None => e,
+            },
+            Expr::Trunc(a) => match self.constant_of(*a) {
+                Some(x) => Expr::constant(x.trunc()),
+                None => e,
+            },
+            Expr::Cond(cs) if cs.is_empty() => Expr::constant(1.0),
+            _ => e,
+        }
+    }
+
+    fn simplifier(&self) -> Simplifier<'_> {
+        Simplifier::new(&self.bounds)
+    }
+
+    /// Row-major offset of `ix` in `shape`.
+    pub fn flat(&self, ix: &[IExpr], shape: &Shape) -> IExpr {
+        let strides = shape.strides();
+        let mut res = IExpr::constant(0);
+        for (i, s) in ix.iter().zip(strides) {
+            res = res.add(&i.scale(s as i64));
+        }
+        res
+    }
+
+    /// The per-axis index in `dims` of row-major offset `l`.
+    fn unravel(&mut self, l: &IExpr, dims: &Shape) -> Vec<IExpr> {
+        let strides = dims.strides();
+        let mut s = self.simplifier();
+        let ix = dims
+            .0
+            .iter()
+            .zip(&strides)
+            .enumerate()
+            .map(|(k, (&d, &st))| {
+                if d == 1 {
+                    return IExpr::constant(0);
+                }
+                let q = s.div(l, st as i64);
+                if k == 0 { q } else { s.rem(&q, d as i64) }
+            })
+            .collect();
+        let splits = std::mem::take(&mut s.splits);
+        self.splits.extend(splits);
+        ix
+    }
+
+    /// Drops the conditions that always hold; `None` when one never holds.
+    fn live_conds(&self, conds: Vec<Cond>) -> Option<Vec<Cond>> {
+        let mut out = Vec::new();
+        for c in conds {
+            let (lo, hi) = self.simplifier().range(&c.index);
+            if hi < c.lo || lo >= c.hi {
+                return None;
+            }
+            if !(lo >= c.lo && hi < c.hi) {
+                out.push(c);
+            }
+        }
+        Some(out)
+    }
+
+    /// The value of node `n` at index `ix`.
+    pub fn value(&mut self, n: NodeId, ix: &[IExpr]) -> ExprId {
+        match self.members.get(&n) {
+            Some(Role::Reduce(acc)) => {
+                let acc = *acc;
+                for (k, i) in ix.iter().enumerate() {
+                    if self.kept.get(k).copied().unwrap_or(false) && *i != self.axis_ix[k] {
+                        self.misaligned = true;
+                    }
+                }
+                return self.intern(Expr::Acc(acc));
+            }
+            Some(Role::Inline) => return self.compute(n, ix),
+            None => {}
+        }
+        if self.realized[n.0 as usize] {
+            return self.load(n, ix);
+        }
+        self.compute(n, ix)
+    }
+
+    /// The value of node `n` at row-major offset `l`. Reshapes and
+    /// elementwise ops keep offsets, so a chain of them down to a
+    /// materialised node is a load at `l` itself, with no unravelling.
+    pub fn value_flat(&mut self, n: NodeId, l: &IExpr) -> ExprId {
+        let g = self.g;
+        let node = g.node(n);
+        if !self.members.contains_key(&n) {
+            let xs = g.operands(n);
+            if self.realized[n.0 as usize] {
+                if self.same_slice.contains(&n) {
+                    let ix = self.unravel(l, &node.shape);
+                    return self.load(n, &ix);
+                }
+                self.loaded.push(n);
+                let buf = self.bufs.of(g, n);
+                let guard = self.live_conds(self.guard.clone()).unwrap_or_default();
+                return self.intern(Expr::Load { buf, index: l.clone(), guard });
+            }
+            match &node.op {
+                Op::Reshape => return self.value_flat(xs[0], l),
+                Op::Unary(u) => {
+                    let a = self.value_flat(xs[0], l);
+                    let e = self.intern(Expr::Unary(*u, a));
+                    return self.trunc_if_int(n, e);
+                }
+                Op::Binary(b) => {
+                    let x = self.value_flat(xs[0], l);
+                    let y = self.value_flat(xs[1], l);
+                    let e = self.intern(Expr::Binary(*b, x, y));
+                    return self.trunc_if_int(n, e);
+                }
+                Op::Select => {
+                    let c = self.value_flat(xs[0], l);
+                    let a = self.value_flat(xs[1], l);
+                    let b = self.value_flat(xs[2], l);
+                    return self.intern(Expr::Select(c, a, b));
+                }
+                _ => {}
+            }
+        }
+        let ix = self.unravel(l, &node.shape);
+        self.value(n, &ix)
+    }
+
+    /// A load of materialised node `n` at `ix`, under the current guard.
+    pub fn load(&mut self, n: NodeId, ix: &[IExpr]) -> ExprId {
+        if self.same_slice.contains(&n) && ix.first() != self.axis_ix.first() {
+            self.misaligned = true;
+        }
+        self.loaded.push(n);
+        let buf = self.bufs.of(self.g, n);
+        let index = self.flat(ix, &self.g.node(n).shape);
+        let guard = self.live_conds(self.guard.clone()).unwrap_or_default();
+        self.intern(Expr::Load { buf, index, guard })
+    }
+
+    fn trunc_if_int(&mut self, n: NodeId, e: ExprId) -> ExprId {
+        if self.g.dtype(n) == DType::I32 { self.intern(Expr::Trunc(e)) } else { e }
+    }
+
+    /// The definition of node `n` at row-major offset `l`.
+    pub fn compute_flat(&mut self, n: NodeId, l: &IExpr) -> ExprId {
+        let xs = self.g.operands(n);
+        match &self.g.node(n).op {
+            Op::Reshape => self.value_flat(xs[0], l),
+            Op::Unary(u) => {
+                let a = self.value_flat(xs[0], l);
+                let e = self.intern(Expr::Unary(*u, a));
+                self.trunc_if_int(n, e)
+            }
+            Op::Binary(b) => {
+                let x = self.value_flat(xs[0], l);
+                let y = self.value_flat(xs[1], l);
+                let e = self.intern(Expr::Binary(*b, x, y));
+                self.trunc_if_int(n, e)
+            }
+            _ => {
+                let ix = self.unravel(l, &self.g.node(n).shape.clone());
+                self.compute(n, &ix)
+            }
+        }
+    }
+
+    /// The definition of node `n` at `ix`, in terms of its operands.
+    pub fn compute(&mut self, n: NodeId, ix: &[IExpr]) -> ExprId {
+        let g = self.g;
+        let node = g.node(n);
+        let xs = g.operands(n);
+        match &node.op {
+            Op::Const { value } => {
+                let v = if node.dtype == DType::I32 { value.trunc() } else { *value };
+                self.intern(Expr::constant(v))
+            }
+            Op::Iota { axis } => self.intern(Expr::Index(ix[*axis].clone())),
+            Op::Rand { stream } => {
+                let index = self.flat(ix, &node.shape);
+                self.intern(Expr::Rand { stream: *stream, index })
+            }
+            Op::Unary(u) => {
+                let a = self.value(xs[0], ix);
+                let e = self.intern(Expr::Unary(*u, a));
+                self.trunc_if_int(n, e)
+            }
+            Op::Binary(b) => {
+                let x = self.value(xs[0], ix);
+                let y = self.value(xs[1], ix);
+                let e = self.intern(Expr::Binary(*b, x, y));
+                self.trunc_if_int(n, e)
+            }
+            Op::Select => {
+                let c = self.value(xs[0], ix);
+                let a = self.value(xs[1], ix);
+                let b = self.value(xs[2], ix);
+                self.intern(Expr::Select(c, a, b))
+            }
+            Op::Detach => self.value(xs[0], ix),
+            Op::Cast => {
+                let a = self.value(xs[0], ix);
+                if node.dtype == DType::I32 && g.dtype(xs[0]) == DType::F32 {
+                    self.intern(Expr::Trunc(a))
+                } else {
+                    a
+                }
+            }
+            Op::Reshape => {
+                let l = self.flat(ix, &node.shape);
+                self.value_flat(xs[0], &l)
+            }
+            Op::Permute { perm } => {
+                let mut inner = vec![IExpr::constant(0); perm.len()];
+                for (i, &p) in perm.iter().enumerate() {
+                    inner[p] = ix[i].clone();
+                }
+                self.value(xs[0], &inner)
+            }
+            Op::Expand => {
+                let src = g.shape(xs[0]);
+                let inner: Vec<IExpr> = ix
+                    .iter()
+                    .zip(&src.0)
+                    .map(|(i, &d)| if d == 1 { IExpr::constant(0) } else { i.clone() })
+                    .collect();
+                self.value(xs[0], &inner)
+            }
+            Op::Slice { ranges } => {
+                let inner: Vec<IExpr> = ix
+                    .iter()
+                    .zip(ranges)
+                    .map(|(i, r)| i.scale(r.step as i64).offset(r.start as i64))
+                    .collect();
+                self.value(xs[0], &inner)
+            }
+            Op::Pad { pads } => {
+                let src = g.shape(xs[0]).clone();
+                let conds: Vec<Cond> = ix
+                    .iter()
+                    .zip(pads)
+                    .zip(&src.0)
+                    .filter(|&(_, &d)| d > 0)
+                    .map(|((i, &(lo, _)), &d)| Cond { index: i.clone(), lo: lo as i64, hi: (lo + d) as i64 })
+                    .collect();
+                let inner: Vec<IExpr> =
+                    ix.iter().zip(pads).map(|(i, &(lo, _))| i.offset(-(lo as i64))).collect();
+                self.guarded(conds, |b| b.value(xs[0], &inner))
+            }
+            Op::Concat { axis } => {
+                let mut parts = Vec::with_capacity(xs.len());
+                let mut offset = 0i64;
+                for &x in &xs {
+                    let d = g.shape(x).0[*axis] as i64;
+                    parts.push((x, offset, d));
+                    offset += d;
+                }
+                let mut res = self.intern(Expr::constant(0.0));
+                for &(x, off, d) in parts.iter().rev() {
+                    if d == 0 {
+                        continue;
+                    }
+                    let cond = Cond { index: ix[*axis].clone(), lo: off, hi: off + d };
+                    let mut inner = ix.to_vec();
+                    inner[*axis] = ix[*axis].offset(-off);
+                    let else_ = res;
+                    res = self.guarded_else(vec![cond], else_, |b| b.value(x, &inner));
+                }
+                res
+            }
+            Op::Input { .. }
+            | Op::Param { .. }
+            | Op::State { .. }
+            | Op::Reduce { .. }
+            | Op::MatMul
+            | Op::Gather
+            | Op::ScatterAdd => self.load(n, ix),
+        }
+    }
+
+    /// `conds ? inner : 0`, with `inner`'s loads guarded by `conds`.
+    fn guarded(&mut self, conds: Vec<Cond>, inner: impl FnOnce(&mut Builder<'a>) -> ExprId) -> ExprId {
+        let zero = self.intern(Expr::constant(0.0));
+        self.guarded_else(conds, zero, inner)
+    }
+
+    /// `conds ? inner : else_`, with `inner`'s loads guarded by `conds`.
+    fn guarded_else(
+        &mut self,
+        conds: Vec<Cond>,
+        else_: ExprId,
+        inner: impl FnOnce(&mut Builder<'a>) -> ExprId,
+    ) -> ExprId {
+        let Some(conds) = self.live_conds(conds) else { return else_ };
+        if conds.is_empty() {
+            return inner(self);
+        }
+        let depth = self.guard.len();
+        self.guard.extend(conds.iter().cloned());
+        let v = inner(self);
+        self.guard.truncate(depth);
+        let c = self.intern(Expr::Cond(conds));
+        self.intern(Expr::Select(c, v, else_))
+    }
+
+    /// The accumulators an expression reads, transitively.
+    pub fn accs_used(&self, root: ExprId) -> Vec<AccId> {
+        let mut seen = vec![false; self.exprs.len()];
+        let mut stack = vec![root];
+        let mut out = Vec::new();
+        while let Some(e) = stack.pop() {
+            if std::mem::replace(&mut seen[e.0 as usize], true) {
+                continue;
+            }
+            let ex = &self.exprs[e.0 as usize];
+            if let Expr::Acc(a) = ex {
+                out.push(*a);
+            }
+            stack.extend(ex.operands());
+        }
+        out
+    }
+}

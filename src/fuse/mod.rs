@@ -1,0 +1,30 @@
+//! Fusion: turns a verified graph into a [`kernel::Program`](crate::kernel::Program).
+//!
+//! Three steps, one module each: [`realize`] decides which nodes are
+//! materialised, [`group`] gathers realized nodes into kernels (elementwise
+//! chains, reductions with their producers and consumers, matrix products
+//! with their epilogues), and [`lower`] writes each group as loops over
+//! index expressions ([`build`] folds every movement op into them). The
+//! in-place update rewrite and the kernel verifier run last.
+
+pub mod build;
+pub mod group;
+pub mod lower;
+pub mod realize;
+
+use crate::graph::Graph;
+use crate::kernel::{Program, inplace};
+
+/// Fuses a graph that has passed `graph::verify`.
+pub fn run(g: &Graph) -> Program {
+    let realized = realize::plan(g);
+    let groups = group::run(g, &realized);
+    let mut p = lower::run(g, &realized, &groups);
+    inplace::run(&mut p);
+    if cfg!(debug_assertions)
+        && let Err(e) = crate::kernel::verify::verify(&p)
+    {
+        panic!("internal error: fusion produced an invalid program: {e}");
+    }
+    p
+}

@@ -1,0 +1,124 @@
+//! Which nodes get a kernel of their own (are *realized*) and which are
+//! recomputed inside their users' kernels.
+//!
+//! Realized: storage leaves, matrix products, reductions, gathers and
+//! scatter-adds, outputs and update values; the operands of library kernels
+//! that are not already strided views of a realized node; and elementwise
+//! nodes with several users whose recomputation would cost more than
+//! [`CHEAP`] (a transcendental, a random draw, a long chain). Everything
+//! else (views, constants, short elementwise chains) is inlined.
+
+use super::build::{Buffers, Builder};
+use crate::graph::{BinaryOp, Graph, NodeId, Op, UnaryOp};
+use crate::kernel::ir::{Expr, IExpr, Var};
+
+/// Inline cost up to which a node with several users is recomputed.
+pub const CHEAP: u32 = 6;
+
+/// One flag per node index: true when the node is realized.
+pub fn plan(g: &Graph) -> Vec<bool> {
+    let bound = g.node_ids().last().map_or(0, |n| n.0 as usize + 1);
+    let mut realized = vec![false; bound];
+    let mut uses = vec![0usize; bound];
+    for id in g.node_ids() {
+        uses[id.0 as usize] = g.users(id).len();
+        let op = &g.node(id).op;
+        if op.is_leaf_storage() || matches!(op, Op::MatMul | Op::Gather | Op::ScatterAdd | Op::Reduce { .. })
+        {
+            realized[id.0 as usize] = true;
+        }
+    }
+    for (_, o) in g.outputs() {
+        realized[o.0 as usize] = true;
+        uses[o.0 as usize] += 1;
+    }
+    for &(_, v) in g.updates() {
+        realized[v.0 as usize] = true;
+        uses[v.0 as usize] += 1;
+    }
+    let order = g.topo_order();
+    for &id in &order {
+        match g.node(id).op {
+            Op::Gather | Op::ScatterAdd => {
+                for x in g.operands(id) {
+                    realized[x.0 as usize] = true;
+                }
+            }
+            Op::MatMul => {
+                for x in g.operands(id) {
+                    let mut base = x;
+                    while is_view(&g.node(base).op) {
+                        base = g.operands(base)[0];
+                    }
+                    realized[base.0 as usize] = true;
+                    if strided_view(g, &realized, x).is_none() {
+                        realized[x.0 as usize] = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut cost = vec![0u32; bound];
+    for &id in &order {
+        let i = id.0 as usize;
+        if realized[i] {
+            continue;
+        }
+        let op = &g.node(id).op;
+        let operands: u32 =
+            g.operands(id).iter().map(|x| if realized[x.0 as usize] { 1 } else { cost[x.0 as usize] }).sum();
+        cost[i] = own_cost(op).saturating_add(operands);
+        if uses[i] > 1 && cost[i] > CHEAP {
+            realized[i] = true;
+        }
+    }
+    realized
+}
+
+fn is_view(op: &Op) -> bool {
+    matches!(op, Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. })
+}
+
+fn own_cost(op: &Op) -> u32 {
+    match op {
+        Op::Input { .. } | Op::Param { .. } | Op::State { .. } => 1,
+        Op::Const { .. } | Op::Iota { .. } => 0,
+        Op::Rand { .. } => 10,
+        Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. } => 0,
+        Op::Detach => 0,
+        Op::Pad { .. } | Op::Select | Op::Cast => 1,
+        Op::Concat { .. } => 2,
+        Op::Unary(u) => match u {
+            UnaryOp::Neg => 1,
+            UnaryOp::Sqrt | UnaryOp::Recip => 2,
+            UnaryOp::Exp | UnaryOp::Log | UnaryOp::Tanh | UnaryOp::Sin | UnaryOp::Cos => 10,
+        },
+        Op::Binary(b) => match b {
+            BinaryOp::Pow => 10,
+            BinaryOp::Div => 2,
+            _ => 1,
+        },
+        Op::Reduce { .. } | Op::MatMul | Op::Gather | Op::ScatterAdd => 1,
+    }
+}
+
+/// When node `x` is a strided view of a realized node: that node and the
+/// view's `(offset, strides)` over `x`'s shape.
+pub fn strided_view(g: &Graph, realized: &[bool], x: NodeId) -> Option<(NodeId, i64, Vec<i64>)> {
+    let shape = g.shape(x).clone();
+    let extents: Vec<i64> = shape.0.iter().map(|&d| d as i64).collect();
+    let mut bufs = Buffers::new();
+    let mut b = Builder::new(g, realized, &mut bufs, &extents);
+    let ix: Vec<IExpr> = (0..shape.rank()).map(|k| IExpr::var(Var(k as u32))).collect();
+    let e = b.value(x, &ix);
+    let Expr::Load { buf, index, guard } = b.exprs[e.0 as usize].clone() else { return None };
+    if !guard.is_empty() || !index.is_affine() {
+        return None;
+    }
+    let node = b.bufs.list[buf.0 as usize].node;
+    let strides = (0..shape.rank())
+        .map(|k| if shape.0[k] == 1 { 0 } else { index.coefficient(Var(k as u32)) })
+        .collect();
+    Some((node, index.constant, strides))
+}
