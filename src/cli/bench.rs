@@ -38,6 +38,7 @@ struct Report {
     peak_bytes: Option<usize>,
     naive_bytes: Option<usize>,
     final_loss: f32,
+    profile: Option<String>,
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -119,6 +120,9 @@ pub fn run(file: &Path, flags: &BenchFlags) -> Outcome {
         if let (Some(p), Some(n)) = (report.peak_bytes, report.naive_bytes) {
             s += &format!("memory      {p} bytes of temporaries planned ({n} bytes unplanned)\n");
         }
+        if let Some(p) = &report.profile {
+            s += p;
+        }
         s
     };
     Outcome { stdout, diags: Vec::new(), sources: prog.sources }
@@ -175,5 +179,6 @@ fn measure(
         peak_bytes: stats.map(|s| s.peak_bytes),
         naive_bytes: stats.map(|s| s.naive_bytes),
         final_loss,
+        profile: exe.profile(),
     })
 }

@@ -82,6 +82,11 @@ pub struct Builder<'a> {
     pub kept: Vec<bool>,
     /// Inclusive bounds of each variable.
     pub bounds: Vec<(i64, i64)>,
+    /// The bounds narrowed by the conditions of the guards being built
+    /// under: inside `pad`'s guard `2 <= i < 26`, `i - 2` is in `0..24`.
+    /// Indices built there are only used there, so they may be simplified
+    /// with these; whether a guard holds is decided with `bounds`.
+    tight: Vec<(i64, i64)>,
     /// The expression pool.
     pub exprs: Vec<Expr>,
     interned: HashMap<Expr, ExprId>,
@@ -108,6 +113,7 @@ impl<'a> Builder<'a> {
             axis_ix: Vec::new(),
             kept: Vec::new(),
             bounds: extents.iter().map(|&e| (0, e - 1)).collect(),
+            tight: extents.iter().map(|&e| (0, e - 1)).collect(),
             exprs: Vec::new(),
             interned: HashMap::new(),
             guard: Vec::new(),
@@ -165,6 +171,23 @@ impl<'a> Builder<'a> {
         Simplifier::new(&self.bounds)
     }
 
+    /// Narrows `tight` by conditions on one variable each.
+    fn narrow(&mut self, conds: &[Cond]) {
+        for c in conds {
+            let vars = c.index.vars();
+            let [v] = vars.as_slice() else { continue };
+            let a = c.index.coefficient(*v);
+            if a <= 0 || !c.index.is_affine() {
+                continue;
+            }
+            let k = c.index.constant;
+            let ceil = |x: i64| x.div_euclid(a) + i64::from(x.rem_euclid(a) != 0);
+            let (lo, hi) = (ceil(c.lo - k), ceil(c.hi - k) - 1);
+            let t = &mut self.tight[v.0 as usize];
+            *t = (t.0.max(lo), t.1.min(hi));
+        }
+    }
+
     /// Row-major offset of `ix` in `shape`.
     pub fn flat(&self, ix: &[IExpr], shape: &Shape) -> IExpr {
         let strides = shape.strides();
@@ -178,7 +201,7 @@ impl<'a> Builder<'a> {
     /// The per-axis index in `dims` of row-major offset `l`.
     fn unravel(&mut self, l: &IExpr, dims: &Shape) -> Vec<IExpr> {
         let strides = dims.strides();
-        let mut s = self.simplifier();
+        let mut s = Simplifier::new(&self.tight);
         let ix = dims
             .0
             .iter()
@@ -447,7 +470,10 @@ impl<'a> Builder<'a> {
         }
         let depth = self.guard.len();
         self.guard.extend(conds.iter().cloned());
+        let saved = self.tight.clone();
+        self.narrow(&conds);
         let v = inner(self);
+        self.tight = saved;
         self.guard.truncate(depth);
         let c = self.intern(Expr::Cond(conds));
         self.intern(Expr::Select(c, v, else_))

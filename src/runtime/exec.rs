@@ -23,6 +23,12 @@ pub trait Executable {
     fn stats(&self) -> Option<ExecStats> {
         None
     }
+
+    /// A table of where run time went, when the back end was asked to
+    /// record it (`NNC_PROFILE=1` for the CPU back end).
+    fn profile(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Facts about a compiled graph, for `nnc bench`.

@@ -85,6 +85,9 @@ pub struct CpuExecutable {
     scratch: HashMap<BufId, Vec<f32>>,
     _zero: Box<[f32; 16]>,
     pool: Option<Arc<rayon::ThreadPool>>,
+    /// Seconds spent in each kernel, when profiling (`NNC_PROFILE=1`).
+    timings: Option<Vec<f64>>,
+    runs: usize,
 }
 
 impl Drop for CpuExecutable {
@@ -148,6 +151,7 @@ impl CpuExecutable {
             })
             .collect();
         let arena = vec![0.0f32; mem.arena + memory::ALIGN];
+        let n_kernels = program.kernels.len();
         let mut zero = Box::new([0.0f32; 16]);
         let runner =
             Runner { program, steps, zero: Ptr(zero.as_mut_ptr()), threads, parallel: pool.is_some() };
@@ -160,6 +164,8 @@ impl CpuExecutable {
             scratch: HashMap::new(),
             _zero: zero,
             pool,
+            timings: std::env::var_os("NNC_PROFILE").map(|_| vec![0.0; n_kernels]),
+            runs: 0,
         })
     }
 
@@ -223,9 +229,15 @@ impl CpuExecutable {
 }
 
 impl Runner {
-    fn execute(&self, ptrs: &[Ptr], keys: &HashMap<u32, u64>) -> Result<(), EvalError> {
+    fn execute(
+        &self,
+        ptrs: &[Ptr],
+        keys: &HashMap<u32, u64>,
+        mut timings: Option<&mut Vec<f64>>,
+    ) -> Result<(), EvalError> {
         let zero = self.zero;
-        for step in &self.steps {
+        for (i, step) in self.steps.iter().enumerate() {
+            let t0 = timings.as_ref().map(|_| std::time::Instant::now());
             match step {
                 Step::Loop(c) => self.run_loop(c, ptrs, keys, zero, 0, c.extent, true),
                 Step::Gemm(g, epi) => self.run_gemm(g, epi.as_ref(), ptrs, keys, zero),
@@ -256,6 +268,9 @@ impl Runner {
                         }
                     }
                 }
+            }
+            if let (Some(t), Some(t0)) = (timings.as_deref_mut(), t0) {
+                t[i] += t0.elapsed().as_secs_f64();
             }
         }
         Ok(())
@@ -392,10 +407,12 @@ impl Executable for CpuExecutable {
         }) {
             keys.insert(s, rng::stream_key(env.seed, env.step, s));
         }
+        let timings = self.timings.as_mut();
         match &self.pool {
-            Some(pool) => pool.install(|| runner.execute(&ptrs, &keys))?,
-            None => runner.execute(&ptrs, &keys)?,
+            Some(pool) => pool.install(|| runner.execute(&ptrs, &keys, timings))?,
+            None => runner.execute(&ptrs, &keys, timings)?,
         }
+        self.runs += 1;
         let program = &runner.program;
         let read = |b: BufId| {
             let buf = program.buffer(b);
@@ -406,21 +423,71 @@ impl Executable for CpuExecutable {
         let outputs: HashMap<String, Tensor> =
             program.outputs.iter().map(|(name, b)| (name.clone(), read(*b))).collect();
         if update {
-            let copies: Vec<(BufId, Tensor)> =
-                program.updates.iter().filter(|(t, v)| t != v).map(|&(t, v)| (t, read(v))).collect();
-            for (t, value) in copies {
+            // Values that are themselves parameters or state are read before
+            // any target is written, as the interpreter does.
+            let held: Vec<(BufId, Tensor)> = program
+                .updates
+                .iter()
+                .filter(|&&(t, v)| t != v && program.buffer(v).kind != BufKind::Temp)
+                .map(|&(t, v)| (t, read(v)))
+                .collect();
+            for &(t, v) in &program.updates {
+                if t == v {
+                    continue;
+                }
+                let held = held.iter().find(|(h, _)| *h == t).map(|(_, x)| x.data.as_slice());
                 let (map, name) = match &program.buffer(t).kind {
                     BufKind::Param(n) => (&mut env.params, n),
                     BufKind::State(n) => (&mut env.states, n),
                     BufKind::Input(_) | BufKind::Temp => unreachable!("updates target params and state"),
                 };
                 if let Some(slot) = map.get_mut(name) {
-                    slot.data.copy_from_slice(&value.data);
+                    let n = slot.data.len();
+                    match held {
+                        Some(data) => slot.data.copy_from_slice(data),
+                        // SAFETY: temporaries are not touched by the copies.
+                        None => slot
+                            .data
+                            .copy_from_slice(unsafe { std::slice::from_raw_parts(ptrs[v.0 as usize].0, n) }),
+                    }
                 }
             }
             env.step += 1;
         }
         Ok(outputs)
+    }
+
+    fn profile(&self) -> Option<String> {
+        let t = self.timings.as_ref()?;
+        let total: f64 = t.iter().sum();
+        let runs = self.runs.max(1) as f64;
+        let mut order: Vec<usize> = (0..t.len()).collect();
+        order.sort_by(|&a, &b| t[b].total_cmp(&t[a]));
+        let number: HashMap<NodeId, usize> =
+            self.graph.topo_order().iter().enumerate().map(|(i, &n)| (n, i)).collect();
+        let mut out = format!("kernel  ms/step      %  nodes ({} runs)\n", self.runs);
+        for i in order {
+            let k = &self.runner.program.kernels[i];
+            let kind = match k {
+                Kernel::Loop(_) => "loop",
+                Kernel::Gemm(_) => "gemm",
+                Kernel::Gather(_) => "gather",
+                Kernel::ScatterAdd(_) => "scatter",
+            };
+            let nodes: Vec<String> = k
+                .nodes()
+                .iter()
+                .take(6)
+                .map(|n| format!("%{} {}", number[n], self.graph.node(*n).op.name()))
+                .collect();
+            out += &format!(
+                "{i:>6} {:>8.4} {:>6.1}  {kind}: {}\n",
+                t[i] * 1000.0 / runs,
+                100.0 * t[i] / total.max(1e-12),
+                nodes.join(", ")
+            );
+        }
+        Some(out)
     }
 
     fn stats(&self) -> Option<ExecStats> {
