@@ -252,6 +252,7 @@ kinds! {
     Op::Gather,
     Op::ScatterAdd,
     Op::Cast,
+    Op::Detach,
 }
 
 fn range(start: usize, end: usize, step: usize) -> SliceRange {
@@ -292,6 +293,7 @@ fn every_op() -> Vec<Op> {
         Op::Gather,
         Op::ScatterAdd,
         Op::Cast,
+        Op::Detach,
     ]);
     ops
 }
@@ -413,6 +415,21 @@ fn op_case(op: &Op, seed: u64) -> (Case, NodeId) {
             let src = c.param("src", &[4, 3], -1.0, 1.0);
             let idx = c.input("idx", &[4], vec![1., 3., 1., 0.], DType::I32);
             apply(&mut c, &[src, idx], shape(&[5, 3]), DType::F32)
+        }
+        Op::Detach => {
+            // Log-softmax with the row maximum detached: the value does not
+            // depend on the detached shift, so finite differences see the
+            // same gradient autodiff computes without flowing through it.
+            let x = c.param("x", &[2, 3], -1.0, 1.0);
+            let m = c.g.reduce(ReduceOp::Max, x, &[1]);
+            let m = apply(&mut c, &[m], shape(&[2, 1]), DType::F32);
+            let m = c.g.broadcast_to(m, &s23);
+            let z = c.g.binary(BinaryOp::Sub, x, m);
+            let e = c.g.unary(UnaryOp::Exp, z);
+            let total = c.g.reduce(ReduceOp::Sum, e, &[1]);
+            let total = c.g.unary(UnaryOp::Log, total);
+            let total = c.g.broadcast_to(total, &s23);
+            c.g.binary(BinaryOp::Sub, z, total)
         }
         Op::Cast => {
             // Values 0.1 or more away from an integer.
@@ -907,4 +924,20 @@ proptest! {
             prop_assert!(false, "{}", e);
         }
     }
+}
+
+#[test]
+fn detach_stops_the_gradient() {
+    let mut g = Graph::new();
+    let x = g.add(Op::Param { name: "x".into() }, &[], Shape(vec![3]), DType::F32, None);
+    let d = g.detach(x);
+    let y = g.binary(BinaryOp::Mul, x, d);
+    let loss = g.reduce(ReduceOp::Sum, y, &[0]);
+    let loss = g.reshape(loss, Shape::default());
+    let grads = nnc::autodiff::grad(&mut g, loss, &[x]).unwrap();
+    let mut env = nnc::runtime::interp::Env::new(0);
+    env.params.insert("x".into(), nnc::runtime::Tensor::new(vec![3], vec![1.0, -2.0, 3.0]));
+    let values = nnc::runtime::interp::eval(&g, &env).unwrap();
+    // d/dx sum(x * detach(x)) = detach(x) = x, not 2x.
+    assert_eq!(values.get(grads[0]).data, vec![1.0, -2.0, 3.0]);
 }

@@ -57,5 +57,8 @@ fn examples_check_and_dump() {
         assert_eq!(code, 0);
         assert!(dot.starts_with("digraph nnc {") && dot.trim_end().ends_with('}'));
         insta::assert_snapshot!(ir);
+        let (code, step, stderr) = nnc(&["graph", file, "--stage", "backward"]);
+        assert_eq!(code, 0, "{file} should build a training step:\n{stderr}");
+        insta::assert_snapshot!("backward", step);
     });
 }

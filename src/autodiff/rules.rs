@@ -90,6 +90,7 @@ pub(super) fn vjp(g: &mut Graph, y: NodeId, gy: NodeId, needs: &[bool]) -> Vec<O
         Op::ScatterAdd => vec![needs[0].then(|| g.gather(gy, xs[1])), None],
         // An f32 -> f32 cast is the identity; anything through i32 is
         // piecewise constant.
+        Op::Detach => vec![None],
         Op::Cast => {
             let identity = g.dtype(y) == DType::F32 && g.dtype(xs[0]) == DType::F32;
             vec![identity.then_some(gy)]

@@ -1,4 +1,4 @@
-//! `nnc graph FILE --stage ast|ir|step|fused --format text|dot`: print a pipeline stage.
+//! `nnc graph FILE --stage ast|ir|backward|step|fused --format text|dot`: print a pipeline stage.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,17 +33,20 @@ pub fn run(
                 stdout = crate::syntax::dump::module(&m);
             }
         }
-        Stage::Step | Stage::Fused => match step_graph(&prog, model.as_deref(), dims) {
+        Stage::Backward | Stage::Step | Stage::Fused => match step_graph(&prog, model.as_deref(), dims) {
             Err(ds) => diags.extend(ds),
             Ok((title, mut graph)) => {
-                crate::opt::simplify(&mut graph);
+                if stage != Stage::Backward {
+                    crate::opt::simplify(&mut graph);
+                }
                 stdout = match (stage, format) {
                     (Stage::Fused, _) => {
                         let p = crate::fuse::run(&graph);
                         let mem = crate::kernel::memory::plan(&p);
                         format!("// {title}, fused\n{}", crate::kernel::dump::text(&graph, &p, &mem))
                     }
-                    (_, Format::Text) => format!("// {title}, simplified\n{}", dump::text(&graph)),
+                    (Stage::Step, Format::Text) => format!("// {title}, simplified\n{}", dump::text(&graph)),
+                    (_, Format::Text) => format!("// {title}\n{}", dump::text(&graph)),
                     (_, Format::Dot) => dump::dot(&graph),
                 };
             }

@@ -37,9 +37,9 @@ enum Command {
         /// The `.nn` file.
         file: PathBuf,
         /// Which stage: the syntax tree (`ast`), the forward tensor graph (`ir`),
-        /// the simplified training step (`step`: forward, loss, backward and
-        /// optimizer; the forward graph when there is no train block) or its
-        /// fused kernels (`fused`).
+        /// the training step with backward pass and optimizer as built
+        /// (`backward`), the simplified training step (`step`; the forward
+        /// graph when there is no train block) or its fused kernels (`fused`).
         #[arg(long, value_enum, default_value_t = Stage::Ir)]
         stage: Stage,
         /// Output as indented text or as a Graphviz digraph (`dot -Tsvg`).
@@ -148,6 +148,8 @@ pub enum Stage {
     Ast,
     /// The forward pass as a tensor graph.
     Ir,
+    /// The whole training step as built: forward, loss, backward and optimizer update.
+    Backward,
     /// The training step after simplification (the forward graph when the
     /// program has no train block).
     Step,

@@ -371,6 +371,7 @@ impl<'a> Builder<'a> {
                 let b = self.value(xs[2], ix);
                 self.intern(Expr::Select(c, a, b))
             }
+            Op::Detach => self.value(xs[0], ix),
             Op::Cast => {
                 let a = self.value(xs[0], ix);
                 if node.dtype == DType::I32 && g.dtype(xs[0]) == DType::F32 {

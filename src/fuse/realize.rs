@@ -86,6 +86,7 @@ fn own_cost(op: &Op) -> u32 {
         Op::Const { .. } | Op::Iota { .. } => 0,
         Op::Rand { .. } => 10,
         Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. } => 0,
+        Op::Detach => 0,
         Op::Pad { .. } | Op::Select | Op::Cast => 1,
         Op::Concat { .. } => 2,
         Op::Unary(u) => match u {

@@ -187,6 +187,12 @@ impl Graph {
         self.add(Op::ScatterAdd, &[src, idx], shape, DType::F32, o)
     }
 
+    /// The same values with no gradient flowing back.
+    pub fn detach(&mut self, x: NodeId) -> NodeId {
+        let (dt, o) = (self.dtype(x), self.origin(x));
+        self.add(Op::Detach, &[x], Shape::default(), dt, o)
+    }
+
     /// Conversion to `dtype`; a no-op when it already has it.
     pub fn cast(&mut self, x: NodeId, dtype: DType) -> NodeId {
         if self.dtype(x) == dtype {

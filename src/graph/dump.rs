@@ -109,7 +109,8 @@ pub fn attributes(op: &Op) -> String {
         | Op::MatMul
         | Op::Gather
         | Op::ScatterAdd
-        | Op::Cast => String::new(),
+        | Op::Cast
+        | Op::Detach => String::new(),
     }
 }
 

@@ -278,6 +278,10 @@ pub enum Op {
     /// Convert to the node's dtype (f32 -> i32 truncates toward zero). No gradient
     /// through integer results.
     Cast,
+    /// The operand unchanged; gradient: none (a stop-gradient). Used where a
+    /// value only stabilises a computation whose result does not depend on
+    /// it, such as the row maximum subtracted inside softmax.
+    Detach,
 }
 
 impl Op {
@@ -324,6 +328,7 @@ impl Op {
             Op::Gather => "gather",
             Op::ScatterAdd => "scatter_add",
             Op::Cast => "cast",
+            Op::Detach => "detach",
         }
     }
 
@@ -356,7 +361,7 @@ impl Op {
                 }
                 Ok(declared.clone())
             }
-            Op::Unary(_) | Op::Cast => {
+            Op::Unary(_) | Op::Cast | Op::Detach => {
                 arity(1)?;
                 Ok(operands[0].clone())
             }

@@ -107,6 +107,8 @@ fn rewrite(g: &mut Graph, id: NodeId) -> Option<NodeId> {
         Op::Pad { pads } => pads.iter().all(|&p| p == (0, 0)).then_some(xs[0]),
         Op::Reduce { axes, .. } => axes.iter().all(|&a| g.shape(xs[0]).0[a] == 1).then_some(xs[0]),
         Op::Cast => (g.dtype(xs[0]) == node.dtype).then_some(xs[0]),
+        // Only autodiff cares about a stop-gradient; the value is the operand.
+        Op::Detach => Some(xs[0]),
         Op::Input { .. }
         | Op::Param { .. }
         | Op::State { .. }

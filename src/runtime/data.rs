@@ -202,7 +202,7 @@ fn read_file_limited(path: &Path, limit: u64) -> Result<Vec<u8>, Diagnostic> {
     let raw = std::fs::read(path).map_err(|e| {
         Diagnostic::error_nowhere(Code::DATA_FILE, format!("cannot read data file `{}`: {e}", path.display()))
             .with_help(
-                "check the path in the data block; relative paths are resolved from the current directory",
+                "check the path in the data block; relative paths are resolved from the directory of the .nn file",
             )
     })?;
     if !raw.starts_with(&[0x1f, 0x8b]) {

@@ -255,13 +255,10 @@ fn eval_node(g: &Graph, id: NodeId, xs: &[&Tensor], env: &Env) -> Result<Tensor,
         Op::Pad { pads } => {
             let x = xs[0];
             let out_strides = shape.strides();
+            let base = pads.iter().zip(&out_strides).map(|(p, s)| p.0 * s).sum();
             let mut out = vec![0.0; shape.numel()];
-            let mut coord = vec![0; x.shape.rank()];
-            for (i, &v) in x.data.iter().enumerate() {
-                unravel(i, &x.shape.0, &mut coord);
-                let j: usize = (0..coord.len()).map(|k| (coord[k] + pads[k].0) * out_strides[k]).sum();
-                out[j] = v;
-            }
+            let mut src = x.data.iter();
+            for_each_offset(&x.shape.0, &out_strides, base, |j| out[j] = *src.next().unwrap_or(&0.0));
             out
         }
         Op::Concat { axis } => {
@@ -269,13 +266,9 @@ fn eval_node(g: &Graph, id: NodeId, xs: &[&Tensor], env: &Env) -> Result<Tensor,
             let mut out = vec![0.0; shape.numel()];
             let mut offset = 0;
             for x in xs {
-                let mut coord = vec![0; x.shape.rank()];
-                for (i, &v) in x.data.iter().enumerate() {
-                    unravel(i, &x.shape.0, &mut coord);
-                    coord[*axis] += offset;
-                    let j: usize = coord.iter().zip(&out_strides).map(|(c, s)| c * s).sum();
-                    out[j] = v;
-                }
+                let mut src = x.data.iter();
+                let base = offset * out_strides[*axis];
+                for_each_offset(&x.shape.0, &out_strides, base, |j| out[j] = *src.next().unwrap_or(&0.0));
                 offset += x.shape.0[*axis];
             }
             out
@@ -306,7 +299,7 @@ fn eval_node(g: &Graph, id: NodeId, xs: &[&Tensor], env: &Env) -> Result<Tensor,
             out
         }
         // The truncation for an i32 result happens in `eval`.
-        Op::Cast => xs[0].data.clone(),
+        Op::Cast | Op::Detach => xs[0].data.clone(),
     };
     Ok(Tensor::new(shape.clone(), data))
 }
@@ -352,25 +345,46 @@ pub(crate) fn binary(op: BinaryOp, a: f32, b: f32) -> f32 {
     }
 }
 
-/// Row-major coordinates of flat position `i` in a tensor of `dims`.
-fn unravel(mut i: usize, dims: &[usize], coord: &mut [usize]) {
-    for k in (0..dims.len()).rev() {
-        coord[k] = i % dims[k];
-        i /= dims[k];
+/// Calls `f(base + Σ c[k] * strides[k])` for every coordinate `c` of
+/// `dims`, in row-major order (an odometer, so no division per element).
+fn for_each_offset(dims: &[usize], strides: &[usize], base: usize, mut f: impl FnMut(usize)) {
+    if dims.contains(&0) {
+        return;
+    }
+    let Some((&inner, outer)) = dims.split_last() else {
+        f(base);
+        return;
+    };
+    let step = strides[dims.len() - 1];
+    let mut coord = vec![0; outer.len()];
+    let mut off = base;
+    loop {
+        for j in 0..inner {
+            f(off + j * step);
+        }
+        let mut k = outer.len();
+        loop {
+            if k == 0 {
+                return;
+            }
+            k -= 1;
+            coord[k] += 1;
+            off += strides[k];
+            if coord[k] < outer[k] {
+                break;
+            }
+            off -= strides[k] * outer[k];
+            coord[k] = 0;
+        }
     }
 }
 
 /// A strided read: `out[c] = x[offset + Σ c[k] * strides[k]]` for every
 /// coordinate `c` of `shape`, in row-major order.
 fn view(x: &[f32], shape: &Shape, offset: usize, strides: &[usize]) -> Vec<f32> {
-    let mut coord = vec![0; shape.rank()];
-    (0..shape.numel())
-        .map(|i| {
-            unravel(i, &shape.0, &mut coord);
-            let src: usize = coord.iter().zip(strides).map(|(c, s)| c * s).sum();
-            x[offset + src]
-        })
-        .collect()
+    let mut out = Vec::with_capacity(shape.numel());
+    for_each_offset(&shape.0, strides, offset, |i| out.push(x[i]));
+    out
 }
 
 /// Sum or max over `axes`; each output element visits its inputs in
@@ -381,12 +395,12 @@ fn reduce(op: ReduceOp, x: &Tensor, axes: &[usize], out_shape: &Shape) -> Vec<f3
         ReduceOp::Max => f32::NEG_INFINITY,
     };
     let mut out = vec![init; out_shape.numel()];
-    let out_strides = out_shape.strides();
-    let mut coord = vec![0; x.shape.rank()];
-    for (i, &v) in x.data.iter().enumerate() {
-        unravel(i, &x.shape.0, &mut coord);
-        let j: usize =
-            (0..coord.len()).filter(|k| !axes.contains(k)).map(|k| coord[k] * out_strides[k]).sum();
+    // Input position -> output position: reduced axes do not move the output.
+    let strides: Vec<usize> =
+        out_shape.strides().iter().enumerate().map(|(k, &s)| if axes.contains(&k) { 0 } else { s }).collect();
+    let mut src = x.data.iter();
+    for_each_offset(&x.shape.0, &strides, 0, |j| {
+        let v = *src.next().unwrap_or(&0.0);
         let acc = &mut out[j];
         match op {
             ReduceOp::Sum => *acc += v,
@@ -396,7 +410,7 @@ fn reduce(op: ReduceOp, x: &Tensor, axes: &[usize], out_shape: &Shape) -> Vec<f3
                 }
             }
         }
-    }
+    });
     out
 }
 

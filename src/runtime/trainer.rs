@@ -279,7 +279,7 @@ impl<'p> Session<'p> {
             for (i, idx) in batches.iter().enumerate() {
                 if opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
                     return Err(Diagnostic::error_nowhere(
-                        Code::WRITE,
+                        Code::INTERRUPTED,
                         "interrupted; no checkpoint was written",
                     )
                     .with_note(format!(

@@ -15,6 +15,9 @@ use super::value::{Init, Record, TensorVal, Value};
 use crate::diag::{Code, Diagnostic, Span};
 use crate::graph::{BinaryOp, DType, NodeId, ReduceOp, Shape, SliceRange, UnaryOp};
 
+/// The most elements one parameter may have (2^30, 4 GiB of f32).
+pub const MAX_PARAM_ELEMENTS: usize = 1 << 30;
+
 /// A builtin's signature.
 #[derive(Debug)]
 pub struct Builtin {
@@ -50,7 +53,6 @@ builtins! {
     "max"("x", "axis", "keepdim") required 1: "maximum over `axis` (all axes when omitted)";
     "min"("x", "axis", "keepdim") required 1: "minimum over `axis` (all axes when omitted)";
     "reshape"("x", "shape") required 2: "same elements, new shape; one `-1` is inferred";
-    "flatten"("x", "start", "end") required 1: "merges dimensions `start..=end` (default 1 to -1)";
     "transpose"("x", "dim0", "dim1") required 1: "swaps two axes (default the last two)";
     "permute"("x", "dims") required 2: "reorders axes: result axis i is input axis dims[i]";
     "unsqueeze"("x", "axis") required 2: "inserts a size-1 axis";
@@ -58,11 +60,13 @@ builtins! {
     "concat"("xs", "axis") required 1: "joins a list of tensors along an existing axis (default 0)";
     "stack"("xs", "axis") required 1: "joins a list of equal-shape tensors along a new axis (default 0)";
     "matmul"("a", "b") required 2: "matrix multiply, same as `a @ b`";
-    "conv2d"("x", "weight", "bias", "stride", "padding") required 2: "2-D convolution of [B, C, H, W] by [O, C, K, K] (im2col + matmul)";
-    "max_pool2d"("x", "kernel_size", "stride") required 2: "2-D max pooling (stride defaults to kernel_size)";
-    "avg_pool2d"("x", "kernel_size", "stride") required 2: "2-D average pooling (stride defaults to kernel_size)";
-    "dropout"("x", "p") required 2: "zeroes each element with probability p while training, scaling the rest by 1/(1-p)";
+    "pad"("x", "pads") required 2: "zero padding: `pads` lists `[before, after]` for each axis";
+    "window"("x", "kernel_size", "stride") required 2: "the `k`x`k` windows of [B, C, H, W], `stride` apart (default 1): [B, C, Ho, Wo, k*k]";
+    "rand_like"("x") required 1: "uniform [0, 1) numbers of x's shape, drawn afresh each training step";
+    "training"() required 0: "true while building the training step, false for evaluation";
+    "assert"("cond", "message") required 2: "reports `message` as an error unless `cond` (known at compile time) holds";
     "one_hot"("labels", "n") required 2: "integer labels [...] to a 0/1 tensor [..., n]";
+    "detach"("x") required 1: "the same values, but no gradient flows back through them";
     "size"("x", "axis") required 2: "the size of one axis, as an int";
     "len"("xs") required 1: "the length of a list";
     "param"("shape", "init") required 1: "a trainable parameter (model members only)";
@@ -148,7 +152,6 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
         "where" => where_(el, &mut a),
         "sum" | "mean" | "max" | "min" => reduction(el, &mut a, name),
         "reshape" => reshape(el, &mut a),
-        "flatten" => flatten(el, &mut a),
         "transpose" => {
             let Some(t) = a.tensor(el, 0) else {
                 return Value::Poison;
@@ -174,10 +177,25 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
             let (x, y) = (el.as_float(x), el.as_float(y));
             el.matmul(x, y, span)
         }
-        "conv2d" => conv2d(el, &mut a),
-        "max_pool2d" | "avg_pool2d" => pool2d(el, &mut a, name == "max_pool2d"),
-        "dropout" => dropout(el, &mut a),
+        "pad" => pad(el, &mut a),
+        "window" => window(el, &mut a),
+        "rand_like" => rand_like(el, &mut a),
+        "training" => Value::Bool(el.training),
+        "assert" => match (a.get(0).value, a.get(1).value) {
+            (Value::Bool(true), _) => Value::List(Rc::new(Vec::new())),
+            (Value::Bool(false), Value::Str(msg)) => bad_value(el, a.span, msg.to_string()),
+            (Value::Poison, _) | (_, Value::Poison) => Value::Poison,
+            (Value::Bool(false), _) => type_error(el, &a.get(1), "a message string"),
+            _ => type_error(el, &a.get(0), "a condition known at compile time"),
+        },
         "one_hot" => one_hot(el, &mut a),
+        "detach" => match a.tensor(el, 0) {
+            Some(t) => {
+                let x = t.node;
+                el.tensor(t.shape.clone(), t.dtype, a.span, |g| g.detach(x.unwrap_or(NodeId(0))))
+            }
+            None => Value::Poison,
+        },
         "size" => {
             let Some(t) = a.tensor(el, 0) else {
                 return Value::Poison;
@@ -514,29 +532,6 @@ fn reshape(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     el.reshape(&t, dims, a.span)
 }
 
-fn flatten(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
-    let Some(t) = a.tensor(el, 0) else {
-        return Value::Poison;
-    };
-    let r = t.shape.len();
-    if r == 0 {
-        return el.reshape(&t, vec![Dim::Known(1)], a.span);
-    }
-    let (Some(s), Some(e)) = (a.int_or(el, 1, 1), a.int_or(el, 2, -1)) else {
-        return Value::Poison;
-    };
-    let (Some(s), Some(e)) = (el.axis(s, r, a.span_of(1)), el.axis(e, r, a.span_of(2))) else {
-        return Value::Poison;
-    };
-    if s > e {
-        return bad_value(el, a.span, format!("flatten start axis {s} is after end axis {e}"));
-    }
-    let mut dims: Vec<Dim> = t.shape[..s].to_vec();
-    dims.push(Dim::product(&t.shape[s..=e]));
-    dims.extend_from_slice(&t.shape[e + 1..]);
-    el.reshape(&t, dims, a.span)
-}
-
 fn permute(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     let Some(t) = a.tensor(el, 0) else {
         return Value::Poison;
@@ -659,123 +654,22 @@ fn concat(el: &mut Elaborator<'_>, a: &mut Args, stack: bool) -> Value {
     })
 }
 
-fn conv2d(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
-    let span = a.span;
-    let (Some(x), Some(w)) = (a.tensor(el, 0), a.tensor(el, 1)) else {
-        return Value::Poison;
-    };
-    let bias = if a.present(2) { a.tensor(el, 2).map(Some) } else { Some(None) };
-    let (Some(bias), Some(stride), Some(padding)) = (bias, a.int_or(el, 3, 1), a.int_or(el, 4, 0)) else {
-        return Value::Poison;
-    };
-    if x.shape.len() != 4 || w.shape.len() != 4 {
-        let (t, what) = if x.shape.len() != 4 { (&x, "input") } else { (&w, "weight") };
-        let d = Diagnostic::error(
-            Code::ARG_SHAPE,
-            t.origin,
-            format!("conv2d {what} must have 4 dimensions, found shape {}", show_shape(&t.shape)),
-        )
-        .with_help("the input is [batch, channels, height, width]; the weight is [out, in, kh, kw]");
-        return el.err(d);
-    }
-    if x.shape[1] != w.shape[1] {
-        let d = Diagnostic::error(
-            Code::ARG_SHAPE,
-            x.origin,
-            format!("conv2d input has {} channels but the weight expects {}", x.shape[1], w.shape[1]),
-        )
-        .with_primary(format!("this has shape {}", show_shape(&x.shape)))
-        .with_label(w.origin, format!("weight of shape {}", show_shape(&w.shape)))
-        .with_help("the second dimension of the input must equal the layer's in_channels");
-        return el.err(d);
-    }
-    if stride < 1 || padding < 0 {
-        return bad_value(
-            el,
-            span,
-            format!("conv2d needs stride >= 1 and padding >= 0 (got {stride}, {padding})"),
-        );
-    }
-    let (Some(kh), Some(kw)) = (w.shape[2].known(), w.shape[3].known()) else {
-        return bad_value(el, w.origin, "conv2d kernel size must be known at compile time".into());
-    };
-    let Some((ho, wo)) = window_dims(el, &x, kh, kw, stride, padding, span, "convolution") else {
-        return Value::Poison;
-    };
-    if let Some(b) = &bias
-        && (b.shape.len() != 1 || b.shape[0] != w.shape[0])
-    {
-        let d = Diagnostic::error(
-            Code::ARG_SHAPE,
-            b.origin,
-            format!("conv2d bias must have shape [{}], found {}", w.shape[0], show_shape(&b.shape)),
-        );
-        return el.err(d);
-    }
-    let shape = vec![x.shape[0].clone(), w.shape[0].clone(), ho.clone(), wo.clone()];
-    let (nx, nw, nb) = (Elaborator::node(&x), Elaborator::node(&w), bias.as_ref().map(Elaborator::node));
-    let sx = Elaborator::concrete(&x.shape).0;
-    let sw = Elaborator::concrete(&w.shape).0;
-    let (ho, wo) = (ho.known().unwrap_or(1) as usize, wo.known().unwrap_or(1) as usize);
-    let (s, p) = (stride as usize, padding as usize);
-    el.tensor(shape, DType::F32, span, |g| {
-        let (b, c, o) = (sx[0], sx[1], sw[0]);
-        let (kh, kw) = (sw[2], sw[3]);
-        let xp = g.pad(nx, vec![(0, 0), (0, 0), (p, p), (p, p)]);
-        let mut cols = Vec::with_capacity(kh * kw);
-        for i in 0..kh {
-            for j in 0..kw {
-                let win = g.slice(
-                    xp,
-                    vec![
-                        SliceRange::full(b),
-                        SliceRange::full(c),
-                        SliceRange { start: i, end: i + s * (ho - 1) + 1, step: s },
-                        SliceRange { start: j, end: j + s * (wo - 1) + 1, step: s },
-                    ],
-                );
-                cols.push(g.reshape(win, Shape(vec![b, c, 1, ho * wo])));
-            }
-        }
-        // [B, C, K*K, Ho*Wo] -> [B, C*K*K, Ho*Wo], matching the weight's (c, i, j) order.
-        let cols = g.concat(&cols, 2);
-        let cols = g.reshape(cols, Shape(vec![b, c * kh * kw, ho * wo]));
-        let wm = g.reshape(nw, Shape(vec![1, o, c * kh * kw]));
-        let wm = g.broadcast_to(wm, &Shape(vec![b, o, c * kh * kw]));
-        let y = g.matmul(wm, cols);
-        let y = g.reshape(y, Shape(vec![b, o, ho, wo]));
-        match nb {
-            Some(nb) => {
-                let bb = g.reshape(nb, Shape(vec![1, o, 1, 1]));
-                g.add_(y, bb)
-            }
-            None => y,
-        }
-    })
-}
-
-/// Output height and width of a window op, or an E0307 error.
-#[allow(clippy::too_many_arguments)]
+/// Output height and width of `k`x`k` windows `stride` apart, or an E0307 error.
 fn window_dims(
     el: &mut Elaborator<'_>,
     x: &TensorVal,
-    kh: i64,
-    kw: i64,
+    k: i64,
     stride: i64,
-    padding: i64,
     span: Span,
-    what: &str,
 ) -> Option<(Dim, Dim)> {
-    let ho = window_out(&x.shape[2], kh, stride, padding)?;
-    let wo = window_out(&x.shape[3], kw, stride, padding)?;
-    for (out, input, k) in [(&ho, &x.shape[2], kh), (&wo, &x.shape[3], kw)] {
+    let ho = window_out(&x.shape[2], k, stride, 0)?;
+    let wo = window_out(&x.shape[3], k, stride, 0)?;
+    for (out, input) in [(&ho, &x.shape[2]), (&wo, &x.shape[3])] {
         if out.known().is_some_and(|n| n < 1) {
             let d = Diagnostic::error(
                 Code::WINDOW,
                 span,
-                format!(
-                    "{what} window of size {k} does not fit an input of size {input} (padding {padding})"
-                ),
+                format!("a window of size {k} does not fit an input of size {input} (padding included)"),
             )
             .with_label(x.origin, format!("this has shape {}", show_shape(&x.shape)))
             .with_help("use a smaller kernel, more padding, or a larger input");
@@ -786,107 +680,110 @@ fn window_dims(
     Some((ho, wo))
 }
 
-fn pool2d(el: &mut Elaborator<'_>, a: &mut Args, is_max: bool) -> Value {
+fn pad(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    let Some(t) = a.tensor(el, 0) else { return Value::Poison };
+    let pads_arg = a.get(1);
+    let bad = |el: &mut Elaborator<'_>| {
+        bad_value(
+            el,
+            pads_arg.span,
+            format!(
+                "`pad` needs one `[before, after]` pair of non-negative integers per axis ({} axes)",
+                t.shape.len()
+            ),
+        )
+    };
+    let Value::List(rows) = &pads_arg.value else { return bad(el) };
+    if rows.len() != t.shape.len() {
+        return bad(el);
+    }
+    let mut pads = Vec::new();
+    for r in rows.iter() {
+        match r {
+            Value::List(pair) => match (pair.first(), pair.get(1), pair.len()) {
+                (Some(Value::Int(Dim::Known(lo))), Some(Value::Int(Dim::Known(hi))), 2)
+                    if *lo >= 0 && *hi >= 0 =>
+                {
+                    pads.push((*lo, *hi))
+                }
+                _ => return bad(el),
+            },
+            _ => return bad(el),
+        }
+    }
+    let shape: Vec<Dim> = t
+        .shape
+        .iter()
+        .zip(&pads)
+        .map(|(d, &(lo, hi))| d.arith(super::dim::DimOp::Add, &Dim::Known(lo + hi)).unwrap_or(Dim::Known(0)))
+        .collect();
+    let x = Elaborator::node(&t);
+    let pads: Vec<(usize, usize)> = pads.iter().map(|&(lo, hi)| (lo as usize, hi as usize)).collect();
+    el.tensor(shape, t.dtype, a.span, |g| g.pad(x, pads))
+}
+
+/// The windows a convolution or pooling sees, as a view:
+/// `[B, C, H, W] -> [B, C, Ho, Wo, k*k]`, window offsets in row-major order.
+fn window(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     let span = a.span;
-    let Some(x) = a.tensor(el, 0) else {
-        return Value::Poison;
-    };
-    let x = el.as_float(x);
-    let Some(k) = a.int(el, 1) else {
-        return Value::Poison;
-    };
-    let Some(s) = a.int_or(el, 2, k) else {
-        return Value::Poison;
-    };
+    let Some(x) = a.tensor(el, 0) else { return Value::Poison };
+    let (Some(k), Some(s)) = (a.int(el, 1), a.int_or(el, 2, 1)) else { return Value::Poison };
     if x.shape.len() != 4 {
         let d = Diagnostic::error(
             Code::ARG_SHAPE,
             x.origin,
             format!(
-                "pooling needs a [batch, channels, height, width] input, found shape {}",
+                "windows need a [batch, channels, height, width] input, found shape {}",
                 show_shape(&x.shape)
             ),
         );
         return el.err(d);
     }
     if k < 1 || s < 1 {
-        return bad_value(el, span, format!("pooling needs kernel_size >= 1 and stride >= 1 (got {k}, {s})"));
+        return bad_value(el, span, format!("windows need kernel_size >= 1 and stride >= 1 (got {k}, {s})"));
     }
-    let Some((ho, wo)) = window_dims(el, &x, k, k, s, 0, span, "pooling") else {
-        return Value::Poison;
-    };
-    let shape = vec![x.shape[0].clone(), x.shape[1].clone(), ho.clone(), wo.clone()];
+    let Some((ho, wo)) = window_dims(el, &x, k, s, span) else { return Value::Poison };
+    let shape = vec![x.shape[0].clone(), x.shape[1].clone(), ho.clone(), wo.clone(), Dim::Known(k * k)];
     let nx = Elaborator::node(&x);
     let sx = Elaborator::concrete(&x.shape).0;
     let (ho, wo, k, s) =
         (ho.known().unwrap_or(1) as usize, wo.known().unwrap_or(1) as usize, k as usize, s as usize);
-    el.tensor(shape, DType::F32, span, |g| {
+    el.tensor(shape, x.dtype, span, |g| {
         let (b, c) = (sx[0], sx[1]);
-        let op = if is_max { ReduceOp::Max } else { ReduceOp::Sum };
-        let pooled = if s == k {
-            // Non-overlapping windows: crop, split each spatial axis in two, reduce.
-            let crop = g.slice(
-                nx,
-                vec![
-                    SliceRange::full(b),
-                    SliceRange::full(c),
-                    SliceRange { start: 0, end: ho * k, step: 1 },
-                    SliceRange { start: 0, end: wo * k, step: 1 },
-                ],
-            );
+        if s == k {
+            // Non-overlapping: crop, split each spatial axis in two, bring the offsets last.
+            let rows = SliceRange { start: 0, end: ho * k, step: 1 };
+            let cols = SliceRange { start: 0, end: wo * k, step: 1 };
+            let crop = g.slice(nx, vec![SliceRange::full(b), SliceRange::full(c), rows, cols]);
             let split = g.reshape(crop, Shape(vec![b, c, ho, k, wo, k]));
-            let r = g.reduce(op, split, &[3, 5]);
-            g.reshape(r, Shape(vec![b, c, ho, wo]))
-        } else {
-            let mut wins = Vec::with_capacity(k * k);
-            for i in 0..k {
-                for j in 0..k {
-                    let w = g.slice(
-                        nx,
-                        vec![
-                            SliceRange::full(b),
-                            SliceRange::full(c),
-                            SliceRange { start: i, end: i + s * (ho - 1) + 1, step: s },
-                            SliceRange { start: j, end: j + s * (wo - 1) + 1, step: s },
-                        ],
-                    );
-                    wins.push(g.reshape(w, Shape(vec![b, c, ho, wo, 1])));
-                }
+            let offsets_last = g.permute(split, &[0, 1, 2, 4, 3, 5]);
+            return g.reshape(offsets_last, Shape(vec![b, c, ho, wo, k * k]));
+        }
+        let mut wins = Vec::with_capacity(k * k);
+        for i in 0..k {
+            for j in 0..k {
+                let w = g.slice(
+                    nx,
+                    vec![
+                        SliceRange::full(b),
+                        SliceRange::full(c),
+                        SliceRange { start: i, end: i + s * (ho - 1) + 1, step: s },
+                        SliceRange { start: j, end: j + s * (wo - 1) + 1, step: s },
+                    ],
+                );
+                wins.push(g.reshape(w, Shape(vec![b, c, ho, wo, 1])));
             }
-            let all = g.concat(&wins, 4);
-            let r = g.reduce(op, all, &[4]);
-            g.reshape(r, Shape(vec![b, c, ho, wo]))
-        };
-        if is_max { pooled } else { g.scale(pooled, 1.0 / (k * k) as f32) }
+        }
+        g.concat(&wins, 4)
     })
 }
 
-fn dropout(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
-    let Some(x) = a.tensor(el, 0) else {
-        return Value::Poison;
-    };
-    let Some(p) = a.float(el, 1) else {
-        return Value::Poison;
-    };
-    if !(0.0..1.0).contains(&p) {
-        return bad_value(el, a.span_of(1), format!("dropout probability must be in [0, 1), found {p}"));
-    }
-    let x = el.as_float(x);
-    if !el.training || p == 0.0 {
-        return Value::Tensor(x);
-    }
+fn rand_like(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    let Some(x) = a.tensor(el, 0) else { return Value::Poison };
     let stream = el.next_stream;
     el.next_stream += 1;
-    let nx = Elaborator::node(&x);
     let shape = Elaborator::concrete(&x.shape);
-    el.tensor(x.shape.clone(), DType::F32, a.span, |g| {
-        let r = g.rand(stream, shape.clone());
-        let pk = g.constant(p as f32, shape.clone());
-        let dropped = g.binary(BinaryOp::Lt, r, pk);
-        let zero = g.constant(0.0, shape.clone());
-        let kept = g.scale(nx, (1.0 / (1.0 - p)) as f32);
-        g.select(dropped, zero, kept)
-    })
+    el.tensor(x.shape.clone(), DType::F32, a.span, |g| g.rand(stream, shape))
 }
 
 fn one_hot(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
@@ -948,6 +845,14 @@ fn param(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
                 return el.err(d);
             }
         }
+    }
+    let numel = shape.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n));
+    if numel.is_none_or(|n| n > MAX_PARAM_ELEMENTS) {
+        return bad_value(
+            el,
+            a.span_of(0),
+            format!("parameter `{name}` would have more than {MAX_PARAM_ELEMENTS} elements"),
+        );
     }
     let init = if a.present(1) {
         match a.get(1).value {

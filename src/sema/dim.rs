@@ -56,7 +56,45 @@ impl Dim {
         if let (DimOp::Mul, Dim::Known(1)) | (DimOp::Add, Dim::Known(0)) = (op, self) {
             return Some(rhs.clone());
         }
+        if op == DimOp::Mul {
+            // Products are kept canonical (`784 * B * T`, symbols sorted) so
+            // that element counts compare equal however they were formed.
+            let (ka, mut sa) = self.factors();
+            let (kb, sb) = rhs.factors();
+            sa.extend(sb);
+            return Some(Dim::from_factors(ka.checked_mul(kb)?, sa));
+        }
         Some(Dim::Sym(Rc::from(format!("({self} {} {rhs})", op.symbol()))))
+    }
+
+    /// The known factor and the symbolic factors of a product.
+    pub fn factors(&self) -> (i64, Vec<String>) {
+        match self {
+            Dim::Known(n) => (*n, Vec::new()),
+            Dim::Sym(s) => {
+                let mut k = 1i64;
+                let mut syms = Vec::new();
+                for part in split_product(s) {
+                    match part.parse::<i64>() {
+                        Ok(n) => k = k.saturating_mul(n),
+                        Err(_) => syms.push(part.to_string()),
+                    }
+                }
+                (k, syms)
+            }
+        }
+    }
+
+    /// A canonical product: `k * A * B` with the symbols sorted.
+    pub fn from_factors(k: i64, mut syms: Vec<String>) -> Dim {
+        if syms.is_empty() || k == 0 {
+            return Dim::Known(k);
+        }
+        syms.sort();
+        if k != 1 {
+            syms.insert(0, k.to_string());
+        }
+        Dim::Sym(Rc::from(syms.join(" * ")))
     }
 
     /// The product of dimensions (1 for none).
@@ -72,6 +110,28 @@ impl fmt::Display for Dim {
             Dim::Sym(s) => f.write_str(s),
         }
     }
+}
+
+/// The top-level factors of `a * b * (c + 1)`: `a`, `b`, `(c + 1)`.
+fn split_product(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            b'*' if depth == 0 && i > 0 && bytes[i - 1] == b' ' && bytes.get(i + 1) == Some(&b' ') => {
+                parts.push(s[start..i - 1].trim());
+                start = i + 2;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(s[start..].trim());
+    parts
 }
 
 /// Integer operators on dimensions.

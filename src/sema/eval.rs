@@ -148,6 +148,8 @@ pub struct Elaborator<'p> {
     /// The member path a constructor call in a model body will take.
     pub(super) naming: Option<String>,
     pub(super) next_stream: u32,
+    /// Calls being evaluated, outermost first: what is called and where.
+    pub(super) calls: Vec<(String, Span)>,
     /// Set while evaluating a shape pattern, where `/` is floor division.
     pub(super) dim_ctx: bool,
     pub(super) depth: usize,
@@ -166,6 +168,7 @@ impl<'p> Elaborator<'p> {
             params: Vec::new(),
             naming: None,
             next_stream: 0,
+            calls: Vec::new(),
             dim_ctx: false,
             depth: 0,
             unrolled: 0,
@@ -177,8 +180,18 @@ impl<'p> Elaborator<'p> {
         Elaborator { graph: Some(Graph::new()), training, ..Elaborator::check(prog) }
     }
 
-    /// Records an error and returns [`Value::Poison`].
-    pub fn err(&mut self, d: Diagnostic) -> Value {
+    /// Records an error and returns [`Value::Poison`]. An error whose
+    /// place is inside the prelude is moved to the user's call that led
+    /// there, keeping the prelude location as a secondary label.
+    pub fn err(&mut self, mut d: Diagnostic) -> Value {
+        let in_prelude =
+            |this: &Self, span: Span| this.prog.sources.get(span.file).name.starts_with("<prelude>");
+        if d.primary_span().is_some_and(|s| in_prelude(self, s))
+            && let Some((what, call)) = self.calls.iter().rev().find(|(_, c)| !in_prelude(self, *c))
+        {
+            let label = crate::diag::Label { span: *call, message: format!("in this call to {what}") };
+            d.labels.insert(0, label);
+        }
         self.diags.push(d);
         Value::Poison
     }
@@ -269,8 +282,13 @@ impl<'p> Elaborator<'p> {
                         return;
                     }
                     f.scopes.push(HashMap::from([(var.name.clone(), Value::int(i))]));
+                    let n_diags = self.diags.len();
                     self.block(body, f);
                     f.scopes.pop();
+                    // Later iterations would repeat the same mistake.
+                    if self.diags.len() > n_diags {
+                        return;
+                    }
                 }
             }
             ast::Stmt::Expr(e) => {
@@ -505,6 +523,9 @@ impl<'p> Elaborator<'p> {
             (BinOp::Eq, Bool(x), Bool(y)) => Bool(x == y),
             (BinOp::Ne, Bool(x), Bool(y)) => Bool(x != y),
             (op, Int(x), Int(y)) => self.int_binary(op, x, y, span),
+            (BinOp::Add, Value::List(x), Value::List(y)) => {
+                Value::List(Rc::new(x.iter().chain(y.iter()).cloned().collect()))
+            }
             (op, x @ (Int(_) | Float(_)), y @ (Int(_) | Float(_))) => match (x.as_f64(), y.as_f64()) {
                 (Some(x), Some(y)) => float_binary(op, x, y),
                 _ => {
@@ -753,7 +774,9 @@ impl<'p> Elaborator<'p> {
             frame.define(&p.name.name, value);
         }
         self.depth += 1;
+        self.calls.push((what.clone(), span));
         let result = self.block(&def.body, &mut frame);
+        self.calls.pop();
         self.depth -= 1;
         let result = match result {
             Some(v) => v,
@@ -772,14 +795,20 @@ impl<'p> Elaborator<'p> {
         };
         if let (Some(ty), Value::Tensor(_)) = (&def.ret, &result) {
             let origin = result_span(&def.body);
-            let ok = self.check_type(ty, &result, origin, &mut frame, &|got, want| {
+            self.calls.push((what.clone(), span));
+            let ok = self.check_type_as(Code::RESULT_SHAPE, ty, &result, origin, &mut frame, &|got, want| {
                 format!("{what} returns {got}, but its declared result is {want}")
             });
+            self.calls.pop();
             if !ok {
                 return Value::Poison;
             }
         }
-        result
+        // The result's shape is explained by this call, not by the callee's insides.
+        match result {
+            Value::Tensor(t) => Value::Tensor(TensorVal { origin: span, ..t }),
+            other => other,
+        }
     }
 }
 

@@ -70,10 +70,12 @@ impl Elaborator<'_> {
         let scope = frame.into_scope();
         self.layers.push(Instance { model: m.clone(), path: path.clone(), scope });
         self.depth += 1;
+        self.calls.push((what.clone(), span));
         for member in &m.members {
             let value = self.member(&path, member, id);
             self.layers[id.0 as usize].scope.insert(member.name.name.clone(), value);
         }
+        self.calls.pop();
         self.depth -= 1;
         Value::Layer(id)
     }

@@ -51,7 +51,12 @@ pub fn check(prog: &Program) -> Vec<Diagnostic> {
     for item in &prog.user_items {
         let mut el = Elaborator::check(prog);
         match item {
-            ast::Item::Model(m) if m.params.iter().all(|p| p.default.is_some()) => {
+            // A model without `forward` may still be a useful part of
+            // another (called through its other functions).
+            ast::Item::Model(m)
+                if m.params.iter().all(|p| p.default.is_some())
+                    && m.fns.iter().any(|f| f.name.name == "forward") =>
+            {
                 let m = Rc::new(m.clone());
                 if let Some(root) =
                     root_instance(&mut el, &Value::Func(Callable::Model(m.clone())), m.name.span)
@@ -123,16 +128,8 @@ fn is_tensor(ty: &Option<TypeExpr>) -> bool {
 
 /// Removes repeated diagnostics (the same error reached along two paths).
 pub fn dedup(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    let mut out: Vec<Diagnostic> = Vec::new();
-    for d in diags {
-        if !out
-            .iter()
-            .any(|o| o.code == d.code && o.message == d.message && o.primary_span() == d.primary_span())
-        {
-            out.push(d);
-        }
-    }
-    out
+    let mut seen = std::collections::HashSet::new();
+    diags.into_iter().filter(|d| seen.insert((d.code, d.message.clone(), d.primary_span()))).collect()
 }
 
 /// Instantiates the model a train block or command line names (a model

@@ -39,10 +39,9 @@ pub fn factorise(dims: &[Dim]) -> (i64, Vec<String>) {
     let mut known = 1i64;
     let mut syms = Vec::new();
     for d in dims {
-        match d {
-            Dim::Known(n) => known = known.saturating_mul(*n),
-            Dim::Sym(s) => syms.push(s.to_string()),
-        }
+        let (k, s) = d.factors();
+        known = known.saturating_mul(k);
+        syms.extend(s);
     }
     syms.sort();
     (known, syms)

@@ -88,6 +88,19 @@ impl Program {
         (p, diags)
     }
 
+    /// A program from one in-memory text (tests, the REPL); `use` is refused.
+    pub fn from_source(name: &str, text: &str) -> (Program, Vec<Diagnostic>) {
+        struct NoFiles;
+        impl Loader for NoFiles {
+            fn load(&mut self, _: &Path) -> Result<String, String> {
+                Err("files cannot be used here".into())
+            }
+        }
+        let (mut p, mut diags) = Program::with_prelude();
+        diags.extend(p.add_source(Path::new(name), text.to_string(), &mut NoFiles));
+        (p, diags)
+    }
+
     /// Parses `text` as the contents of `path` (which need not exist, e.g.
     /// REPL input) and adds its items; `use` paths resolve relative to `path`'s
     /// directory.

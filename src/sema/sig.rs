@@ -25,7 +25,19 @@ impl Elaborator<'_> {
         f: &mut Frame,
         msg: &dyn Fn(&str, &str) -> String,
     ) -> bool {
-        let code = Code::ARG_SHAPE;
+        self.check_type_as(Code::ARG_SHAPE, ty, v, span, f, msg)
+    }
+
+    /// [`Self::check_type`] reporting shape mismatches with `code`.
+    pub fn check_type_as(
+        &mut self,
+        code: Code,
+        ty: &TypeExpr,
+        v: &Value,
+        span: Span,
+        f: &mut Frame,
+        msg: &dyn Fn(&str, &str) -> String,
+    ) -> bool {
         match ty {
             TypeExpr::Named(id) => {
                 let ok = match (id.name.as_str(), v) {

@@ -4,31 +4,35 @@
 //! this file walks the resulting pairs into the typed [`ast`]. Nothing outside
 //! this module (and its private submodules) ever sees a pest `Pair`.
 //!
-//! Three things happen around pest:
-//! - [`scan`] walks the raw text first. It refuses nesting deeper than
+//! Around pest:
+//! - `scan` walks the raw text first. It refuses nesting deeper than
 //!   [`MAX_NESTING`] brackets before pest can recurse that deep, and it finds
 //!   unterminated strings and comments.
+//! - The parse runs on a thread with a large stack, so the limit holds in
+//!   debug builds (large frames) and on small-stack callers alike.
 //! - Expressions come out of the grammar flat (`operand (infix operand)*`) and
-//!   [`Fold`] applies precedence with two explicit stacks, so no chain of
+//!   `fold` applies precedence with two explicit stacks, so no chain of
 //!   operators, however long, makes anything here recurse. The tree it builds
 //!   is at most [`MAX_EXPR_DEPTH`] deep, which bounds the recursion of every
 //!   later stage (and of `Drop`).
 //! - Literals are checked while lowering: an integer that overflows, a float
 //!   without exponent digits, a bad escape are [`Code::BAD_LITERAL`].
 //!
-//! pest stops at the first syntax error; [`errors`] turns it into one
+//! pest stops at the first syntax error; `errors` turns it into one
 //! [`Code::SYNTAX`] diagnostic with readable expectations.
 
 mod errors;
+mod fold;
 mod scan;
 
 pub use scan::MAX_NESTING;
 
 use pest::Parser as _;
-use pest::iterators::{Pair, Pairs};
+use pest::iterators::Pair;
 
 use super::ast;
 use crate::diag::{Code, Diagnostic, FileId, Span};
+use fold::{Fold, Node, binop};
 
 mod grammar {
     //! The recogniser pest derives from `grammar/nn.pest`.
@@ -67,7 +71,7 @@ pub fn parse(file: FileId, text: &str) -> Result<ast::Module, Diagnostic> {
 fn parse_here(file: FileId, text: &str) -> Result<ast::Module, Diagnostic> {
     let root = recognise(file, text, Rule::file)?;
     let mut items = Vec::new();
-    for pair in root.into_inner() {
+    for pair in children(root) {
         if pair.as_rule() != Rule::EOI {
             items.push(Lower { file }.item(pair)?);
         }
@@ -87,7 +91,7 @@ fn parse_repl_here(file: FileId, text: &str) -> Result<Vec<ReplLine>, Diagnostic
     let root = recognise(file, text, Rule::repl)?;
     let lower = Lower { file };
     let mut lines = Vec::new();
-    for pair in root.into_inner() {
+    for pair in children(root) {
         match pair.as_rule() {
             Rule::EOI | Rule::semi => {}
             Rule::use_item | Rule::model_def | Rule::fn_def | Rule::data_def | Rule::train_def => {
@@ -123,9 +127,7 @@ fn on_parser_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
             .stack_size(PARSER_STACK)
             .spawn_scoped(scope, run);
         match spawned {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             Err(_) => run(),
         }
     });
@@ -144,9 +146,6 @@ fn recognise(file: FileId, text: &str, rule: Rule) -> Result<Pair<'_, Rule>, Dia
     {
         return Err(p.diag.clone());
     }
-    // Collects the literal tokens pest tried at the failure, which the
-    // error message lists; it costs a little time and is a global switch.
-    pest::set_error_detail(true);
     match NnParser::parse(rule, text) {
         Ok(mut pairs) => match (problem, pairs.next()) {
             (None, Some(top)) => Ok(top),
@@ -154,7 +153,7 @@ fn recognise(file: FileId, text: &str, rule: Rule) -> Result<Pair<'_, Rule>, Dia
             (None, None) => Err(internal("the grammar produced no pairs")),
         },
         Err(err) => {
-            let diag = errors::from_pest(file, text, &err, rule);
+            let diag = errors::from_pest(file, text, &err);
             // A lexical problem at or before pest's failure is its cause.
             match problem {
                 Some(p) if p.pos <= errors::position(&err) => Err(p.diag),
@@ -173,8 +172,40 @@ fn unexpected(pair: &Pair<'_, Rule>) -> Diagnostic {
     internal(&format!("unexpected {:?}", pair.as_rule()))
 }
 
+/// The children of a pair that carry meaning: punctuation and keywords,
+/// rules only so that errors can name them, are skipped.
+fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
+    pair.into_inner().filter(|p| {
+        !matches!(
+            p.as_rule(),
+            Rule::lparen
+                | Rule::rparen
+                | Rule::lbracket
+                | Rule::rbracket
+                | Rule::lbrace
+                | Rule::rbrace
+                | Rule::comma
+                | Rule::arrow
+                | Rule::dotdot
+                | Rule::dot
+                | Rule::eq
+                | Rule::kw_model
+                | Rule::kw_fn
+                | Rule::kw_let
+                | Rule::kw_for
+                | Rule::kw_in
+                | Rule::kw_if
+                | Rule::kw_else
+                | Rule::kw_use
+                | Rule::kw_data
+                | Rule::kw_train
+                | Rule::kw_on
+        )
+    })
+}
+
 /// The next pair of a rule whose shape the grammar guarantees.
-fn next<'i>(pairs: &mut Pairs<'i, Rule>) -> Result<Pair<'i, Rule>, Diagnostic> {
+fn next<'i>(pairs: &mut impl Iterator<Item = Pair<'i, Rule>>) -> Result<Pair<'i, Rule>, Diagnostic> {
     pairs.next().ok_or_else(|| internal("a pair is missing"))
 }
 
@@ -190,7 +221,7 @@ fn tight_end(pair: &Pair<'_, Rule>) -> usize {
     let mut pair = pair.clone();
     loop {
         let end = pair.as_span().end();
-        let Some(last) = pair.clone().into_inner().last() else {
+        let Some(last) = pair.clone().into_inner().next_back() else {
             return end;
         };
         let last_end = last.as_span().end();
@@ -199,12 +230,6 @@ fn tight_end(pair: &Pair<'_, Rule>) -> usize {
         }
         pair = last;
     }
-}
-
-/// An expression with the depth of its tree.
-struct Node {
-    expr: ast::Expr,
-    depth: u32,
 }
 
 /// Pairs to AST. Holds only the file id: every method is a pure function
@@ -220,28 +245,7 @@ impl Lower {
     }
 
     fn ident(&self, pair: &Pair<'_, Rule>) -> ast::Ident {
-        ast::Ident {
-            name: pair.as_str().to_string(),
-            span: self.span(pair),
-        }
-    }
-
-    /// A node of the given depth; too deep is an error pointing at `at`,
-    /// the operator or keyword that went one level too far.
-    fn node(
-        &self,
-        kind: ast::ExprKind,
-        span: Span,
-        depth: u32,
-        at: Span,
-    ) -> Result<Node, Diagnostic> {
-        if depth > MAX_EXPR_DEPTH {
-            return Err(too_deep(at));
-        }
-        Ok(Node {
-            expr: ast::Expr { kind, span },
-            depth,
-        })
+        ast::Ident { name: pair.as_str().to_string(), span: self.span(pair) }
     }
 
     // ------------------------------------------------------------ items
@@ -250,38 +254,25 @@ impl Lower {
         Ok(match pair.as_rule() {
             Rule::use_item => {
                 let span = self.span(&pair);
-                let path = next(&mut pair.into_inner())?;
-                ast::Item::Use(ast::UseItem {
-                    path: self.string(&path)?,
-                    path_span: self.span(&path),
-                    span,
-                })
+                let path = next(&mut children(pair))?;
+                ast::Item::Use(ast::UseItem { path: self.string(&path)?, path_span: self.span(&path), span })
             }
             Rule::model_def => ast::Item::Model(self.model(pair)?),
             Rule::fn_def => ast::Item::Fn(self.fn_def(pair)?),
             Rule::data_def => {
                 let span = self.span(&pair);
-                let mut inner = pair.into_inner();
+                let mut inner = children(pair);
                 let name = self.ident(&next(&mut inner)?);
-                let settings = inner.map(|p| self.setting(p)).collect::<Result<_, _>>()?;
-                ast::Item::Data(ast::DataDef {
-                    name,
-                    settings,
-                    span,
-                })
+                let settings = self.settings(inner)?;
+                ast::Item::Data(ast::DataDef { name, settings, span })
             }
             Rule::train_def => {
                 let span = self.span(&pair);
-                let mut inner = pair.into_inner();
+                let mut inner = children(pair);
                 let model = self.train_model(next(&mut inner)?)?;
                 let data = self.ident(&next(&mut inner)?);
-                let settings = inner.map(|p| self.setting(p)).collect::<Result<_, _>>()?;
-                ast::Item::Train(ast::TrainDef {
-                    model,
-                    data,
-                    settings,
-                    span,
-                })
+                let settings = self.settings(inner)?;
+                ast::Item::Train(ast::TrainDef { model, data, settings, span })
             }
             _ => return Err(unexpected(&pair)),
         })
@@ -289,16 +280,17 @@ impl Lower {
 
     fn model(&self, pair: Pair<'_, Rule>) -> Result<ast::ModelDef, Diagnostic> {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         let name = self.ident(&next(&mut inner)?);
         let (mut params, mut members, mut fns) = (Vec::new(), Vec::new(), Vec::new());
         for p in inner {
             match p.as_rule() {
+                Rule::semi => {}
                 Rule::params => params = self.params(p)?,
                 Rule::fn_def => fns.push(self.fn_def(p)?),
                 Rule::member => {
                     let span = self.span(&p);
-                    let mut inner = p.into_inner();
+                    let mut inner = children(p);
                     let name = self.ident(&next(&mut inner)?);
                     let value = self.expr(next(&mut inner)?)?.expr;
                     members.push(ast::Member { name, value, span });
@@ -306,18 +298,12 @@ impl Lower {
                 _ => return Err(unexpected(&p)),
             }
         }
-        Ok(ast::ModelDef {
-            name,
-            params,
-            members,
-            fns,
-            span,
-        })
+        Ok(ast::ModelDef { name, params, members, fns, span })
     }
 
     fn fn_def(&self, pair: Pair<'_, Rule>) -> Result<ast::FnDef, Diagnostic> {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         let name = self.ident(&next(&mut inner)?);
         let params = self.params(next(&mut inner)?)?;
         let mut ret = None;
@@ -338,31 +324,34 @@ impl Lower {
     }
 
     fn params(&self, pair: Pair<'_, Rule>) -> Result<Vec<ast::Param>, Diagnostic> {
-        pair.into_inner()
+        children(pair)
             .map(|p| {
                 let span = self.span(&p);
-                let mut inner = p.into_inner();
+                let mut inner = children(p);
                 let name = self.ident(&next(&mut inner)?);
                 let (mut ty, mut default) = (None, None);
                 for p in inner {
                     match p.as_rule() {
+                        Rule::colon => {}
                         Rule::expr => default = Some(self.expr(p)?.expr),
                         _ => ty = Some(self.type_expr(p)?),
                     }
                 }
-                Ok(ast::Param {
-                    name,
-                    ty,
-                    default,
-                    span,
-                })
+                Ok(ast::Param { name, ty, default, span })
             })
             .collect()
     }
 
+    fn settings<'i>(
+        &self,
+        pairs: impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> Result<Vec<ast::Setting>, Diagnostic> {
+        pairs.filter(|p| p.as_rule() != Rule::semi).map(|p| self.setting(p)).collect()
+    }
+
     fn setting(&self, pair: Pair<'_, Rule>) -> Result<ast::Setting, Diagnostic> {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         let key = self.ident(&next(&mut inner)?);
         let value = self.expr(next(&mut inner)?)?.expr;
         Ok(ast::Setting { key, value, span })
@@ -370,10 +359,10 @@ impl Lower {
 
     /// `Mlp` or `Mlp(hidden = 256)`.
     fn train_model(&self, pair: Pair<'_, Rule>) -> Result<ast::Expr, Diagnostic> {
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         let name = next(&mut inner)?;
         let span = self.span(&name);
-        let base = self.node(ast::ExprKind::Name(name.as_str().into()), span, 1, span)?;
+        let base = Node::new(ast::ExprKind::Name(name.as_str().into()), span, 1, span)?;
         Ok(match inner.next() {
             Some(args) => self.postfix(base, args)?.expr,
             None => base.expr,
@@ -383,14 +372,12 @@ impl Lower {
     // ------------------------------------------------------------ types
 
     fn type_expr(&self, pair: Pair<'_, Rule>) -> Result<ast::TypeExpr, Diagnostic> {
+        let pair = next(&mut children(pair))?;
         match pair.as_rule() {
-            Rule::named_type => Ok(ast::TypeExpr::Named(
-                self.ident(&next(&mut pair.into_inner())?),
-            )),
+            Rule::named_type => Ok(ast::TypeExpr::Named(self.ident(&next(&mut children(pair))?))),
             Rule::tensor_type => {
                 let span = self.span(&pair);
-                let dims = pair
-                    .into_inner()
+                let dims = children(pair)
                     .map(|p| match p.as_rule() {
                         Rule::ellipsis => Ok(ast::DimPat::Ellipsis(self.span(&p))),
                         _ => Ok(ast::DimPat::Expr(self.dim_expr(p)?.expr)),
@@ -404,23 +391,18 @@ impl Lower {
 
     /// `H - 2`, `(H + 2*p - k) / s + 1`: integers and names under `+ - * / %`.
     fn dim_expr(&self, pair: Pair<'_, Rule>) -> Result<Node, Diagnostic> {
-        let mut fold = Fold::new(*self);
-        for p in pair.into_inner() {
+        let mut fold = Fold::new();
+        for p in children(pair) {
             match p.as_rule() {
                 Rule::dim_op => fold.infix(binop(p.as_str()), self.span(&p))?,
                 Rule::number => fold.operand(self.number(&p)?),
                 Rule::ident => {
                     let span = self.span(&p);
-                    fold.operand(self.node(
-                        ast::ExprKind::Name(p.as_str().into()),
-                        span,
-                        1,
-                        span,
-                    )?);
+                    fold.operand(Node::new(ast::ExprKind::Name(p.as_str().into()), span, 1, span)?);
                 }
                 Rule::dim_paren => {
                     let span = self.span(&p);
-                    let mut inner = self.dim_expr(next(&mut p.into_inner())?)?;
+                    let mut inner = self.dim_expr(next(&mut children(p))?)?;
                     inner.expr.span = span;
                     fold.operand(inner);
                 }
@@ -435,7 +417,7 @@ impl Lower {
     /// A block and the depth of its deepest expression.
     fn block(&self, pair: Pair<'_, Rule>) -> Result<(ast::Block, u32), Diagnostic> {
         let span = self.span(&pair);
-        let children: Vec<_> = pair.into_inner().collect();
+        let children: Vec<_> = children(pair).collect();
         let n = children.len();
         let mut stmts = Vec::new();
         let mut result = None;
@@ -452,21 +434,14 @@ impl Lower {
                 stmt => stmts.push(stmt),
             }
         }
-        Ok((
-            ast::Block {
-                stmts,
-                result,
-                span,
-            },
-            depth,
-        ))
+        Ok((ast::Block { stmts, result, span }, depth))
     }
 
     /// A statement and the depth of its deepest expression.
     fn stmt(&self, pair: Pair<'_, Rule>) -> Result<(ast::Stmt, u32), Diagnostic> {
         let span = self.span(&pair);
         let rule = pair.as_rule();
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         Ok(match rule {
             Rule::let_stmt | Rule::assign_stmt => {
                 let name = self.ident(&next(&mut inner)?);
@@ -486,13 +461,7 @@ impl Lower {
                 let end = self.expr(next(&mut inner)?)?;
                 let (body, d) = self.block(next(&mut inner)?)?;
                 let depth = start.depth.max(end.depth).max(d);
-                let stmt = ast::Stmt::For {
-                    var,
-                    start: start.expr,
-                    end: end.expr,
-                    body,
-                    span,
-                };
+                let stmt = ast::Stmt::For { var, start: start.expr, end: end.expr, body, span };
                 (stmt, depth)
             }
             Rule::expr_stmt => {
@@ -508,16 +477,12 @@ impl Lower {
     /// A flat `expr` pair: prefix operators, primaries with their postfix
     /// operations, and infix operators, folded by precedence.
     fn expr(&self, pair: Pair<'_, Rule>) -> Result<Node, Diagnostic> {
-        let mut fold = Fold::new(*self);
+        let mut fold = Fold::new();
         let mut cur: Option<Node> = None;
-        for p in pair.into_inner() {
+        for p in children(pair) {
             match p.as_rule() {
                 Rule::prefix => {
-                    let op = if p.as_str() == "!" {
-                        ast::UnOp::Not
-                    } else {
-                        ast::UnOp::Neg
-                    };
+                    let op = if p.as_str() == "!" { ast::UnOp::Not } else { ast::UnOp::Neg };
                     fold.prefix(op, self.span(&p));
                 }
                 Rule::infix => {
@@ -549,39 +514,39 @@ impl Lower {
             Rule::list => {
                 let mut depth = 0;
                 let mut items = Vec::new();
-                for p in pair.into_inner() {
+                for p in children(pair) {
                     let e = self.expr(p)?;
                     depth = depth.max(e.depth);
                     items.push(e.expr);
                 }
                 let open = Span::new(self.file, span.start as usize, span.start as usize + 1);
-                return self.node(ast::ExprKind::List(items), span, depth + 1, open);
+                return Node::new(ast::ExprKind::List(items), span, depth + 1, open);
             }
             Rule::paren => {
                 // No node of its own: the inner expression, widened to
                 // cover the parentheses.
-                let mut inner = self.expr(next(&mut pair.into_inner())?)?;
+                let mut inner = self.expr(next(&mut children(pair))?)?;
                 inner.expr.span = span;
                 return Ok(inner);
             }
             Rule::if_expr => return self.if_expr(pair),
             _ => return Err(unexpected(&pair)),
         };
-        self.node(kind, span, 1, span)
+        Node::new(kind, span, 1, span)
     }
 
     /// `if a { } else if b { } else { }`: the chain is folded from the
     /// right without recursion. An `else if` becomes an `else` block whose
     /// result is the inner `if`; that block's span is the inner `if`'s.
     fn if_expr(&self, pair: Pair<'_, Rule>) -> Result<Node, Diagnostic> {
-        let end = pair.as_span().end();
+        let end = tight_end(&pair);
         let mut heads = Vec::new();
         let mut otherwise: Option<(ast::Block, u32)> = None;
-        for p in pair.into_inner() {
+        for p in children(pair) {
             match p.as_rule() {
                 Rule::if_head => heads.push(p),
-                Rule::else_if => heads.push(next(&mut p.into_inner())?),
-                Rule::else_block => otherwise = Some(self.block(next(&mut p.into_inner())?)?),
+                Rule::else_if => heads.push(next(&mut children(p))?),
+                Rule::else_block => otherwise = Some(self.block(next(&mut children(p))?)?),
                 _ => return Err(unexpected(&p)),
             }
         }
@@ -590,12 +555,12 @@ impl Lower {
             let start = head.as_span().start();
             let span = Span::new(self.file, start, end);
             let keyword = Span::new(self.file, start, start + 2);
-            let mut inner = head.into_inner();
+            let mut inner = children(head);
             let cond = self.expr(next(&mut inner)?)?;
             let (then, then_depth) = self.block(next(&mut inner)?)?;
             let else_depth = otherwise.as_ref().map_or(0, |(_, d)| *d);
             let depth = 1 + cond.depth.max(then_depth).max(else_depth);
-            let n = self.node(
+            let n = Node::new(
                 ast::ExprKind::If {
                     cond: Box::new(cond.expr),
                     then,
@@ -608,11 +573,7 @@ impl Lower {
             if heads.is_empty() {
                 node = Some(n);
             } else {
-                let block = ast::Block {
-                    stmts: Vec::new(),
-                    result: Some(Box::new(n.expr)),
-                    span,
-                };
+                let block = ast::Block { stmts: Vec::new(), result: Some(Box::new(n.expr)), span };
                 otherwise = Some((block, n.depth));
             }
         }
@@ -628,9 +589,9 @@ impl Lower {
         let kind = match pair.as_rule() {
             Rule::call_args => {
                 let mut args = Vec::new();
-                for arg in pair.into_inner() {
+                for arg in children(pair) {
                     let arg_span = self.span(&arg);
-                    let mut inner = arg.into_inner();
+                    let mut inner = children(arg);
                     let mut first = next(&mut inner)?;
                     let name = if first.as_rule() == Rule::ident {
                         let name = self.ident(&first);
@@ -641,17 +602,13 @@ impl Lower {
                     };
                     let value = self.expr(first)?;
                     depth = depth.max(value.depth);
-                    args.push(ast::Arg {
-                        name,
-                        value: value.expr,
-                        span: arg_span,
-                    });
+                    args.push(ast::Arg { name, value: value.expr, span: arg_span });
                 }
                 ast::ExprKind::Call { callee: base, args }
             }
             Rule::index => {
                 let mut items = Vec::new();
-                for item in pair.into_inner() {
+                for item in children(pair) {
                     let item_span = self.span(&item);
                     if item.as_rule() == Rule::ellipsis {
                         items.push(ast::IndexItem::Ellipsis(item_span));
@@ -661,7 +618,7 @@ impl Lower {
                     // saying which of start, end and step each one is.
                     let mut parts: [Option<ast::Expr>; 3] = [None, None, None];
                     let mut part = 0;
-                    for p in item.into_inner() {
+                    for p in children(item) {
                         if p.as_rule() == Rule::colon {
                             part += 1;
                         } else if let Some(slot) = parts.get_mut(part) {
@@ -673,23 +630,15 @@ impl Lower {
                     let [start, end, step] = parts;
                     items.push(match (part, start) {
                         (0, Some(at)) => ast::IndexItem::At(at),
-                        (_, start) => ast::IndexItem::Slice {
-                            start,
-                            end,
-                            step,
-                            span: item_span,
-                        },
+                        (_, start) => ast::IndexItem::Slice { start, end, step, span: item_span },
                     });
                 }
                 ast::ExprKind::Index { base, items }
             }
-            Rule::field => ast::ExprKind::Field {
-                base,
-                field: self.ident(&next(&mut pair.into_inner())?),
-            },
+            Rule::field => ast::ExprKind::Field { base, field: self.ident(&next(&mut children(pair))?) },
             _ => return Err(unexpected(&pair)),
         };
-        self.node(kind, span, depth + 1, op_span)
+        Node::new(kind, span, depth + 1, op_span)
     }
 
     // --------------------------------------------------------- literals
@@ -729,7 +678,7 @@ impl Lower {
                 }
             }
         };
-        self.node(kind, span, 1, span)
+        Node::new(kind, span, 1, span)
     }
 
     /// A string literal's value, escapes processed.
@@ -809,165 +758,36 @@ fn number_shape(text: &str) -> NumberShape {
             exponent_without_digits = true;
         }
     }
-    NumberShape {
-        len: i,
-        is_float,
-        exponent_without_digits,
-    }
+    NumberShape { len: i, is_float, exponent_without_digits }
 }
 
-fn binop(symbol: &str) -> ast::BinOp {
-    use ast::BinOp::*;
-    match symbol {
-        "||" => Or,
-        "&&" => And,
-        "==" => Eq,
-        "!=" => Ne,
-        "<" => Lt,
-        "<=" => Le,
-        ">" => Gt,
-        ">=" => Ge,
-        "+" => Add,
-        "-" => Sub,
-        "*" => Mul,
-        "/" => Div,
-        "%" => Rem,
-        "@" => MatMul,
-        _ => Pow,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn too_deep(span: Span) -> Diagnostic {
-    Diagnostic::error(Code::SYNTAX, span, "expression nested too deeply")
-        .with_note(format!(
-            "nnc accepts expressions at most {MAX_EXPR_DEPTH} levels deep; \
-             each operator in a chain adds a level"
-        ))
-        .with_help("name intermediate values with `let`")
-}
-
-/// Binding strength: a higher number binds tighter.
-fn precedence(op: Pending) -> u8 {
-    use ast::BinOp::*;
-    match op {
-        Pending::Prefix(..) => 6,
-        Pending::Infix(op, _) => match op {
-            Or => 1,
-            And => 2,
-            Eq | Ne | Lt | Le | Gt | Ge => 3,
-            Add | Sub => 4,
-            Mul | Div | Rem | MatMul => 5,
-            Pow => 7,
-        },
-    }
-}
-
-const COMPARISON: u8 = 3;
-
-/// An operator waiting on the stack for its right operand.
-#[derive(Clone, Copy)]
-enum Pending {
-    Prefix(ast::UnOp, Span),
-    Infix(ast::BinOp, Span),
-}
-
-/// Operator precedence by shunting-yard: operands and operators arrive in
-/// source order and are combined on two stacks, so the work is iterative
-/// however long the chain. Left-associative operators reduce on equal
-/// precedence, `**` does not; a prefix operator sits between `* / % @` and
-/// `**`, so `-x ** 2` is `-(x ** 2)` while `-x * y` is `(-x) * y`.
-struct Fold {
-    lower: Lower,
-    operands: Vec<Node>,
-    ops: Vec<Pending>,
-}
-
-impl Fold {
-    fn new(lower: Lower) -> Fold {
-        Fold {
-            lower,
-            operands: Vec::new(),
-            ops: Vec::new(),
-        }
-    }
-
-    fn operand(&mut self, node: Node) {
-        self.operands.push(node);
-    }
-
-    fn prefix(&mut self, op: ast::UnOp, span: Span) {
-        self.ops.push(Pending::Prefix(op, span));
-    }
-
-    fn infix(&mut self, op: ast::BinOp, span: Span) -> Result<(), Diagnostic> {
-        let new = Pending::Infix(op, span);
-        let prec = precedence(new);
-        let right_assoc = op == ast::BinOp::Pow;
-        while let Some(&top) = self.ops.last() {
-            let top_prec = precedence(top);
-            if top_prec < prec || (right_assoc && top_prec == prec) {
-                break;
-            }
-            if let Pending::Infix(first, first_span) = top
-                && top_prec == COMPARISON
-                && prec == COMPARISON
-            {
-                return Err(Diagnostic::error(
-                    Code::SYNTAX,
-                    span,
-                    "comparison operators cannot be chained",
-                )
-                .with_primary("second comparison")
-                .with_label(first_span, format!("after this `{}`", first.symbol()))
-                .with_help("join the comparisons with `&&`, as in `a < b && b < c`"));
-            }
-            self.reduce()?;
-        }
-        self.ops.push(new);
-        Ok(())
-    }
-
-    fn reduce(&mut self) -> Result<(), Diagnostic> {
-        let op = self
-            .ops
-            .pop()
-            .ok_or_else(|| internal("operator stack empty"))?;
-        let missing = || internal("operand stack empty");
-        let node = match op {
-            Pending::Prefix(op, op_span) => {
-                let operand = self.operands.pop().ok_or_else(missing)?;
-                let span = op_span.to(operand.expr.span);
-                let depth = operand.depth + 1;
-                let kind = ast::ExprKind::Unary {
-                    op,
-                    operand: Box::new(operand.expr),
-                };
-                self.lower.node(kind, span, depth, op_span)?
-            }
-            Pending::Infix(op, op_span) => {
-                let rhs = self.operands.pop().ok_or_else(missing)?;
-                let lhs = self.operands.pop().ok_or_else(missing)?;
-                let span = lhs.expr.span.to(rhs.expr.span);
-                let depth = lhs.depth.max(rhs.depth) + 1;
-                let kind = ast::ExprKind::Binary {
-                    op,
-                    lhs: Box::new(lhs.expr),
-                    rhs: Box::new(rhs.expr),
-                };
-                self.lower.node(kind, span, depth, op_span)?
-            }
+    #[test]
+    fn number_shapes() {
+        let shape = |t| {
+            let s = number_shape(t);
+            (s.len, s.is_float, s.exponent_without_digits)
         };
-        self.operands.push(node);
-        Ok(())
+        assert_eq!(shape("42"), (2, false, false));
+        assert_eq!(shape("0.05"), (4, true, false));
+        assert_eq!(shape("1e-3"), (4, true, false));
+        assert_eq!(shape("2.5E+4"), (6, true, false));
+        assert_eq!(shape("1e"), (1, false, true));
+        assert_eq!(shape("1e+"), (1, false, true));
+        assert_eq!(shape("2x"), (1, false, false));
+        assert_eq!(shape("1e5x"), (3, true, false));
     }
 
-    fn finish(mut self) -> Result<Node, Diagnostic> {
-        while !self.ops.is_empty() {
-            self.reduce()?;
-        }
-        match (self.operands.pop(), self.operands.is_empty()) {
-            (Some(node), true) => Ok(node),
-            _ => Err(internal("operands left over")),
-        }
+    #[test]
+    fn spans_end_before_trailing_trivia() {
+        let text = "fn f(a = 1 /* c */ , b) { a + b // d\n }";
+        let m = parse(FileId(0), text).unwrap();
+        let ast::Item::Fn(f) = &m.items[0] else { panic!() };
+        let at = |s: Span| &text[s.start as usize..s.end as usize];
+        assert_eq!(at(f.params[0].span), "a = 1");
+        assert_eq!(at(f.body.result.as_ref().unwrap().span), "a + b");
     }
 }

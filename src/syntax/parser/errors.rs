@@ -1,14 +1,14 @@
 //! pest's first error, turned into one readable [`Code::SYNTAX`] diagnostic.
 //!
-//! pest reports the furthest position it reached, the rules it tried there
-//! (`positives`) and, with error detail on, the literal tokens it tried
-//! (`parse_attempts`). Neither is fit to show: rule names are internal and
-//! the token list includes whitespace, comment openers and every character
-//! class inside a name. This module maps both onto a small vocabulary
-//! ([`Expect`]): literal tokens such as `)`, keywords, and categories such as
-//! "an expression" or "an operator", letting a category absorb the tokens it
-//! explains (`(` and `-` start an expression; after an operand, `(` `[` `.`
-//! are postfix operations and not worth listing).
+//! pest reports the furthest position at which a rule failed and the rules
+//! it tried there (`positives`). The grammar makes every token a reader
+//! could be missing a rule (`rparen`, `eq`, `kw_in`, ...), so that list is
+//! complete; but rule names are internal, so this module maps them onto a
+//! small vocabulary ([`Expect`]): literal tokens such as `)`, keywords, and
+//! categories such as "an expression" or "an operator". A category absorbs
+//! the tokens it implies: `(` and `[` start an expression, and after an
+//! operand, where an operator is expected, `(` `[` `.` are postfix
+//! operations not worth listing.
 //!
 //! The found token comes from [`scan::token_at`]; the help line comes from a
 //! few patterns: an unclosed bracket at the end, a mismatched closer, `=`
@@ -16,10 +16,9 @@
 
 use std::collections::BTreeSet;
 
-use pest::Parser as _;
 use pest::error::{Error, ErrorVariant, InputLocation};
 
-use super::grammar::{NnParser, Rule};
+use super::grammar::Rule;
 use super::scan::{self, Token};
 use crate::diag::{Code, Diagnostic, FileId, Span};
 
@@ -60,42 +59,15 @@ impl Expect {
             Expect::End => "end of input".into(),
         }
     }
-
-    /// Literal tokens this category accounts for, which are then not listed.
-    fn explains(&self, token: &str) -> bool {
-        match self {
-            Expect::Expression => {
-                matches!(
-                    token,
-                    "!" | "-" | "(" | "[" | "\"" | "_" | "if" | "true" | "false"
-                )
-            }
-            Expect::Name => token == "_",
-            Expect::Type => matches!(token, "[" | "_"),
-            Expect::Dimension => matches!(token, "(" | "_"),
-            Expect::String => token == "\"",
-            Expect::Operator => INFIX.contains(&token) || matches!(token, "(" | "[" | "."),
-            Expect::Keyword(k) => *k == token,
-            Expect::Token(_) | Expect::End => false,
-        }
-    }
 }
-
-const INFIX: &[&str] = &[
-    "||", "&&", "==", "!=", "<=", ">=", "<", ">", "+", "-", "**", "*", "/", "%", "@",
-];
 
 const ITEM_KEYWORDS: &[&str] = &["model", "fn", "data", "train", "use"];
 
 /// What a rule in pest's `positives` stands for.
 fn expects_of_rule(rule: Rule) -> Vec<Expect> {
     use Expect as E;
-    let items = || {
-        ITEM_KEYWORDS
-            .iter()
-            .map(|k| E::Keyword(k))
-            .collect::<Vec<_>>()
-    };
+    let items = || ITEM_KEYWORDS.iter().map(|k| E::Keyword(k)).collect::<Vec<_>>();
+    let tok = |t: &str| vec![E::Token(t.to_string())];
     match rule {
         Rule::EOI => vec![E::End],
         Rule::file => {
@@ -108,9 +80,7 @@ fn expects_of_rule(rule: Rule) -> Vec<Expect> {
             v.extend([E::Keyword("let"), E::Keyword("for"), E::Expression, E::End]);
             v
         }
-        Rule::use_item | Rule::model_def | Rule::fn_def | Rule::data_def | Rule::train_def => {
-            items()
-        }
+        Rule::use_item | Rule::model_def | Rule::fn_def | Rule::data_def | Rule::train_def => items(),
         Rule::ident
         | Rule::setting_key
         | Rule::member
@@ -118,14 +88,23 @@ fn expects_of_rule(rule: Rule) -> Vec<Expect> {
         | Rule::setting
         | Rule::train_model
         | Rule::assign_stmt => vec![E::Name],
-        Rule::named_type | Rule::tensor_type => vec![E::Type],
-        Rule::dim_expr | Rule::dim_paren => vec![E::Dimension],
+        Rule::type_expr | Rule::named_type | Rule::tensor_type => vec![E::Type],
+        Rule::dim_expr => vec![E::Dimension],
         Rule::dim_op | Rule::infix => vec![E::Operator],
-        Rule::ellipsis => vec![E::Token("...".into())],
-        Rule::block => vec![E::Token("{".into())],
-        Rule::params => vec![E::Token("(".into())],
-        Rule::semi => vec![E::Token(";".into())],
-        Rule::colon => vec![E::Token(":".into())],
+        Rule::lparen | Rule::params | Rule::call_args | Rule::dim_paren => tok("("),
+        Rule::rparen => tok(")"),
+        Rule::lbracket | Rule::index => tok("["),
+        Rule::rbracket => tok("]"),
+        Rule::lbrace | Rule::block => tok("{"),
+        Rule::rbrace => tok("}"),
+        Rule::comma => tok(","),
+        Rule::colon => tok(":"),
+        Rule::semi => tok(";"),
+        Rule::eq => tok("="),
+        Rule::arrow => tok("->"),
+        Rule::dotdot => tok(".."),
+        Rule::dot | Rule::field => tok("."),
+        Rule::ellipsis => tok("..."),
         Rule::string => vec![E::String],
         Rule::expr
         | Rule::expr_stmt
@@ -149,85 +128,38 @@ fn expects_of_rule(rule: Rule) -> Vec<Expect> {
         Rule::kw_data => vec![E::Keyword("data")],
         Rule::kw_train => vec![E::Keyword("train")],
         Rule::kw_on => vec![E::Keyword("on")],
-        // Postfix operations after an operand: `(`, `[`, `.` are implied
-        // by "an operator" and not worth listing on their own.
         _ => Vec::new(),
     }
 }
 
-/// The literal tokens pest tried exactly at `pos`.
-///
-/// pest records them at the furthest position any token reached, which a
-/// lookahead inside a name can push past the real failure (`let model`
-/// peeks beyond `model`). Parsing the text cut off at `pos` again makes
-/// `pos` the furthest point, so the tokens tried there are exactly those.
-fn tokens_at(err: &Error<Rule>, text: &str, pos: usize, rule: Rule) -> Vec<String> {
-    // pest does not export the token type; its `Display` is the literal
-    // text, or `a..z` for a character range, which `is_noise` drops.
-    let tokens = |e: &Error<Rule>| -> Option<Vec<String>> {
-        let a = e.parse_attempts()?;
-        (a.max_position == pos).then(|| {
-            a.expected_tokens()
-                .iter()
-                .map(ToString::to_string)
-                .collect()
-        })
-    };
-    if let Some(t) = tokens(err) {
-        return t;
-    }
-    match NnParser::parse(rule, &text[..pos]) {
-        Err(e) if position(&e) == pos => tokens(&e).unwrap_or_default(),
-        _ => Vec::new(),
-    }
-}
-
-/// Tokens pest tries that mean nothing to a reader: whitespace, comment
-/// openers, character classes (`a..z`, built-ins), and letters tried inside
-/// a number (`e`).
-fn is_noise(token: &str) -> bool {
-    let is_range = token.chars().count() == 4 && token.get(1..3) == Some("..");
-    matches!(
-        token,
-        " " | "\t" | "\r" | "\n" | "//" | "/*" | "BUILTIN_RULE"
-    ) || is_range
-        || (token.bytes().all(|b| b.is_ascii_alphabetic()) && !scan::KEYWORDS.contains(&token))
-}
-
-/// What the parser expected at `pos`, deduplicated and in message order.
-fn expected(err: &Error<Rule>, text: &str, pos: usize, rule: Rule) -> BTreeSet<Expect> {
+/// What the parser expected, deduplicated and in message order.
+fn expected(err: &Error<Rule>) -> BTreeSet<Expect> {
     let mut set = BTreeSet::new();
     if let ErrorVariant::ParsingError { positives, .. } = &err.variant {
         for r in positives {
             set.extend(expects_of_rule(*r));
         }
     }
-    let tokens: Vec<String> = tokens_at(err, text, pos, rule)
-        .into_iter()
-        .filter(|t| !is_noise(t))
-        .collect();
-    // Infix operators first, so that `(` `[` `.` after them read as postfix.
-    if tokens
-        .iter()
-        .any(|t| INFIX.contains(&t.as_str()) && t != "-")
-    {
-        set.insert(Expect::Operator);
-    }
-    for t in tokens {
-        if !set.iter().any(|e| e.explains(&t)) {
-            set.insert(match scan::KEYWORDS.iter().find(|k| **k == t) {
-                Some(k) => Expect::Keyword(k),
-                None => Expect::Token(t),
-            });
-        }
-    }
-    // A type may be a name (`int`).
-    if set.contains(&Expect::Type) {
-        set.remove(&Expect::Name);
-    }
-    // A name is an expression; `if`, `true`, `false` start one.
+    let token = |t: &str| Expect::Token(t.to_string());
+    let mut implied = Vec::new();
     if set.contains(&Expect::Expression) {
-        set.retain(|e| !matches!(e, Expect::Name | Expect::Keyword("if" | "true" | "false")));
+        // Names, strings, `(`, `[`, `if`, `true` all start an expression.
+        implied.extend([Expect::Name, Expect::String, token("("), token("[")]);
+        implied.extend([Expect::Keyword("if"), Expect::Keyword("true")]);
+        implied.push(Expect::Keyword("false"));
+    }
+    if set.contains(&Expect::Operator) {
+        // After an operand: calls, indexing and fields.
+        implied.extend([token("("), token("["), token(".")]);
+    }
+    if set.contains(&Expect::Type) {
+        implied.extend([Expect::Name, token("[")]);
+    }
+    if set.contains(&Expect::Dimension) {
+        implied.extend([Expect::Name, token("(")]);
+    }
+    for e in &implied {
+        set.remove(e);
     }
     set
 }
@@ -241,8 +173,8 @@ fn list(items: &[String]) -> String {
     }
 }
 
-/// Turns pest's error for `rule` on `text` into a diagnostic.
-pub(super) fn from_pest(file: FileId, text: &str, err: &Error<Rule>, rule: Rule) -> Diagnostic {
+/// Turns pest's error on `text` into a diagnostic.
+pub(super) fn from_pest(file: FileId, text: &str, err: &Error<Rule>) -> Diagnostic {
     let pos = position(err).min(text.len());
     let (found, range) = scan::token_at(text, pos);
     let span = Span::new(file, range.start, range.end);
@@ -252,7 +184,7 @@ pub(super) fn from_pest(file: FileId, text: &str, err: &Error<Rule>, rule: Rule)
             .with_note(format!("the parser stopped: {message}"))
             .with_help("name intermediate values with `let`");
     }
-    let expected = expected(err, text, pos, rule);
+    let expected = expected(err);
     let names: Vec<String> = expected.iter().map(Expect::describe).collect();
     let message = if names.is_empty() {
         format!("unexpected {}", found.describe())
@@ -260,7 +192,7 @@ pub(super) fn from_pest(file: FileId, text: &str, err: &Error<Rule>, rule: Rule)
         format!("expected {}, found {}", list(&names), found.describe())
     };
     let label = match found {
-        Token::End => "the input ends here".to_string(),
+        Token::End => "the input ends after this".to_string(),
         _ => format!("unexpected {}", found.describe()),
     };
     let diag = Diagnostic::error(Code::SYNTAX, span, message).with_primary(label);
@@ -293,12 +225,10 @@ fn add_help(
     }
     if let Token::Keyword(k) = found
         && (expected.contains(&Expect::Name)
-            || (expected.contains(&Expect::Expression)
-                && !matches!(k.as_str(), "if" | "true" | "false")))
+            || (expected.contains(&Expect::Expression) && !matches!(k.as_str(), "if" | "true" | "false")))
     {
-        return diag.with_help(format!(
-            "`{k}` is a keyword and cannot be used as a name; rename it, e.g. `{k}_`"
-        ));
+        return diag
+            .with_help(format!("`{k}` is a keyword and cannot be used as a name; rename it, e.g. `{k}_`"));
     }
     let before = text[..pos].trim_end();
     if expected.contains(&Expect::Name)
@@ -319,15 +249,11 @@ fn add_help(
                 let (o_ch, c_ch) = (o.byte as char, scan::closer(o.byte) as char);
                 return diag
                     .with_label(at(o.pos), format!("this `{o_ch}` is still open"))
-                    .with_help(format!(
-                        "close the `{o_ch}` with `{c_ch}` before `{text_found}`"
-                    ));
+                    .with_help(format!("close the `{o_ch}` with `{c_ch}` before `{text_found}`"));
             }
             _ => {
                 let w = wanted as char;
-                return diag.with_help(format!(
-                    "this `{text_found}` has no matching `{w}`; remove it"
-                ));
+                return diag.with_help(format!("this `{text_found}` has no matching `{w}`; remove it"));
             }
         }
     }
@@ -338,7 +264,7 @@ fn add_help(
         && matches!(found, Token::Name(_) | Token::Other(_))
         && text_found.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '"' || c == '_')
     {
-        return diag.with_help("separate the items of a list with `,`");
+        return diag.with_help("if these are separate items, put a `,` between them");
     }
     diag
 }

@@ -100,18 +100,9 @@ fn walk(file: FileId, text: &str, stop: usize) -> (Vec<Open>, Option<Problem>) {
                         "expression nested too deeply",
                     )
                     .with_primary(format!("this is bracket level {}", open.len()))
-                    .with_note(format!(
-                        "nnc accepts at most {MAX_NESTING} levels of nested brackets"
-                    ))
+                    .with_note(format!("nnc accepts at most {MAX_NESTING} levels of nested brackets"))
                     .with_help("name intermediate values with `let`");
-                    return (
-                        open,
-                        Some(Problem {
-                            pos: i,
-                            diag,
-                            fatal: true,
-                        }),
-                    );
+                    return (open, Some(Problem { pos: i, diag, fatal: true }));
                 }
                 i += 1;
             }
@@ -126,11 +117,7 @@ fn walk(file: FileId, text: &str, stop: usize) -> (Vec<Open>, Option<Problem>) {
 }
 
 fn problem(pos: usize, diag: Diagnostic) -> Problem {
-    Problem {
-        pos,
-        diag,
-        fatal: false,
-    }
+    Problem { pos, diag, fatal: false }
 }
 
 /// The offset just past the closing quote of the string starting at
@@ -150,18 +137,14 @@ fn string_end(bytes: &[u8], start: usize) -> Result<usize, usize> {
 
 fn trim_cr(bytes: &[u8], start: usize, end: usize) -> usize {
     let end = end.min(bytes.len());
-    if end > start + 1 && bytes[end - 1] == b'\r' {
-        end - 1
-    } else {
-        end
-    }
+    if end > start + 1 && bytes[end - 1] == b'\r' { end - 1 } else { end }
 }
 
 /// True if `s` is only whitespace and comments.
 pub(super) fn is_trivia(s: &str) -> bool {
     let mut rest = s;
     loop {
-        rest = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+        rest = rest.trim_start_matches([' ', '\t', '\r', '\n', '\u{feff}']);
         if rest.is_empty() {
             return true;
         }
@@ -215,32 +198,32 @@ impl Token {
 }
 
 /// The language's keywords.
-pub(super) const KEYWORDS: &[&str] = &[
-    "model", "fn", "let", "for", "in", "if", "else", "use", "data", "train", "on", "true", "false",
-];
+pub(super) const KEYWORDS: &[&str] =
+    &["model", "fn", "let", "for", "in", "if", "else", "use", "data", "train", "on", "true", "false"];
 
-const MULTI_CHAR_OPS: &[&str] = &[
-    "...", "..", "->", "**", "==", "!=", "<=", ">=", "&&", "||", "//", "/*",
-];
+const MULTI_CHAR_OPS: &[&str] = &["...", "..", "->", "**", "==", "!=", "<=", ">=", "&&", "||", "//", "/*"];
 
 /// The longest text shown for a token in a message.
 const SHOWN: usize = 24;
 
 /// The token starting at `pos` and its byte range (at least one character
-/// wide unless the text is empty; at the end it covers the last character).
+/// wide unless the text is empty; at the end it covers the last character
+/// that is not whitespace).
 pub(super) fn token_at(text: &str, pos: usize) -> (Token, std::ops::Range<usize>) {
     let pos = floor_char(text, pos.min(text.len()));
     let rest = &text[pos..];
     let Some(first) = rest.chars().next() else {
-        let last = text
-            .char_indices()
-            .next_back()
-            .map_or(pos..pos, |(i, c)| i..i + c.len_utf8());
+        // Point at the last visible character, so the caret lands on the
+        // last line of code rather than past a trailing newline.
+        let trimmed = text.trim_end();
+        let last = match trimmed.char_indices().next_back() {
+            Some((i, c)) => i..i + c.len_utf8(),
+            None => text.char_indices().next_back().map_or(pos..pos, |(i, c)| i..i + c.len_utf8()),
+        };
         return (Token::End, last);
     };
     let len = if first.is_ascii_alphanumeric() || first == '_' {
-        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len())
+        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len())
     } else if first == '"' {
         match string_end(rest.as_bytes(), 0) {
             Ok(end) => end,
@@ -259,11 +242,7 @@ pub(super) fn token_at(text: &str, pos: usize) -> (Token, std::ops::Range<usize>
         word.to_string()
     };
     let token = if first.is_ascii_alphabetic() || first == '_' {
-        if KEYWORDS.contains(&word) {
-            Token::Keyword(shown)
-        } else {
-            Token::Name(shown)
-        }
+        if KEYWORDS.contains(&word) { Token::Keyword(shown) } else { Token::Name(shown) }
     } else {
         Token::Other(shown)
     };
@@ -293,6 +272,8 @@ mod tests {
         assert_eq!(token_at("a == b", 2), (Token::Other("==".into()), 2..4));
         assert_eq!(token_at("let x", 0), (Token::Keyword("let".into()), 0..3));
         assert_eq!(token_at("x", 1), (Token::End, 0..1));
+        assert_eq!(token_at("ab \n\n", 5), (Token::End, 1..2));
+        assert_eq!(token_at(" \n", 2), (Token::End, 1..2));
         assert_eq!(token_at("", 0), (Token::End, 0..0));
         assert_eq!(token_at("é", 0), (Token::Other("é".into()), 0..2));
         assert_eq!(token_at("\"ab\" x", 0).1, 0..4);
@@ -301,9 +282,6 @@ mod tests {
     #[test]
     fn brackets() {
         let open = brackets_open_at("f(a, [b, \"(\" // (\n", 18);
-        assert_eq!(
-            open,
-            vec![Open { byte: b'(', pos: 1 }, Open { byte: b'[', pos: 5 }]
-        );
+        assert_eq!(open, vec![Open { byte: b'(', pos: 1 }, Open { byte: b'[', pos: 5 }]);
     }
 }

@@ -1,0 +1,219 @@
+//! Finite-difference checks of every prelude layer and loss, lowered from
+//! `.nn` source like user code: autodiff's gradients (evaluated by the
+//! interpreter) against central differences of the same graph.
+//!
+//! The interpreter computes in f32, so the differences use a step of 1e-2 on
+//! inputs of order 1 and sum the weighted outputs in f64; the tolerance
+//! `|ad - fd| <= 3e-3 * max(1, |fd|max) + 3e-2 * |fd|` leaves about 100x
+//! margin over the rounding and truncation error while still catching a
+//! wrong factor, sign or routing.
+
+use std::collections::HashMap;
+
+use nnc::autodiff;
+use nnc::graph::{DType, Graph, NodeId, Op, Shape};
+use nnc::runtime::interp::{self, Env};
+use nnc::runtime::rng::Rng;
+use nnc::runtime::{Tensor, trainer};
+use nnc::sema::{self, Program};
+use nnc::syntax::ast;
+
+const EPS: f32 = 1e-2;
+
+struct Case {
+    graph: Graph,
+    env: Env,
+    /// Nodes (inputs and params) whose gradients are checked, with the env key.
+    leaves: Vec<(NodeId, String, bool)>,
+    loss: NodeId,
+}
+
+/// Lowers `model Test` from `src` with `B = batch`, feeds random inputs and
+/// initialised parameters, and appends `loss = sum(output * w)` for a fixed
+/// random `w` (or uses the output itself when it is a scalar).
+fn case(src: &str, batch: usize, seed: u64, input: impl Fn(&mut Rng, usize) -> f32) -> Case {
+    let (prog, diags) = Program::from_source("test.nn", src);
+    assert!(diags.is_empty(), "{diags:?}");
+    let model = ast::Expr { kind: ast::ExprKind::Name("Test".into()), span: Default::default() };
+    let binding = HashMap::from([("B".to_string(), batch as i64)]);
+    let lowered = sema::lower_forward(&prog, &model, &binding, &HashMap::new(), true)
+        .unwrap_or_else(|d| panic!("{d:?}"));
+    let mut g = lowered.graph;
+    let mut env = Env::new(seed);
+    let mut rng = Rng::new(seed);
+    let mut leaves = Vec::new();
+    for (name, id) in &lowered.inputs {
+        let shape = g.shape(*id).clone();
+        let data = (0..shape.numel()).map(|i| input(&mut rng, i)).collect();
+        env.inputs.insert(name.clone(), Tensor::new(shape, data));
+        leaves.push((*id, name.clone(), true));
+    }
+    for (name, t) in trainer::init_params(&lowered.params, seed) {
+        // Scale initial weights up so outputs are of order 1.
+        let t = Tensor::new(t.shape.clone(), t.data.iter().map(|v| v * 3.0).collect());
+        env.params.insert(name, t);
+    }
+    for p in &lowered.params {
+        leaves.push((p.node.unwrap(), p.name.clone(), false));
+    }
+    let out = lowered.output;
+    let loss = if g.shape(out).numel() == 1 {
+        g.reshape(out, Shape::default())
+    } else {
+        let shape = g.shape(out).clone();
+        let w = g.add(Op::Input { name: "w".into() }, &[], shape.clone(), DType::F32, None);
+        let data = (0..shape.numel()).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        env.inputs.insert("w".into(), Tensor::new(shape, data));
+        let prod = g.mul(out, w);
+        let all: Vec<usize> = (0..g.shape(prod).rank()).collect();
+        let s = g.reduce(nnc::graph::ReduceOp::Sum, prod, &all);
+        g.reshape(s, Shape::default())
+    };
+    Case { graph: g, env, leaves, loss }
+}
+
+fn loss_of(c: &Case, env: &Env) -> f64 {
+    interp::eval(&c.graph, env).unwrap().get(c.loss).data[0] as f64
+}
+
+#[track_caller]
+fn check(src: &str, batch: usize, input: impl Fn(&mut Rng, usize) -> f32) {
+    for seed in [1, 2] {
+        let mut c = case(src, batch, seed, &input);
+        let wrt: Vec<NodeId> = c.leaves.iter().map(|l| l.0).collect();
+        let grads = autodiff::grad(&mut c.graph, c.loss, &wrt).unwrap();
+        let values = interp::eval(&c.graph, &c.env).unwrap();
+        for ((_, name, is_input), gid) in c.leaves.iter().zip(&grads) {
+            if name == "target" {
+                continue;
+            }
+            let ad = values.get(*gid).data.clone();
+            let base = if *is_input { &c.env.inputs[name] } else { &c.env.params[name] };
+            let n = base.numel();
+            let mut fd = vec![0.0f64; n];
+            for (i, slot) in fd.iter_mut().enumerate() {
+                let mut env = Env { ..clone_env(&c.env) };
+                let t = if *is_input {
+                    env.inputs.get_mut(name).unwrap()
+                } else {
+                    env.params.get_mut(name).unwrap()
+                };
+                let orig = t.data[i];
+                t.data[i] = orig + EPS;
+                let up = loss_of(&c, &env);
+                let t = if *is_input {
+                    env.inputs.get_mut(name).unwrap()
+                } else {
+                    env.params.get_mut(name).unwrap()
+                };
+                t.data[i] = orig - EPS;
+                let down = loss_of(&c, &env);
+                *slot = (up - down) / (2.0 * EPS as f64);
+            }
+            let scale = fd.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+            for i in 0..n {
+                let (a, f) = (ad[i] as f64, fd[i]);
+                assert!(
+                    (a - f).abs() <= 3e-3 * scale + 3e-2 * f.abs(),
+                    "{src}\nseed {seed}: d loss / d {name}[{i}]: autodiff {a} vs finite differences {f}"
+                );
+            }
+        }
+    }
+}
+
+fn clone_env(e: &Env) -> Env {
+    let mut env = Env::new(e.seed);
+    env.inputs = e.inputs.clone();
+    env.params = e.params.clone();
+    env.states = e.states.clone();
+    env.step = e.step;
+    env
+}
+
+fn normal(r: &mut Rng, _: usize) -> f32 {
+    r.normal()
+}
+
+/// Values spread far enough apart that max-pooling and ReLU see no ties or kinks.
+fn spread(r: &mut Rng, i: usize) -> f32 {
+    let sign = if r.next_f32() < 0.5 { -1.0 } else { 1.0 };
+    sign * (0.2 + 0.05 * (i % 37) as f32) + 0.001 * r.next_f32()
+}
+
+#[test]
+fn linear() {
+    check("model Test { l = Linear(5, 3)  fn forward(x: [B, 5]) -> [B, 3] { l(x) } }", 2, normal);
+    check("model Test { l = Linear(4, 2)  fn forward(x: [B, 3, 4]) -> [B, 3, 2] { l(x) } }", 2, normal);
+}
+
+#[test]
+fn conv2d() {
+    check(
+        "model Test { c = Conv2d(2, 3, 3)  fn forward(x: [B, 2, 5, 4]) -> [B, 3, 3, 2] { c(x) } }",
+        2,
+        normal,
+    );
+    check(
+        "model Test { c = Conv2d(2, 2, 3, stride = 2, padding = 1)
+                      fn forward(x: [B, 2, 5, 5]) -> [B, 2, 3, 3] { c(x) } }",
+        1,
+        normal,
+    );
+}
+
+#[test]
+fn layer_norm() {
+    check("model Test { n = LayerNorm(5)  fn forward(x: [B, 5]) -> [B, 5] { n(x) } }", 3, normal);
+}
+
+#[test]
+fn pooling_and_activations() {
+    check("model Test { fn forward(x: [B, 2, 4, 6]) -> [B, 2, 2, 3] { max_pool2d(x, 2) } }", 2, spread);
+    check(
+        "model Test { fn forward(x: [B, 1, 5, 5]) -> [B, 1, 2, 2] { max_pool2d(x, 3, stride = 2) } }",
+        2,
+        spread,
+    );
+    check("model Test { fn forward(x: [B, 1, 4, 4]) -> [B, 1, 2, 2] { avg_pool2d(x, 2) } }", 2, normal);
+    check(
+        "model Test { fn forward(x: [B, 6]) -> [B, 6] { relu(x) + sigmoid(x) + tanh(x) + silu(x) } }",
+        3,
+        spread,
+    );
+    check("model Test { fn forward(x: [B, 6]) -> [B, 6] { softmax(x) } }", 3, normal);
+    check("model Test { fn forward(x: [B, 6]) -> [B, 6] { log_softmax(x, axis = 1) } }", 3, normal);
+    check("model Test { fn forward(x: [B, 2, 3]) -> [B, 6] { flatten(x) * 2.0 } }", 2, normal);
+}
+
+#[test]
+fn dropout_uses_a_fixed_mask_per_step() {
+    check(
+        "model Test { l = Linear(8, 8)  fn forward(x: [B, 8]) -> [B, 8] { dropout(l(x), 0.5) } }",
+        4,
+        normal,
+    );
+}
+
+#[test]
+fn losses() {
+    // Labels are computed from `x` so they are constant (`one_hot` has no gradient).
+    check(
+        "model Test { l = Linear(3, 4)  fn forward(x: [B, 3]) -> [] { mse(l(x), x[:, 0:1] * 0.5) } }",
+        3,
+        normal,
+    );
+    check(
+        "model Test { l = Linear(3, 4)
+            fn forward(x: [B, 3]) -> [] { nll(log_softmax(l(x), axis = 1), one_hot_labels(x)) } }
+         fn one_hot_labels(x: [B, 3]) -> [B] { sum(x * 0.0, axis = 1) + 2.0 }",
+        3,
+        normal,
+    );
+    check(
+        "model Test { l = Linear(3, 4)
+            fn forward(x: [B, 3]) -> [] { cross_entropy(l(x), sum(x * 0.0, axis = 1) + 1.0) } }",
+        3,
+        normal,
+    );
+}

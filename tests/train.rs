@@ -1,0 +1,269 @@
+//! Training end to end through the CLI and the session API: reproducibility,
+//! checkpoints, the JSON log, and every kind of bad input a run can meet.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use nnc::cli::FsLoader;
+use nnc::runtime::exec::Interp;
+use nnc::runtime::trainer::{RunOptions, Session};
+use nnc::sema::{Program, train::check_train};
+
+fn mnist(file: &str) -> String {
+    format!("{}/data/mnist/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A small MLP program over the given data block body.
+fn program(data: &str, settings: &str) -> String {
+    format!(
+        "model Mlp {{
+            fc1 = Linear(784, 32)
+            fc2 = Linear(32, 10)
+            fn forward(x: [B, 784]) -> [B, 10] {{ fc2(relu(fc1(x))) }}
+        }}
+        data digits {{ {data} }}
+        train Mlp on digits {{
+            loss = cross_entropy
+            optimizer = sgd(lr = 0.05, momentum = 0.9)
+            batch = 32
+            epochs = 2
+            {settings}
+        }}"
+    )
+}
+
+fn idx_data() -> String {
+    format!(
+        "train = idx(\"{}\", \"{}\")\n test = idx(\"{}\", \"{}\")\n scale = 1 / 255",
+        mnist("train-images-idx3-ubyte.gz"),
+        mnist("train-labels-idx1-ubyte.gz"),
+        mnist("t10k-images-idx3-ubyte.gz"),
+        mnist("t10k-labels-idx1-ubyte.gz")
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn nnc(args: &[&str]) -> (u8, String, String) {
+    let mut argv = vec!["nnc"];
+    argv.extend_from_slice(args);
+    nnc::cli::execute(argv)
+}
+
+fn losses(src: &str, limit: usize) -> Vec<f64> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "m.nn", src);
+    let (prog, diags) = Program::load_root(&file, &mut FsLoader);
+    assert!(diags.is_empty(), "{diags:?}");
+    let (cfg, diags) = check_train(&prog, &prog.trains[0]);
+    let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
+    let opts = RunOptions { limit: Some(limit), no_save: true, ..RunOptions::default() };
+    let mut s = Session::new(&prog, &cfg, &opts, &Interp).unwrap();
+    s.train(&opts, &mut |_| {}).unwrap().losses
+}
+
+#[test]
+fn same_seed_same_losses_different_seed_different_losses() {
+    let with_dropout = |seed: u64| {
+        program(&idx_data(), &format!("seed = {seed}"))
+            .replace("fc2(relu(fc1(x)))", "fc2(dropout(relu(fc1(x)), 0.2))")
+    };
+    let a = losses(&with_dropout(7), 200);
+    let b = losses(&with_dropout(7), 200);
+    let c = losses(&with_dropout(8), 200);
+    assert_eq!(a.len(), 14, "2 epochs of 7 batches (the last one partial)");
+    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{a:?}\n{b:?}");
+    assert_ne!(a, c);
+}
+
+#[test]
+fn run_saves_a_checkpoint_that_eval_reproduces() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "m.nn", &program(&idx_data(), "save = \"w.safetensors\"\nseed = 3"));
+    let log = dir.path().join("log.jsonl");
+    let (code, out, err) =
+        nnc(&["run", file.to_str().unwrap(), "--limit", "256", "--log-json", log.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let weights = dir.path().join("w.safetensors");
+    assert!(weights.exists(), "{out}");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    for key in ["epoch", "train_loss", "test_loss", "test_accuracy", "samples_per_s", "seconds"] {
+        assert!(lines[1].get(key).is_some_and(|v| !v.is_null()), "{key} missing in {}", lines[1]);
+    }
+    let acc = lines[1]["test_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    let (code, out, err) = nnc(&["eval", file.to_str().unwrap(), "--weights", weights.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("accuracy {acc:.4}")),
+        "eval printed {out}, the run's last epoch had {acc:.4}"
+    );
+    // Starting from the checkpoint continues from the trained weights: the
+    // first loss is far below a fresh start's.
+    let (code, out, _) = nnc(&[
+        "run",
+        file.to_str().unwrap(),
+        "--limit",
+        "64",
+        "--epochs",
+        "1",
+        "--no-save",
+        "--init",
+        weights.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("epoch 1/1"));
+}
+
+#[test]
+fn missing_truncated_and_corrupt_idx_files_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = mnist("train-images-idx3-ubyte.gz");
+    let labels = mnist("train-labels-idx1-ubyte.gz");
+    let run = |data: String| {
+        let file = write(dir.path(), "m.nn", &program(&data, ""));
+        nnc(&["run", file.to_str().unwrap(), "--no-save"])
+    };
+    let (code, _, err) = run(format!("train = idx(\"missing.gz\", \"{labels}\")"));
+    assert_eq!(code, 1);
+    assert!(err.contains("E0601") && err.contains("missing.gz"), "{err}");
+
+    let raw = std::fs::read(&images).unwrap();
+    let truncated = write(dir.path(), "truncated.gz", "");
+    let mut dec = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut dec).unwrap();
+    std::fs::write(&truncated, &dec[..dec.len() / 2]).unwrap();
+    let (code, _, err) = run(format!("train = idx(\"{}\", \"{labels}\")", truncated.display()));
+    assert_eq!(code, 1);
+    assert!(err.contains("E0602") && err.contains("truncated.gz"), "{err}");
+
+    let mut bad = dec.clone();
+    bad[2] = 0x0c;
+    bad[3] = 0x07;
+    let magic = dir.path().join("magic.idx");
+    std::fs::write(&magic, &bad).unwrap();
+    let (code, _, err) = run(format!("train = idx(\"{}\", \"{labels}\")", magic.display()));
+    assert_eq!(code, 1);
+    assert!(err.contains("E0602") && err.contains("magic.idx"), "{err}");
+
+    let garbage = write(dir.path(), "garbage.gz", "\u{1f}\u{8b}not really gzip");
+    let (code, _, err) = run(format!("train = idx(\"{}\", \"{labels}\")", garbage.display()));
+    assert_eq!(code, 1);
+    assert!(err.contains("E0602"), "{err}");
+}
+
+fn csv_rows(n: usize, bad: Option<(usize, &str)>) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        match bad {
+            Some((row, text)) if row == i => s.push_str(text),
+            _ => {
+                s.push_str(&(i % 10).to_string());
+                for j in 0..784 {
+                    s.push_str(if (i + j) % 7 == 0 { ",1" } else { ",0" });
+                }
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn csv_with_a_bad_row_or_label_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |csv: String| {
+        write(dir.path(), "d.csv", &csv);
+        let file = write(dir.path(), "m.nn", &program("train = csv(\"d.csv\")", ""));
+        nnc(&["run", file.to_str().unwrap(), "--no-save"])
+    };
+    let (code, out, err) = run(csv_rows(40, None));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run(csv_rows(40, Some((5, "3,1,0,zero"))));
+    assert_eq!(code, 1);
+    assert!(err.contains("E0602") && err.contains("d.csv") && err.contains('6'), "{err}");
+    let mut rows = csv_rows(40, None);
+    rows.replace_range(0..1, "12");
+    let (code, _, err) = run(rows);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0603") && err.contains("12"), "{err}");
+}
+
+#[test]
+fn a_checkpoint_of_another_model_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = write(dir.path(), "small.nn", &program(&idx_data(), "save = \"small.safetensors\""));
+    let (code, _, err) = nnc(&["run", small.to_str().unwrap(), "--limit", "64", "--epochs", "1"]);
+    assert_eq!(code, 0, "{err}");
+    let other = program(&idx_data(), "")
+        .replace("Linear(784, 32)", "Linear(784, 64)")
+        .replace("Linear(32, 10)", "Linear(64, 10)");
+    let other = write(dir.path(), "other.nn", &other);
+    let weights = dir.path().join("small.safetensors");
+    let (code, _, err) = nnc(&["eval", other.to_str().unwrap(), "--weights", weights.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0605") && err.contains("fc1.weight") && err.contains("[64,784]"), "{err}");
+}
+
+#[test]
+fn a_diverging_loss_names_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = idx_data().replace("scale = 1 / 255", "");
+    let src = program(&data, "").replace("lr = 0.05", "lr = 1e30");
+    let file = write(dir.path(), "m.nn", &src);
+    let (code, _, err) = nnc(&["run", file.to_str().unwrap(), "--no-save", "--limit", "640"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0606") && err.contains("epoch 1 at step"), "{err}");
+    assert!(err.contains("scale"), "the hint should mention scaling inputs: {err}");
+}
+
+#[test]
+fn an_interrupted_run_writes_no_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "m.nn", &program(&idx_data(), "save = \"w.safetensors\""));
+    let (prog, _) = Program::load_root(&file, &mut FsLoader);
+    let (cfg, _) = check_train(&prog, &prog.trains[0]);
+    let cfg = cfg.unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    let opts = RunOptions {
+        base_dir: dir.path().to_path_buf(),
+        limit: Some(256),
+        interrupt: Some(flag.clone()),
+        ..RunOptions::default()
+    };
+    let mut s = Session::new(&prog, &cfg, &opts, &Interp).unwrap();
+    let mut steps = 0;
+    let res = s.train(&opts, &mut |ev| {
+        if let nnc::runtime::trainer::Event::Step { .. } = ev {
+            steps += 1;
+            if steps == 3 {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    let err = res.unwrap_err();
+    assert_eq!(err.code, nnc::diag::Code::INTERRUPTED);
+    assert_eq!(steps, 3);
+    assert!(!dir.path().join("w.safetensors").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "only the program itself: {leftovers:?}");
+}
+
+#[test]
+fn data_that_does_not_fit_the_input_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = program(&idx_data(), "")
+        .replace("[B, 784]", "[B, 100]")
+        .replace("Linear(784, 32)", "Linear(100, 32)");
+    let file = write(dir.path(), "m.nn", &src);
+    let (code, _, err) = nnc(&["run", file.to_str().unwrap(), "--no-save"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0404"), "{err}");
+}
