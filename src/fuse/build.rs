@@ -58,6 +58,23 @@ impl Buffers {
     }
 }
 
+/// The work of recomputing `n` where it is read: its operations down to
+/// realized nodes (counted once per path, capped).
+fn inline_cost(g: &Graph, realized: &[bool], n: NodeId, depth: usize) -> u32 {
+    if depth > 12 {
+        return 100;
+    }
+    let own = match g.node(n).op {
+        Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. } | Op::Const { .. } => 0,
+        _ => 1,
+    };
+    own + g
+        .operands(n)
+        .iter()
+        .map(|&x| if realized[x.0 as usize] { 1 } else { inline_cost(g, realized, x, depth + 1) })
+        .sum::<u32>()
+}
+
 /// How a node that belongs to the kernel under construction is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -95,6 +112,9 @@ pub struct Builder<'a> {
     pub splits: Vec<(Var, i64)>,
     /// Set when a member was read away from the current outer point.
     pub misaligned: bool,
+    /// Row-major offsets of the current point in the full shape and in the
+    /// reduced shape: where a member of either size is computed.
+    pub home: Option<(IExpr, IExpr)>,
     /// Nodes whose loads must stay within the slice of axis 0 of the
     /// current point (GEMM epilogues read their product that way).
     pub same_slice: Vec<NodeId>,
@@ -119,6 +139,7 @@ impl<'a> Builder<'a> {
             guard: Vec::new(),
             splits: Vec::new(),
             misaligned: false,
+            home: None,
             same_slice: Vec::new(),
             loaded: Vec::new(),
         }
@@ -247,7 +268,22 @@ impl<'a> Builder<'a> {
                 }
                 return self.intern(Expr::Acc(acc));
             }
-            Some(Role::Inline) => return self.compute(n, ix),
+            Some(Role::Inline) => {
+                // Recomputing a member away from its own point duplicates its
+                // work; when that work is substantial, the reader belongs in a
+                // later kernel that loads the member instead.
+                if let Some((full, row)) = &self.home {
+                    let shape = &self.g.node(n).shape;
+                    let here = self.flat(ix, shape);
+                    if here != *full
+                        && here != *row
+                        && inline_cost(self.g, self.realized, n, 0) > super::realize::CHEAP
+                    {
+                        self.misaligned = true;
+                    }
+                }
+                return self.compute(n, ix);
+            }
             None => {}
         }
         if self.realized[n.0 as usize] {

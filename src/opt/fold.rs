@@ -43,7 +43,9 @@ fn fold(g: &Graph, id: NodeId) -> Option<f32> {
         Op::Unary(u) => Some(interp::unary(*u, cs[0])),
         Op::Binary(b) => Some(interp::binary(*b, cs[0], cs[1])),
         Op::Select => Some(if cs[0] != 0.0 { cs[1] } else { cs[2] }),
-        Op::Cast | Op::Detach | Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. } => Some(cs[0]),
+        Op::Cast | Op::Detach | Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. } => {
+            Some(cs[0])
+        }
         Op::Concat { .. } => cs.iter().all(|c| c.to_bits() == cs[0].to_bits()).then_some(cs[0]),
         Op::Pad { pads } => (cs[0].to_bits() == 0 || pads.iter().all(|&p| p == (0, 0))).then_some(cs[0]),
         Op::Reduce { op: ReduceOp::Max, .. } => Some(cs[0]),

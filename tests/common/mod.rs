@@ -150,7 +150,7 @@ pub fn random_graph(c: &mut Case, program: &[u32]) -> NodeId {
             }
             3 if rank > 0 => {
                 let axes: Vec<usize> = (0..rank).filter(|_| c.rng.next_f32() < 0.5).collect();
-                let op = if sel % 3 == 0 { ReduceOp::Max } else { ReduceOp::Sum };
+                let op = if sel.is_multiple_of(3) { ReduceOp::Max } else { ReduceOp::Sum };
                 let r = c.g.reduce(op, x, &axes);
                 if sel & 8 != 0 {
                     let kept: Vec<usize> = (0..rank).filter(|a| !axes.contains(a)).map(|a| dims[a]).collect();

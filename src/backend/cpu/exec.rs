@@ -122,25 +122,31 @@ impl CpuExecutable {
             fn compile<'k>(
                 jit: &mut Jit,
                 l: &'k LoopKernel,
-            ) -> Result<(cranelift_module::FuncId, Abi, &'k LoopKernel), Diagnostic> {
+                keep_first: bool,
+            ) -> Result<(cranelift_module::FuncId, Abi, &'k LoopKernel, jit::LoopPlan), Diagnostic>
+            {
                 let abi = Abi::of(l);
-                let id = jit.compile(l, &abi).map_err(backend_error)?;
-                Ok((id, abi, l))
+                let plan = jit::plan(l, keep_first);
+                let id = jit.compile(l, &abi, &plan).map_err(backend_error)?;
+                Ok((id, abi, l, plan))
             }
             pending.push(match k {
-                Kernel::Loop(l) => (Some(compile(&mut jit, l)?), k),
-                Kernel::Gemm(gm) => (gm.epilogue.as_ref().map(|e| compile(&mut jit, e)).transpose()?, k),
+                Kernel::Loop(l) => (Some(compile(&mut jit, l, false)?), k),
+                Kernel::Gemm(gm) => {
+                    (gm.epilogue.as_ref().map(|e| compile(&mut jit, e, true)).transpose()?, k)
+                }
                 Kernel::Gather(_) | Kernel::ScatterAdd(_) => (None, k),
             });
         }
         let module = jit.finish().map_err(backend_error)?;
-        let call = |(id, abi, l): (cranelift_module::FuncId, Abi, &LoopKernel)| LoopCall {
-            f: jit::function(&module, id),
-            extent: l.extents[l.outer[0].0 as usize],
-            work: work(l),
-            align: 4,
-            abi,
-        };
+        let call =
+            |(id, abi, l, plan): (cranelift_module::FuncId, Abi, &LoopKernel, jit::LoopPlan)| LoopCall {
+                f: jit::function(&module, id),
+                extent: l.extents[plan.order[0].0 as usize],
+                work: work(l),
+                align: 4,
+                abi,
+            };
         let steps = pending
             .into_iter()
             .map(|(c, k)| match k {
