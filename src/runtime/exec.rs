@@ -32,7 +32,7 @@ pub trait Executable {
 }
 
 /// Facts about a compiled graph, for `nnc bench`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ExecStats {
     /// Kernels run per step.
     pub kernels: usize,
@@ -40,6 +40,12 @@ pub struct ExecStats {
     pub peak_bytes: usize,
     /// Bytes of temporaries with one buffer each.
     pub naive_bytes: usize,
+    /// Milliseconds spent simplifying the graph.
+    pub simplify_ms: f64,
+    /// Milliseconds spent fusing it into kernels and planning memory.
+    pub fuse_ms: f64,
+    /// Milliseconds spent generating machine code.
+    pub codegen_ms: f64,
 }
 
 /// Compiles graphs.

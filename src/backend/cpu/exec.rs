@@ -88,6 +88,8 @@ pub struct CpuExecutable {
     /// Seconds spent in each kernel, when profiling (`NNC_PROFILE=1`).
     timings: Option<Vec<f64>>,
     runs: usize,
+    /// Milliseconds of simplification, fusion and code generation.
+    phases: [f64; 3],
 }
 
 impl Drop for CpuExecutable {
@@ -110,12 +112,15 @@ impl CpuExecutable {
         threads: usize,
         pool: Option<Arc<rayon::ThreadPool>>,
     ) -> Result<CpuExecutable, Diagnostic> {
+        let t0 = std::time::Instant::now();
         let mut g = graph.clone();
         crate::opt::simplify(&mut g);
+        let t1 = std::time::Instant::now();
         crate::graph::verify::verify(&g).map_err(|e| backend_error(e.to_string()))?;
         let program = crate::fuse::run(&g);
         crate::kernel::verify::verify(&program).map_err(backend_error)?;
         let mem = memory::plan(&program);
+        let t2 = std::time::Instant::now();
         let mut jit = Jit::new().map_err(backend_error)?;
         let mut pending = Vec::with_capacity(program.kernels.len());
         for k in &program.kernels {
@@ -156,6 +161,8 @@ impl CpuExecutable {
                 Kernel::ScatterAdd(sk) => Step::ScatterAdd(sk.clone()),
             })
             .collect();
+        let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1000.0;
+        let phases = [ms(t0, t1), ms(t1, t2), ms(t2, std::time::Instant::now())];
         let arena = vec![0.0f32; mem.arena + memory::ALIGN];
         let n_kernels = program.kernels.len();
         let mut zero = Box::new([0.0f32; 16]);
@@ -172,6 +179,7 @@ impl CpuExecutable {
             pool,
             timings: std::env::var_os("NNC_PROFILE").map(|_| vec![0.0; n_kernels]),
             runs: 0,
+            phases,
         })
     }
 
@@ -501,6 +509,9 @@ impl Executable for CpuExecutable {
             kernels: self.runner.program.kernels.len(),
             peak_bytes: self.mem.peak_bytes(),
             naive_bytes: self.mem.naive_bytes(),
+            simplify_ms: self.phases[0],
+            fuse_ms: self.phases[1],
+            codegen_ms: self.phases[2],
         })
     }
 }

@@ -1245,7 +1245,22 @@ pub fn plan(k: &LoopKernel, keep_first: bool) -> LoopPlan {
         .map(|v| (score(v, false), v))
         .max_by_key(|&(sc, v)| (sc, std::cmp::Reverse(v)));
     let inner = k.stages.iter().find_map(|s| s.vars.last().copied()).filter(|&v| long(v));
+    // Outer loops from the largest total stride to the smallest, so the
+    // innermost loop walks memory in the smallest steps (the first loop,
+    // which callers split, stays first with `keep_first`).
+    let stride = |v: Var| -> i64 {
+        let mut t = 0;
+        for e in &k.exprs {
+            if let Expr::Load { index, .. } = e {
+                t += index.coefficient(v).abs();
+            }
+        }
+        t + k.stages.iter().flat_map(|s| &s.stores).map(|st| st.index.coefficient(v).abs()).sum::<i64>()
+    };
     let mut order = k.outer.clone();
+    let pinned = order.drain(..first.min(order.len())).collect::<Vec<_>>();
+    order.sort_by_key(|&v| std::cmp::Reverse(stride(v)));
+    order.splice(0..0, pinned);
     let choose_outer = |order: &mut Vec<Var>, v: Var| {
         order.retain(|&w| w != v);
         order.push(v);
