@@ -1,145 +1,189 @@
 //! Differential tests: the CPU back end against the reference interpreter
-//! on every op, on random graphs (forward values and gradients), and on
-//! training steps.
+//! on every op, on thousands of random graphs (forward values and
+//! gradients), and on training steps; and the determinism of its results.
 //!
 //! Tolerance: the JIT reorders float arithmetic in exactly three ways:
 //! `matrixmultiply` blocks and vectorises its dot products, a reduction
 //! vectorised along its reduced axis keeps four partial sums combined at the
 //! end, and `a * b + c` becomes one fused multiply-add (one rounding instead
-//! of two). Each changes a result by a few ulps of the terms summed, so for
-//! sums of n terms of magnitude up to M the difference is bounded by about
-//! `n · ε · M` with `ε = 2^-24`; with `n <= 1000` and inputs near 1 that is
-//! below 1e-4. `RTOL = 1e-4` and `ATOL = 1e-5` (times the largest magnitude
-//! in the tensor, when that exceeds 1) leave margin while still catching
-//! any wrong index, which gives differences of order 1. Elementwise
-//! operations and transcendentals call the same Rust functions as the
-//! interpreter, so graphs without reductions match exactly apart from FMA.
+//! of two). Each changes a result by a few ulps of the terms it combines:
+//! for sums of `n` terms of magnitude up to `M` the difference is bounded by
+//! about `n · 2^-24 · M`. Graphs here sum at most a few hundred terms of
+//! magnitude near 1, so differences stay below 1e-5 of the largest
+//! magnitude in a tensor; gradients chain a few such sums. `RTOL = 1e-4`
+//! and `ATOL = 1e-4` times the largest magnitude in the expected tensor
+//! (at least 1) leave an order of magnitude of margin, while a wrong index,
+//! stride or operand gives differences of order 1. Transcendental functions
+//! call the same Rust functions as the interpreter and random numbers use
+//! the same hash, so those match exactly (`Rand` is checked bit for bit).
 
+mod common;
+
+use common::{Case, add_gradients, constant, random_graph};
 use nnc::backend::cpu::Cpu;
 use nnc::graph::{BinaryOp, DType, Graph, NodeId, Op, ReduceOp, Shape, SliceRange, UnaryOp};
 use nnc::runtime::Tensor;
 use nnc::runtime::exec::Backend;
-use nnc::runtime::interp::{self, Env};
+use nnc::runtime::interp::{self, Env, EvalError};
 use nnc::runtime::rng::Rng;
+use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 const RTOL: f32 = 1e-4;
-const ATOL: f32 = 1e-5;
-
-/// A graph under construction with the environment that feeds it.
-struct Case {
-    g: Graph,
-    env: Env,
-    rng: Rng,
-}
-
-impl Case {
-    fn new(seed: u64) -> Case {
-        Case { g: Graph::new(), env: Env::new(seed), rng: Rng::new(seed) }
-    }
-
-    fn input(&mut self, name: &str, dims: &[usize]) -> NodeId {
-        let n = dims.iter().product();
-        let data = (0..n).map(|_| self.rng.uniform(-1.0, 1.0)).collect();
-        self.input_data(name, dims, data, DType::F32)
-    }
-
-    fn positive(&mut self, name: &str, dims: &[usize]) -> NodeId {
-        let n = dims.iter().product();
-        let data = (0..n).map(|_| self.rng.uniform(0.5, 2.0)).collect();
-        self.input_data(name, dims, data, DType::F32)
-    }
-
-    fn input_data(&mut self, name: &str, dims: &[usize], data: Vec<f32>, dtype: DType) -> NodeId {
-        let shape = Shape(dims.to_vec());
-        self.env.inputs.insert(name.into(), Tensor::new(shape.clone(), data));
-        self.g.add(Op::Input { name: name.into() }, &[], shape, dtype, None)
-    }
-
-    /// Runs both back ends on output `out` and compares.
-    #[track_caller]
-    fn check(mut self, out: NodeId) {
-        self.g.add_output("out", out);
-        check_graph(&self.g, &self.env, 1);
-        check_graph(&self.g, &self.env, 2);
-    }
-}
+const ATOL: f32 = 1e-4;
 
 #[track_caller]
 fn assert_close(name: &str, want: &Tensor, got: &Tensor) {
-    assert_eq!(want.shape, got.shape, "{name}: shapes differ");
-    let scale = want.data.iter().fold(1.0f32, |m, x| m.max(x.abs()));
-    for (i, (w, g)) in want.data.iter().zip(&got.data).enumerate() {
-        let ok = (w.is_nan() && g.is_nan()) || (w - g).abs() <= ATOL * scale + RTOL * w.abs();
-        assert!(ok, "{name}[{i}]: interpreter {w}, cpu {g} (shape {})", want.shape);
+    if let Err(e) = close(name, want, got) {
+        panic!("{e}");
     }
 }
 
-/// Evaluates `g` (a step, with updates) with both back ends and compares
-/// outputs and updated state.
-#[track_caller]
-fn check_graph(g: &Graph, env: &Env, threads: usize) {
+fn close(name: &str, want: &Tensor, got: &Tensor) -> Result<(), String> {
+    if want.shape != got.shape {
+        return Err(format!("{name}: shapes differ: {} vs {}", want.shape, got.shape));
+    }
+    let scale = want.data.iter().filter(|x| x.is_finite()).fold(1.0f32, |m, x| m.max(x.abs()));
+    for (i, (w, g)) in want.data.iter().zip(&got.data).enumerate() {
+        let ok = (w.is_nan() && g.is_nan()) || w == g || (w - g).abs() <= ATOL * scale + RTOL * w.abs();
+        if !ok {
+            return Err(format!("{name}[{i}]: interpreter {w}, cpu {g} (shape {})", want.shape));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one step of `g` with both back ends from `env` and compares every
+/// output, parameter and state afterwards.
+fn compare(g: &Graph, env: &Env, threads: usize) -> Result<(), String> {
     let mut want_env = env.clone();
-    let want = interp::step(g, &mut want_env).expect("the interpreter runs the graph");
-    let cpu = Cpu::new(threads);
-    let mut exe = cpu.compile(g).expect("the cpu back end compiles the graph");
+    let want = interp::step(g, &mut want_env).map_err(|e| format!("interpreter: {e}"))?;
+    let mut exe = Cpu::new(threads).compile(g).map_err(|d| format!("compile: {}", d.message))?;
     let mut got_env = env.clone();
-    let got = exe.run(&mut got_env, true).expect("the cpu back end runs the graph");
+    let got = exe.run(&mut got_env, true).map_err(|e| format!("cpu: {e}"))?;
     for (name, id) in g.outputs() {
-        assert_close(name, want.get(*id), &got[name]);
+        close(name, want.get(*id), &got[name])?;
     }
     for (name, t) in &want_env.params {
-        assert_close(name, t, &got_env.params[name]);
+        close(name, t, &got_env.params[name])?;
     }
     for (name, t) in &want_env.states {
-        assert_close(name, t, &got_env.states[name]);
+        close(name, t, &got_env.states[name])?;
     }
-    assert_eq!(want_env.step, got_env.step);
+    if want_env.step != got_env.step {
+        return Err("step counters differ".into());
+    }
+    Ok(())
+}
+
+#[track_caller]
+fn check(mut c: Case, out: NodeId) {
+    c.g.add_output("out", out);
+    for threads in [1, 2] {
+        if let Err(e) = compare(&c.g, &c.env, threads) {
+            panic!("with {threads} threads: {e}");
+        }
+    }
 }
 
 #[test]
-fn elementwise_chain() {
-    let mut c = Case::new(1);
-    let a = c.input("a", &[7, 13]);
-    let b = c.positive("b", &[7, 13]);
-    let e = c.g.unary(UnaryOp::Exp, a);
-    let l = c.g.unary(UnaryOp::Log, b);
-    let s = c.g.binary(BinaryOp::Mul, e, l);
-    let t = c.g.binary(BinaryOp::Max, s, a);
-    c.check(t);
+fn every_unary_op() {
+    for op in [
+        UnaryOp::Neg,
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Sqrt,
+        UnaryOp::Recip,
+        UnaryOp::Tanh,
+        UnaryOp::Sin,
+        UnaryOp::Cos,
+    ] {
+        let mut c = Case::new(1);
+        let x = c.positive("x", &[5, 9]);
+        let y = c.g.unary(op, x);
+        check(c, y);
+    }
 }
 
 #[test]
-fn matmul_with_bias_and_relu() {
-    let mut c = Case::new(2);
-    let x = c.input("x", &[9, 17]);
-    let w = c.input("w", &[5, 17]);
-    let bias = c.input("b", &[5]);
-    let wt = c.g.transpose_last(w);
-    let y = c.g.matmul(x, wt);
-    let y = c.g.add_(y, bias);
-    let zero = c.g.constant(0.0, Shape(vec![]));
-    let zero = c.g.broadcast_to(zero, &Shape(vec![9, 5]));
-    let r = c.g.binary(BinaryOp::Max, y, zero);
-    c.check(r);
+fn every_binary_op() {
+    use BinaryOp::*;
+    for op in [Add, Sub, Mul, Div, Max, Min, Pow, Lt, Eq] {
+        let mut c = Case::new(2);
+        let a = c.positive("a", &[3, 11]);
+        let b = c.positive("b", &[3, 11]);
+        // Some equal elements, so Eq and the ties of Max/Min are exercised.
+        let b = c.g.select(a, b, b);
+        let half = constant(&mut c.g, 1.25, &[3, 11]);
+        let a2 = c.g.binary(Lt, a, half);
+        let b2 = c.g.select(a2, a, b);
+        let y = c.g.binary(op, a, b2);
+        check(c, y);
+    }
 }
 
 #[test]
-fn softmax_rows() {
+fn max_and_min_propagate_nan() {
     let mut c = Case::new(3);
-    let x = c.input("x", &[6, 11]);
-    let m = c.g.reduce(ReduceOp::Max, x, &[1]);
-    let mb = c.g.broadcast_to(m, &Shape(vec![6, 11]));
-    let s = c.g.binary(BinaryOp::Sub, x, mb);
-    let e = c.g.unary(UnaryOp::Exp, s);
-    let z = c.g.reduce(ReduceOp::Sum, e, &[1]);
-    let zb = c.g.broadcast_to(z, &Shape(vec![6, 11]));
-    let y = c.g.binary(BinaryOp::Div, e, zb);
-    c.check(y);
+    let data = vec![1.0, f32::NAN, -2.0, 0.0, f32::NAN, 3.0, -0.0, 7.0];
+    let a = c.input_data("a", &[8], data.clone(), DType::F32);
+    let rev: Vec<f32> = data.iter().rev().copied().collect();
+    let b = c.input_data("b", &[8], rev, DType::F32);
+    let mx = c.g.binary(BinaryOp::Max, a, b);
+    let mn = c.g.binary(BinaryOp::Min, a, b);
+    let s = c.g.binary(BinaryOp::Add, mx, mn);
+    let r = c.g.reduce(ReduceOp::Max, a, &[0]);
+    let r = c.g.broadcast_to(r, &Shape(vec![8]));
+    let y = c.g.binary(BinaryOp::Add, s, r);
+    check(c, y);
+}
+
+#[test]
+fn select_on_computed_conditions() {
+    let mut c = Case::new(4);
+    let cond = c.input("c", &[4, 6]);
+    let a = c.input("a", &[4, 6]);
+    let b = c.input("b", &[4, 6]);
+    let y = c.g.select(cond, a, b);
+    check(c, y);
+}
+
+#[test]
+fn reductions_over_every_axis_set() {
+    for axes in [vec![0], vec![1], vec![2], vec![0, 1], vec![0, 2], vec![1, 2], vec![0, 1, 2]] {
+        for op in [ReduceOp::Sum, ReduceOp::Max] {
+            let mut c = Case::new(5);
+            let x = c.input("x", &[5, 7, 13]);
+            let y = c.g.reduce(op, x, &axes);
+            check(c, y);
+        }
+    }
+}
+
+#[test]
+fn movement_ops() {
+    let mut c = Case::new(6);
+    let x = c.input("x", &[2, 3, 4]);
+    let r = c.g.reshape(x, Shape(vec![4, 6]));
+    let p = c.g.permute(r, &[1, 0]);
+    let r2 = c.g.reshape(p, Shape(vec![2, 12]));
+    let e = c.g.reshape(r2, Shape(vec![2, 1, 12]));
+    let e = c.g.broadcast_to(e, &Shape(vec![2, 5, 12]));
+    let s = c.g.slice(
+        e,
+        vec![
+            SliceRange::full(2),
+            SliceRange { start: 1, end: 5, step: 2 },
+            SliceRange { start: 0, end: 12, step: 5 },
+        ],
+    );
+    let q = c.g.pad(s, vec![(1, 0), (0, 2), (3, 1)]);
+    check(c, q);
 }
 
 #[test]
 fn pad_slice_concat() {
-    let mut c = Case::new(4);
+    let mut c = Case::new(7);
     let x = c.input("x", &[2, 3, 5, 6]);
     let p = c.g.pad(x, vec![(0, 0), (0, 0), (1, 2), (2, 1)]);
     let s = c.g.slice(
@@ -160,8 +204,226 @@ fn pad_slice_concat() {
             SliceRange { start: 2, end: 5, step: 1 },
         ],
     );
-    let cat = c.g.concat(&[s, q], 3);
-    c.check(cat);
+    let r = c.g.slice_axis(p, 3, 4, 9);
+    let r = c.g.slice_axis(r, 2, 0, 4);
+    let cat = c.g.concat(&[s, q, r], 3);
+    check(c, cat);
+}
+
+#[test]
+fn matmuls_of_every_layout() {
+    // Plain, both operands transposed, batched, and a broadcast batch operand.
+    let mut c = Case::new(8);
+    let a = c.input("a", &[9, 17]);
+    let b = c.input("b", &[17, 6]);
+    let y = c.g.matmul(a, b);
+    let at = c.input("at", &[17, 9]);
+    let bt = c.input("bt", &[6, 17]);
+    let at_t = c.g.transpose_last(at);
+    let bt_t = c.g.transpose_last(bt);
+    let y2 = c.g.matmul(at_t, bt_t);
+    let sum = c.g.binary(BinaryOp::Add, y, y2);
+    check(c, sum);
+
+    let mut c = Case::new(9);
+    let a = c.input("a", &[3, 2, 5, 7]);
+    let w = c.input("w", &[7, 4]);
+    let w = c.g.reshape(w, Shape(vec![1, 1, 7, 4]));
+    let w = c.g.broadcast_to(w, &Shape(vec![3, 2, 7, 4]));
+    let y = c.g.matmul(a, w);
+    let t = c.g.transpose_last(y);
+    check(c, t);
+}
+
+#[test]
+fn matmul_epilogues_and_reduced_products() {
+    let mut c = Case::new(10);
+    let x = c.input("x", &[4, 8, 12]);
+    let w = c.input("w", &[4, 12, 16]);
+    let bias = c.input("b", &[16]);
+    let y = c.g.matmul(x, w);
+    let y = c.g.add_(y, bias);
+    let z = c.g.reshape(y, Shape(vec![4, 8, 4, 4]));
+    let e = c.g.unary(UnaryOp::Tanh, z);
+    let s = c.g.reduce(ReduceOp::Sum, e, &[0]);
+    check(c, s);
+}
+
+#[test]
+fn gather_and_scatter_add() {
+    let mut c = Case::new(11);
+    let table = c.input("t", &[5, 3]);
+    let idx = c.input_data("i", &[2, 3], vec![4., 0., 2., 2., 1., 4.], DType::I32);
+    let y = c.g.gather(table, idx);
+    let s = c.g.scatter_add(y, idx, Shape(vec![5, 3]));
+    let t = c.g.unary(UnaryOp::Exp, s);
+    check(c, t);
+}
+
+#[test]
+fn gather_out_of_range_is_the_same_error() {
+    let mut c = Case::new(12);
+    let table = c.input("t", &[3, 2]);
+    let idx = c.input_data("i", &[2], vec![0., 3.], DType::I32);
+    let y = c.g.gather(table, idx);
+    c.g.add_output("out", y);
+    let want = interp::eval(&c.g, &c.env).unwrap_err();
+    let mut exe = Cpu::new(1).compile(&c.g).unwrap();
+    let got = exe.run(&mut c.env.clone(), true).unwrap_err();
+    assert_eq!(want, got);
+    assert!(matches!(got, EvalError::IndexOutOfRange { bound: 3, .. }));
+}
+
+#[test]
+fn missing_and_misshapen_feeds_are_the_same_errors() {
+    let mut c = Case::new(13);
+    let w = c.g.add(Op::Param { name: "w".into() }, &[], Shape(vec![2]), DType::F32, None);
+    let y = c.g.unary(UnaryOp::Neg, w);
+    c.g.add_output("y", y);
+    let mut exe = Cpu::new(1).compile(&c.g).unwrap();
+    let mut env = c.env.clone();
+    assert_eq!(exe.run(&mut env, false).unwrap_err(), interp::eval(&c.g, &env).unwrap_err());
+    env.params.insert("w".into(), Tensor::zeros(vec![3]));
+    assert_eq!(exe.run(&mut env, false).unwrap_err(), interp::eval(&c.g, &env).unwrap_err());
+}
+
+#[test]
+fn casts_truncate_and_integer_division() {
+    let mut c = Case::new(14);
+    let x = c.input_data("x", &[6], vec![1.7, -1.7, 2.0, -0.2, 7.5, -7.5], DType::F32);
+    let i = c.g.cast(x, DType::I32);
+    let d = c.input_data("d", &[6], vec![2., 2., 3., 1., 2., 2.], DType::I32);
+    let q = c.g.binary(BinaryOp::Div, i, d);
+    let f = c.g.cast(q, DType::F32);
+    check(c, f);
+}
+
+#[test]
+fn iota_constants_and_leaves_as_outputs() {
+    let mut c = Case::new(15);
+    let a = c.g.iota(1, Shape(vec![3, 5]));
+    let k = constant(&mut c.g, 2.5, &[3, 5]);
+    let s = c.g.binary(BinaryOp::Mul, a, k);
+    let p = c.param("p", &[3, 5]);
+    c.g.add_output("k", k);
+    c.g.add_output("p", p);
+    check(c, s);
+}
+
+#[test]
+fn random_draws_are_bit_identical() {
+    let mut c = Case::new(16);
+    c.env.step = 7;
+    let r = c.g.rand(3, Shape(vec![5, 37]));
+    let q = c.g.rand(4, Shape(vec![5, 37]));
+    let pt = c.g.permute(q, &[1, 0]);
+    c.g.add_output("r", r);
+    c.g.add_output("pt", pt);
+    let want = interp::eval(&c.g, &c.env).unwrap();
+    for threads in [1, 2] {
+        let mut exe = Cpu::new(threads).compile(&c.g).unwrap();
+        let got = exe.run(&mut c.env.clone(), false).unwrap();
+        assert_eq!(want.output(&c.g, "r").data, got["r"].data);
+        assert_eq!(want.output(&c.g, "pt").data, got["pt"].data);
+    }
+}
+
+#[test]
+fn updates_read_old_values_and_run_without_update_changes_nothing() {
+    let mut c = Case::new(17);
+    let a = c.param("a", &[4]);
+    let b = c.state("b", &[4], vec![1., 2., 3., 4.]);
+    // a <- b, b <- a + b (swap-like: both read the values from before).
+    let sum = c.g.binary(BinaryOp::Add, a, b);
+    c.g.add_update(a, b);
+    c.g.add_update(b, sum);
+    let m = c.param("m", &[4]);
+    let two = constant(&mut c.g, 2.0, &[4]);
+    let m2 = c.g.binary(BinaryOp::Mul, m, two);
+    c.g.add_update(m, m2);
+    c.g.add_output("sum", sum);
+    let env = c.env.clone();
+    for threads in [1, 2] {
+        compare(&c.g, &env, threads).unwrap();
+    }
+    let mut exe = Cpu::new(1).compile(&c.g).unwrap();
+    let mut e = env.clone();
+    exe.run(&mut e, false).unwrap();
+    assert_eq!(e.params, env.params);
+    assert_eq!(e.states, env.states);
+    assert_eq!(e.step, env.step);
+    exe.run(&mut e, true).unwrap();
+    exe.run(&mut e, true).unwrap();
+    let mut w = env.clone();
+    interp::step(&c.g, &mut w).unwrap();
+    interp::step(&c.g, &mut w).unwrap();
+    assert_eq!(e.params, w.params);
+    assert_eq!(e.states, w.states);
+}
+
+#[test]
+fn softmax_and_layer_norm_rows() {
+    let mut c = Case::new(18);
+    let x = c.input("x", &[6, 11]);
+    let m = c.g.reduce(ReduceOp::Max, x, &[1]);
+    let s = c.g.binary_bcast(BinaryOp::Sub, x, m);
+    let e = c.g.unary(UnaryOp::Exp, s);
+    let z = c.g.reduce(ReduceOp::Sum, e, &[1]);
+    let y = c.g.binary_bcast(BinaryOp::Div, e, z);
+    let mean = c.g.reduce(ReduceOp::Sum, y, &[1]);
+    let mean = c.g.scale(mean, 1.0 / 11.0);
+    let centred = c.g.binary_bcast(BinaryOp::Sub, y, mean);
+    let sq = c.g.binary(BinaryOp::Mul, centred, centred);
+    let var = c.g.reduce(ReduceOp::Sum, sq, &[1]);
+    let var = c.g.scale(var, 1.0 / 11.0);
+    let eps = constant(&mut c.g, 1e-5, &[6, 1]);
+    let var = c.g.binary(BinaryOp::Add, var, eps);
+    let sd = c.g.unary(UnaryOp::Sqrt, var);
+    let n = c.g.binary_bcast(BinaryOp::Div, centred, sd);
+    check(c, n);
+}
+
+/// A random graph of `program`, its forward value (and, with `grads`, the
+/// gradients of every parameter plus an SGD update of the first) compared
+/// between the back ends.
+fn random_case(seed: u64, program: &[u32], grads: bool) -> Result<(), String> {
+    let mut c = Case::new(seed);
+    let out = random_graph(&mut c, program);
+    c.g.add_output("out", out);
+    if grads {
+        let gs = add_gradients(&mut c, out);
+        let p0 = c.params[0];
+        let dims = c.g.shape(p0).0.clone();
+        let lr = constant(&mut c.g, 0.1, &dims);
+        let step = c.g.binary(BinaryOp::Mul, gs[0], lr);
+        let new = c.g.binary(BinaryOp::Sub, p0, step);
+        c.g.add_update(p0, new);
+    }
+    compare(&c.g, &c.env, 1 + (seed % 2) as usize)
+        .map_err(|e| format!("{e}\n{}", nnc::graph::dump::text(&c.g)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        rng_seed: RngSeed::Fixed(0x6a6974),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_graphs_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(any::<u32>(), 1..14)) {
+        if let Err(e) = random_case(seed, &program, false) {
+            return Err(TestCaseError::fail(e));
+        }
+    }
+
+    #[test]
+    fn random_gradients_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(any::<u32>(), 1..10)) {
+        if let Err(e) = random_case(seed, &program, true) {
+            return Err(TestCaseError::fail(e));
+        }
+    }
 }
 
 /// Serves one in-memory source file.
@@ -280,4 +542,25 @@ fn mlp_training_matches_the_interpreter() {
 #[test]
 fn cnn_training_matches_the_interpreter() {
     check_training(SMALL_CNN, 3);
+}
+
+/// Losses and parameters of `steps` CPU steps.
+fn cpu_run(src: &'static str, steps: usize, threads: usize) -> (Vec<u32>, Vec<(String, Vec<u32>)>) {
+    let (g, mut env) = training_step(src, 11);
+    let mut exe = Cpu::new(threads).compile(&g).expect("compiles");
+    let losses =
+        (0..steps).map(|_| exe.run(&mut env, true).expect("runs")["loss"].data[0].to_bits()).collect();
+    let mut params: Vec<(String, Vec<u32>)> =
+        env.params.iter().map(|(k, t)| (k.clone(), t.data.iter().map(|x| x.to_bits()).collect())).collect();
+    params.sort();
+    (losses, params)
+}
+
+#[test]
+fn training_is_bit_for_bit_reproducible() {
+    let first = cpu_run(SMALL_CNN, 4, 2);
+    assert_eq!(first, cpu_run(SMALL_CNN, 4, 2), "two runs with 2 threads differ");
+    // Work is split by ranges of independent points, so the thread count
+    // does not change any result either.
+    assert_eq!(first, cpu_run(SMALL_CNN, 4, 1), "1 and 2 threads differ");
 }

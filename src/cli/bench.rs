@@ -32,12 +32,15 @@ pub struct BenchFlags {
 /// What a benchmark measured.
 struct Report {
     compile_ms: f64,
+    /// Front end (parse, check, build the step), then the back end's phases.
+    phases: Option<[f64; 4]>,
     times_ms: Vec<f64>,
     batch: usize,
     kernels: Option<usize>,
     peak_bytes: Option<usize>,
     naive_bytes: Option<usize>,
     final_loss: f32,
+    profile: Option<String>,
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -96,6 +99,9 @@ pub fn run(file: &Path, flags: &BenchFlags) -> Outcome {
             "peak_bytes": report.peak_bytes,
             "naive_bytes": report.naive_bytes,
             "kernels": report.kernels,
+            "compile_phases_ms": report.phases.map(|[f, si, fu, cg]| serde_json::json!({
+                "front_end": f, "simplify": si, "fuse": fu, "codegen": cg
+            })),
             "final_loss": report.final_loss,
         });
         format!("{v}\n")
@@ -108,6 +114,11 @@ pub fn run(file: &Path, flags: &BenchFlags) -> Outcome {
             report.batch
         );
         s += &format!("compile     {:.1} ms (source to ready step)\n", report.compile_ms);
+        if let Some([f, si, fu, cg]) = report.phases {
+            s += &format!(
+                "            front end {f:.1}, simplify {si:.1}, fuse and plan {fu:.1}, code generation {cg:.1}\n"
+            );
+        }
         s += &format!(
             "step        {median:.3} ms median (p10 {p10:.3}, p90 {p90:.3}) over {} steps\n",
             report.times_ms.len()
@@ -118,6 +129,9 @@ pub fn run(file: &Path, flags: &BenchFlags) -> Outcome {
         }
         if let (Some(p), Some(n)) = (report.peak_bytes, report.naive_bytes) {
             s += &format!("memory      {p} bytes of temporaries planned ({n} bytes unplanned)\n");
+        }
+        if let Some(p) = &report.profile {
+            s += p;
         }
         s
     };
@@ -134,6 +148,7 @@ fn measure(
     let batch = cfg.batch;
     let step = train::build_step(prog, cfg, batch, true)
         .map_err(|mut ds| ds.pop().unwrap_or_else(|| Diagnostic::error_nowhere(Code::BACKEND, "no step")))?;
+    let front_ms = start.elapsed().as_secs_f64() * 1000.0;
     let mut exe = backend.compile(&step.graph)?;
     let compile_ms = start.elapsed().as_secs_f64() * 1000.0;
     let mut env = Env::new(cfg.seed);
@@ -180,11 +195,13 @@ fn measure(
     let stats = exe.stats();
     Ok(Report {
         compile_ms,
+        phases: stats.map(|s| [front_ms, s.simplify_ms, s.fuse_ms, s.codegen_ms]),
         times_ms,
         batch,
         kernels: stats.map(|s| s.kernels),
         peak_bytes: stats.map(|s| s.peak_bytes),
         naive_bytes: stats.map(|s| s.naive_bytes),
         final_loss,
+        profile: exe.profile(),
     })
 }

@@ -58,6 +58,23 @@ impl Buffers {
     }
 }
 
+/// The work of recomputing `n` where it is read: its operations down to
+/// realized nodes (counted once per path, capped).
+fn inline_cost(g: &Graph, realized: &[bool], n: NodeId, depth: usize) -> u32 {
+    if depth > 12 {
+        return 100;
+    }
+    let own = match g.node(n).op {
+        Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. } | Op::Const { .. } => 0,
+        _ => 1,
+    };
+    own + g
+        .operands(n)
+        .iter()
+        .map(|&x| if realized[x.0 as usize] { 1 } else { inline_cost(g, realized, x, depth + 1) })
+        .sum::<u32>()
+}
+
 /// How a node that belongs to the kernel under construction is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -82,6 +99,11 @@ pub struct Builder<'a> {
     pub kept: Vec<bool>,
     /// Inclusive bounds of each variable.
     pub bounds: Vec<(i64, i64)>,
+    /// The bounds narrowed by the conditions of the guards being built
+    /// under: inside `pad`'s guard `2 <= i < 26`, `i - 2` is in `0..24`.
+    /// Indices built there are only used there, so they may be simplified
+    /// with these; whether a guard holds is decided with `bounds`.
+    tight: Vec<(i64, i64)>,
     /// The expression pool.
     pub exprs: Vec<Expr>,
     interned: HashMap<Expr, ExprId>,
@@ -90,6 +112,9 @@ pub struct Builder<'a> {
     pub splits: Vec<(Var, i64)>,
     /// Set when a member was read away from the current outer point.
     pub misaligned: bool,
+    /// Row-major offsets of the current point in the full shape and in the
+    /// reduced shape: where a member of either size is computed.
+    pub home: Option<(IExpr, IExpr)>,
     /// Nodes whose loads must stay within the slice of axis 0 of the
     /// current point (GEMM epilogues read their product that way).
     pub same_slice: Vec<NodeId>,
@@ -108,11 +133,13 @@ impl<'a> Builder<'a> {
             axis_ix: Vec::new(),
             kept: Vec::new(),
             bounds: extents.iter().map(|&e| (0, e - 1)).collect(),
+            tight: extents.iter().map(|&e| (0, e - 1)).collect(),
             exprs: Vec::new(),
             interned: HashMap::new(),
             guard: Vec::new(),
             splits: Vec::new(),
             misaligned: false,
+            home: None,
             same_slice: Vec::new(),
             loaded: Vec::new(),
         }
@@ -165,6 +192,23 @@ impl<'a> Builder<'a> {
         Simplifier::new(&self.bounds)
     }
 
+    /// Narrows `tight` by conditions on one variable each.
+    fn narrow(&mut self, conds: &[Cond]) {
+        for c in conds {
+            let vars = c.index.vars();
+            let [v] = vars.as_slice() else { continue };
+            let a = c.index.coefficient(*v);
+            if a <= 0 || !c.index.is_affine() {
+                continue;
+            }
+            let k = c.index.constant;
+            let ceil = |x: i64| x.div_euclid(a) + i64::from(x.rem_euclid(a) != 0);
+            let (lo, hi) = (ceil(c.lo - k), ceil(c.hi - k) - 1);
+            let t = &mut self.tight[v.0 as usize];
+            *t = (t.0.max(lo), t.1.min(hi));
+        }
+    }
+
     /// Row-major offset of `ix` in `shape`.
     pub fn flat(&self, ix: &[IExpr], shape: &Shape) -> IExpr {
         let strides = shape.strides();
@@ -178,7 +222,7 @@ impl<'a> Builder<'a> {
     /// The per-axis index in `dims` of row-major offset `l`.
     fn unravel(&mut self, l: &IExpr, dims: &Shape) -> Vec<IExpr> {
         let strides = dims.strides();
-        let mut s = self.simplifier();
+        let mut s = Simplifier::new(&self.tight);
         let ix = dims
             .0
             .iter()
@@ -224,7 +268,22 @@ impl<'a> Builder<'a> {
                 }
                 return self.intern(Expr::Acc(acc));
             }
-            Some(Role::Inline) => return self.compute(n, ix),
+            Some(Role::Inline) => {
+                // Recomputing a member away from its own point duplicates its
+                // work; when that work is substantial, the reader belongs in a
+                // later kernel that loads the member instead.
+                if let Some((full, row)) = &self.home {
+                    let shape = &self.g.node(n).shape;
+                    let here = self.flat(ix, shape);
+                    if here != *full
+                        && here != *row
+                        && inline_cost(self.g, self.realized, n, 0) > super::realize::CHEAP
+                    {
+                        self.misaligned = true;
+                    }
+                }
+                return self.compute(n, ix);
+            }
             None => {}
         }
         if self.realized[n.0 as usize] {
@@ -448,7 +507,10 @@ impl<'a> Builder<'a> {
         }
         let depth = self.guard.len();
         self.guard.extend(conds.iter().cloned());
+        let saved = self.tight.clone();
+        self.narrow(&conds);
         let v = inner(self);
+        self.tight = saved;
         self.guard.truncate(depth);
         let c = self.intern(Expr::Cond(conds));
         self.intern(Expr::Select(c, v, else_))

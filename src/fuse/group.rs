@@ -16,9 +16,8 @@
 
 use std::collections::HashMap;
 
-use super::build::{Buffers, Builder, Role};
+use super::build::Buffers;
 use crate::graph::{Graph, NodeId, Op, Shape};
-use crate::kernel::ir::{AccId, IExpr, Var};
 
 /// What a group computes.
 #[derive(Clone, Debug, PartialEq)]
@@ -114,6 +113,19 @@ pub fn realized_deps(g: &Graph, realized: &[bool], n: NodeId) -> Vec<NodeId> {
     out
 }
 
+/// True when, ignoring axes of size 1, the reduced axes all come after the
+/// kept ones or all before them. Turning an elementwise kernel into a
+/// reduction kernel puts the kept axes outside the reduced ones; with a
+/// kept axis in the middle (the channels of a bias gradient) that order
+/// walks the elementwise members' data with large strides, so such a
+/// reduction gets a kernel of its own instead.
+fn contiguous_split(full: &Shape, reduced: &[usize]) -> bool {
+    let kinds: Vec<bool> =
+        (0..full.rank()).filter(|&k| full.0[k] > 1).map(|k| reduced.contains(&k)).collect();
+    let changes = kinds.windows(2).filter(|w| w[0] != w[1]).count();
+    changes <= 1
+}
+
 /// The shape with `axes` set to 1.
 pub fn reduced(full: &Shape, axes: &[usize]) -> Shape {
     Shape(full.0.iter().enumerate().map(|(k, &d)| if axes.contains(&k) { 1 } else { d }).collect())
@@ -127,7 +139,9 @@ fn joined(g: &Graph, realized: &[bool], group: &Group, n: NodeId) -> Option<Grou
             let kind = match &node.op {
                 Op::Reduce { axes: r, .. } => {
                     let src = g.shape(g.operands(n)[0]);
-                    let elementwise = axes.is_empty() && group.members.iter().all(|&m| g.shape(m) == full);
+                    let elementwise = axes.is_empty()
+                        && group.members.iter().all(|&m| g.shape(m) == full)
+                        && contiguous_split(full, r);
                     if src != full || (r != axes && !elementwise) {
                         return None;
                     }
@@ -163,8 +177,8 @@ fn joined(g: &Graph, realized: &[bool], group: &Group, n: NodeId) -> Option<Grou
     }
 }
 
-/// Builds `n` in a loop kernel with these members and reports whether
-/// every accumulator (and the product `same_slice`) is read where allowed.
+/// Lowers the group with `n` added and reports whether it still makes one
+/// good kernel (see [`LoopBuild::fits`](super::lower::LoopBuild::fits)).
 fn fits(
     g: &Graph,
     realized: &[bool],
@@ -174,43 +188,9 @@ fn fits(
     n: NodeId,
     same_slice: Option<NodeId>,
 ) -> bool {
-    let extents: Vec<i64> = full.0.iter().map(|&d| d as i64).collect();
     let mut bufs = Buffers::new();
-    let mut b = Builder::new(g, realized, &mut bufs, &extents);
-    b.axis_ix = (0..full.rank())
-        .map(|k| if full.0[k] == 1 { IExpr::constant(0) } else { IExpr::var(Var(k as u32)) })
-        .collect();
-    b.kept = (0..full.rank()).map(|k| !axes.contains(&k)).collect();
-    b.same_slice.extend(same_slice);
-    let mut accs = 0;
-    for &m in members {
-        let role = if matches!(g.node(m).op, Op::Reduce { .. }) {
-            accs += 1;
-            Role::Reduce(AccId(accs - 1))
-        } else {
-            Role::Inline
-        };
-        b.members.insert(m, role);
-    }
-    let axis_ix = b.axis_ix.clone();
-    match &g.node(n).op {
-        Op::Reduce { .. } => {
-            b.value(g.operands(n)[0], &axis_ix);
-        }
-        _ => {
-            let row = reduced(full, axes);
-            let l = if g.shape(n).numel() == full.numel() {
-                b.flat(&axis_ix, full)
-            } else {
-                let row_ix: Vec<IExpr> = axis_ix
-                    .iter()
-                    .enumerate()
-                    .map(|(k, i)| if axes.contains(&k) { IExpr::constant(0) } else { i.clone() })
-                    .collect();
-                b.flat(&row_ix, &row)
-            };
-            b.compute_flat(n, &l);
-        }
-    }
-    !b.misaligned
+    let mut all = members.to_vec();
+    all.push(n);
+    let mut loaded = Vec::new();
+    super::lower::build_loop(g, realized, &mut bufs, full, axes, &all, same_slice, &mut loaded).fits()
 }

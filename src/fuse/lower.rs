@@ -29,11 +29,26 @@ use crate::kernel::tidy;
 const SPLIT_ROUNDS: usize = 4;
 
 /// A loop kernel before its stores are known.
-struct LoopBuild {
+pub struct LoopBuild {
     kernel: LoopKernel,
     /// `(member, stage, value, index)` for each member that may be stored.
     pending: Vec<(NodeId, usize, ExprId, IExpr)>,
     keep_first: bool,
+    /// An accumulator (or the product of an epilogue) was read away from
+    /// the current point.
+    misaligned: bool,
+}
+
+impl LoopBuild {
+    /// True when the members fit one kernel: every accumulator is read at
+    /// its own point, and every index (of loads and of the stores the
+    /// members may need) is affine, so no member walks the loops in an
+    /// order its layout does not follow.
+    pub fn fits(&self) -> bool {
+        !self.misaligned
+            && self.pending.iter().all(|(_, _, _, ix)| ix.is_affine())
+            && self.kernel.exprs.iter().all(|e| e.indices().iter().all(|ix| ix.is_affine()))
+    }
 }
 
 enum Built {
@@ -150,8 +165,10 @@ enum Place {
     Row,
 }
 
+/// Builds a loop group over `full` reducing `axes` with these members;
+/// `same_slice` names a GEMM product an epilogue reads.
 #[allow(clippy::too_many_arguments)]
-fn build_loop(
+pub fn build_loop(
     g: &Graph,
     realized: &[bool],
     bufs: &mut Buffers,
@@ -201,6 +218,7 @@ fn build_loop(
             .enumerate()
             .map(|(k, i)| if axes.contains(&k) { IExpr::constant(0) } else { i.clone() })
             .collect();
+        b.home = Some((b.flat(&axis_ix, full), b.flat(&row_ix, &row_shape)));
         let mut values = Vec::with_capacity(members.len());
         for &m in members {
             let node = g.node(m);
@@ -266,8 +284,9 @@ fn build_loop(
                 Place::Row => pending.push((m, 2 * after, value, b.flat(&row_ix, &row_shape))),
             }
         }
+        let misaligned = b.misaligned;
         let kernel = LoopKernel { nodes: members.to_vec(), extents, outer, stages, exprs: b.exprs };
-        return LoopBuild { kernel, pending, keep_first };
+        return LoopBuild { kernel, pending, keep_first, misaligned };
     }
     unreachable!("the refinement loop returns")
 }

@@ -45,13 +45,18 @@ pub fn plan(g: &Graph) -> Vec<bool> {
                 }
             }
             Op::MatMul => {
+                // Read the operand in place when it is a strided view of its
+                // base; otherwise materialise the operand itself (in the
+                // layout the product reads), with the base inlined into it.
                 for x in g.operands(id) {
                     let mut base = x;
-                    while is_view(&g.node(base).op) {
+                    while !realized[base.0 as usize] && is_view(&g.node(base).op) {
                         base = g.operands(base)[0];
                     }
+                    let was = realized[base.0 as usize];
                     realized[base.0 as usize] = true;
                     if strided_view(g, &realized, x).is_none() {
+                        realized[base.0 as usize] = was;
                         realized[x.0 as usize] = true;
                     }
                 }

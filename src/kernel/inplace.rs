@@ -11,6 +11,10 @@
 //!   only by stages up to `s` (each point reads before it writes);
 //! - no gather or scatter-add runs at or after `K` (they can fail on a bad
 //!   index, and a failed step must leave the parameters untouched).
+//!
+//! `K` may be a GEMM whose epilogue stores `value`, when the product itself
+//! does not read `target`: each slice's epilogue then reads and writes only
+//! its own slice.
 
 use super::ir::{BufId, BufKind, Expr, Kernel, LoopKernel, Program};
 
@@ -37,7 +41,16 @@ fn qualifies(p: &Program, target: BufId, value: BufId) -> bool {
         .filter(|&i| p.kernels[i].accesses().iter().any(|&(b, w)| b == value && w))
         .collect();
     let [k] = writers.as_slice() else { return false };
-    let Kernel::Loop(kernel) = &p.kernels[*k] else { return false };
+    let kernel = match &p.kernels[*k] {
+        Kernel::Loop(l) => l,
+        // An epilogue runs slice by slice after its product; the product
+        // itself must not read the target.
+        Kernel::Gemm(g) if g.a.buf != target && g.b.buf != target && g.c != value => match &g.epilogue {
+            Some(e) => e,
+            None => return false,
+        },
+        _ => return false,
+    };
     let later = &p.kernels[k + 1..];
     if later.iter().any(|kn| kn.accesses().iter().any(|&(b, _)| b == target)) {
         return false;

@@ -23,10 +23,16 @@ pub trait Executable {
     fn stats(&self) -> Option<ExecStats> {
         None
     }
+
+    /// A table of where run time went, when the back end was asked to
+    /// record it (`NNC_PROFILE=1` for the CPU back end).
+    fn profile(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Facts about a compiled graph, for `nnc bench`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ExecStats {
     /// Kernels run per step.
     pub kernels: usize,
@@ -34,6 +40,12 @@ pub struct ExecStats {
     pub peak_bytes: usize,
     /// Bytes of temporaries with one buffer each.
     pub naive_bytes: usize,
+    /// Milliseconds spent simplifying the graph.
+    pub simplify_ms: f64,
+    /// Milliseconds spent fusing it into kernels and planning memory.
+    pub fuse_ms: f64,
+    /// Milliseconds spent generating machine code.
+    pub codegen_ms: f64,
 }
 
 /// Compiles graphs.

@@ -85,6 +85,11 @@ pub struct CpuExecutable {
     scratch: HashMap<BufId, Vec<f32>>,
     _zero: Box<[f32; 16]>,
     pool: Option<Arc<rayon::ThreadPool>>,
+    /// Seconds spent in each kernel, when profiling (`NNC_PROFILE=1`).
+    timings: Option<Vec<f64>>,
+    runs: usize,
+    /// Milliseconds of simplification, fusion and code generation.
+    phases: [f64; 3],
 }
 
 impl Drop for CpuExecutable {
@@ -107,37 +112,46 @@ impl CpuExecutable {
         threads: usize,
         pool: Option<Arc<rayon::ThreadPool>>,
     ) -> Result<CpuExecutable, Diagnostic> {
+        let t0 = std::time::Instant::now();
         let mut g = graph.clone();
         crate::opt::simplify(&mut g);
+        let t1 = std::time::Instant::now();
         crate::graph::verify::verify(&g).map_err(|e| backend_error(e.to_string()))?;
         let program = crate::fuse::run(&g);
         crate::kernel::verify::verify(&program).map_err(backend_error)?;
         let mem = memory::plan(&program);
+        let t2 = std::time::Instant::now();
         let mut jit = Jit::new().map_err(backend_error)?;
         let mut pending = Vec::with_capacity(program.kernels.len());
         for k in &program.kernels {
             fn compile<'k>(
                 jit: &mut Jit,
                 l: &'k LoopKernel,
-            ) -> Result<(cranelift_module::FuncId, Abi, &'k LoopKernel), Diagnostic> {
+                keep_first: bool,
+            ) -> Result<(cranelift_module::FuncId, Abi, &'k LoopKernel, jit::LoopPlan), Diagnostic>
+            {
                 let abi = Abi::of(l);
-                let id = jit.compile(l, &abi).map_err(backend_error)?;
-                Ok((id, abi, l))
+                let plan = jit::plan(l, keep_first);
+                let id = jit.compile(l, &abi, &plan).map_err(backend_error)?;
+                Ok((id, abi, l, plan))
             }
             pending.push(match k {
-                Kernel::Loop(l) => (Some(compile(&mut jit, l)?), k),
-                Kernel::Gemm(gm) => (gm.epilogue.as_ref().map(|e| compile(&mut jit, e)).transpose()?, k),
+                Kernel::Loop(l) => (Some(compile(&mut jit, l, false)?), k),
+                Kernel::Gemm(gm) => {
+                    (gm.epilogue.as_ref().map(|e| compile(&mut jit, e, true)).transpose()?, k)
+                }
                 Kernel::Gather(_) | Kernel::ScatterAdd(_) => (None, k),
             });
         }
         let module = jit.finish().map_err(backend_error)?;
-        let call = |(id, abi, l): (cranelift_module::FuncId, Abi, &LoopKernel)| LoopCall {
-            f: jit::function(&module, id),
-            extent: l.extents[l.outer[0].0 as usize],
-            work: work(l),
-            align: 4,
-            abi,
-        };
+        let call =
+            |(id, abi, l, plan): (cranelift_module::FuncId, Abi, &LoopKernel, jit::LoopPlan)| LoopCall {
+                f: jit::function(&module, id),
+                extent: l.extents[plan.order[0].0 as usize],
+                work: work(l),
+                align: 4,
+                abi,
+            };
         let steps = pending
             .into_iter()
             .map(|(c, k)| match k {
@@ -147,7 +161,10 @@ impl CpuExecutable {
                 Kernel::ScatterAdd(sk) => Step::ScatterAdd(sk.clone()),
             })
             .collect();
+        let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1000.0;
+        let phases = [ms(t0, t1), ms(t1, t2), ms(t2, std::time::Instant::now())];
         let arena = vec![0.0f32; mem.arena + memory::ALIGN];
+        let n_kernels = program.kernels.len();
         let mut zero = Box::new([0.0f32; 16]);
         let runner =
             Runner { program, steps, zero: Ptr(zero.as_mut_ptr()), threads, parallel: pool.is_some() };
@@ -160,6 +177,9 @@ impl CpuExecutable {
             scratch: HashMap::new(),
             _zero: zero,
             pool,
+            timings: std::env::var_os("NNC_PROFILE").map(|_| vec![0.0; n_kernels]),
+            runs: 0,
+            phases,
         })
     }
 
@@ -223,9 +243,15 @@ impl CpuExecutable {
 }
 
 impl Runner {
-    fn execute(&self, ptrs: &[Ptr], keys: &HashMap<u32, u64>) -> Result<(), EvalError> {
+    fn execute(
+        &self,
+        ptrs: &[Ptr],
+        keys: &HashMap<u32, u64>,
+        mut timings: Option<&mut Vec<f64>>,
+    ) -> Result<(), EvalError> {
         let zero = self.zero;
-        for step in &self.steps {
+        for (i, step) in self.steps.iter().enumerate() {
+            let t0 = timings.as_ref().map(|_| std::time::Instant::now());
             match step {
                 Step::Loop(c) => self.run_loop(c, ptrs, keys, zero, 0, c.extent, true),
                 Step::Gemm(g, epi) => self.run_gemm(g, epi.as_ref(), ptrs, keys, zero),
@@ -256,6 +282,9 @@ impl Runner {
                         }
                     }
                 }
+            }
+            if let (Some(t), Some(t0)) = (timings.as_deref_mut(), t0) {
+                t[i] += t0.elapsed().as_secs_f64();
             }
         }
         Ok(())
@@ -392,10 +421,12 @@ impl Executable for CpuExecutable {
         }) {
             keys.insert(s, rng::stream_key(env.seed, env.step, s));
         }
+        let timings = self.timings.as_mut();
         match &self.pool {
-            Some(pool) => pool.install(|| runner.execute(&ptrs, &keys))?,
-            None => runner.execute(&ptrs, &keys)?,
+            Some(pool) => pool.install(|| runner.execute(&ptrs, &keys, timings))?,
+            None => runner.execute(&ptrs, &keys, timings)?,
         }
+        self.runs += 1;
         let program = &runner.program;
         let read = |b: BufId| {
             let buf = program.buffer(b);
@@ -406,16 +437,33 @@ impl Executable for CpuExecutable {
         let outputs: HashMap<String, Tensor> =
             program.outputs.iter().map(|(name, b)| (name.clone(), read(*b))).collect();
         if update {
-            let copies: Vec<(BufId, Tensor)> =
-                program.updates.iter().filter(|(t, v)| t != v).map(|&(t, v)| (t, read(v))).collect();
-            for (t, value) in copies {
+            // Values that are themselves parameters or state are read before
+            // any target is written, as the interpreter does.
+            let held: Vec<(BufId, Tensor)> = program
+                .updates
+                .iter()
+                .filter(|&&(t, v)| t != v && program.buffer(v).kind != BufKind::Temp)
+                .map(|&(t, v)| (t, read(v)))
+                .collect();
+            for &(t, v) in &program.updates {
+                if t == v {
+                    continue;
+                }
+                let held = held.iter().find(|(h, _)| *h == t).map(|(_, x)| x.data.as_slice());
                 let (map, name) = match &program.buffer(t).kind {
                     BufKind::Param(n) => (&mut env.params, n),
                     BufKind::State(n) => (&mut env.states, n),
                     BufKind::Input(_) | BufKind::Temp => unreachable!("updates target params and state"),
                 };
                 if let Some(slot) = map.get_mut(name) {
-                    slot.data.copy_from_slice(&value.data);
+                    let n = slot.data.len();
+                    match held {
+                        Some(data) => slot.data.copy_from_slice(data),
+                        // SAFETY: temporaries are not touched by the copies.
+                        None => slot
+                            .data
+                            .copy_from_slice(unsafe { std::slice::from_raw_parts(ptrs[v.0 as usize].0, n) }),
+                    }
                 }
             }
             env.step += 1;
@@ -423,11 +471,47 @@ impl Executable for CpuExecutable {
         Ok(outputs)
     }
 
+    fn profile(&self) -> Option<String> {
+        let t = self.timings.as_ref()?;
+        let total: f64 = t.iter().sum();
+        let runs = self.runs.max(1) as f64;
+        let mut order: Vec<usize> = (0..t.len()).collect();
+        order.sort_by(|&a, &b| t[b].total_cmp(&t[a]));
+        let number: HashMap<NodeId, usize> =
+            self.graph.topo_order().iter().enumerate().map(|(i, &n)| (n, i)).collect();
+        let mut out = format!("kernel  ms/step      %  nodes ({} runs)\n", self.runs);
+        for i in order {
+            let k = &self.runner.program.kernels[i];
+            let kind = match k {
+                Kernel::Loop(_) => "loop",
+                Kernel::Gemm(_) => "gemm",
+                Kernel::Gather(_) => "gather",
+                Kernel::ScatterAdd(_) => "scatter",
+            };
+            let nodes: Vec<String> = k
+                .nodes()
+                .iter()
+                .take(6)
+                .map(|n| format!("%{} {}", number[n], self.graph.node(*n).op.name()))
+                .collect();
+            out += &format!(
+                "{i:>6} {:>8.4} {:>6.1}  {kind}: {}\n",
+                t[i] * 1000.0 / runs,
+                100.0 * t[i] / total.max(1e-12),
+                nodes.join(", ")
+            );
+        }
+        Some(out)
+    }
+
     fn stats(&self) -> Option<ExecStats> {
         Some(ExecStats {
             kernels: self.runner.program.kernels.len(),
             peak_bytes: self.mem.peak_bytes(),
             naive_bytes: self.mem.naive_bytes(),
+            simplify_ms: self.phases[0],
+            fuse_ms: self.phases[1],
+            codegen_ms: self.phases[2],
         })
     }
 }

@@ -116,8 +116,8 @@ impl Jit {
         sig
     }
 
-    /// Compiles a kernel; its code is available after [`Jit::finish`].
-    pub fn compile(&mut self, k: &LoopKernel, abi: &Abi) -> Result<FuncId, String> {
+    /// Compiles a kernel with a [`plan`]; its code is available after [`Jit::finish`].
+    pub fn compile(&mut self, k: &LoopKernel, abi: &Abi, plan: &LoopPlan) -> Result<FuncId, String> {
         let sig = self.signature();
         let name = format!("kernel{}", self.count);
         self.count += 1;
@@ -141,7 +141,8 @@ impl Jit {
             let keys: Vec<Value> = (0..abi.streams.len())
                 .map(|i| b.ins().load(types::I64, flags, params[1], (8 * i) as i32))
                 .collect();
-            let mut em = Emitter::new(b, k, self.fma, libm, ptrs, zero, keys, abi, params[2], params[3]);
+            let mut em =
+                Emitter::new(b, k, plan, self.fma, libm, ptrs, zero, keys, abi, params[2], params[3]);
             em.emit_outer(0);
             em.b.ins().return_(&[]);
             em.b.finalize(self.module.target_config());
@@ -191,6 +192,7 @@ struct AccVars {
 struct Emitter<'a> {
     b: FunctionBuilder<'a>,
     k: &'a LoopKernel,
+    order: Vec<Var>,
     fma: bool,
     libm: Vec<FuncRef>,
     ptrs: Vec<Value>,
@@ -219,6 +221,7 @@ impl<'a> Emitter<'a> {
     fn new(
         b: FunctionBuilder<'a>,
         k: &'a LoopKernel,
+        plan: &LoopPlan,
         fma: bool,
         libm: Vec<FuncRef>,
         ptrs: Vec<Value>,
@@ -230,7 +233,7 @@ impl<'a> Emitter<'a> {
     ) -> Emitter<'a> {
         let n_vars = k.extents.len();
         let mut var_depth = vec![0; n_vars];
-        for (p, v) in k.outer.iter().enumerate() {
+        for (p, v) in plan.order.iter().enumerate() {
             var_depth[v.0 as usize] = p + 1;
         }
         for s in &k.stages {
@@ -238,12 +241,13 @@ impl<'a> Emitter<'a> {
                 var_depth[v.0 as usize] = k.outer.len() + 1 + q;
             }
         }
-        let (vec_var, inner_mode) = vector_plan(k);
+        let (vec_var, inner_mode) = (plan.vec_var, plan.inner);
         let n_accs = k.stages.iter().map(|s| s.reductions.len()).sum();
         let absorbed = if fma { absorbed_muls(k) } else { vec![false; k.exprs.len()] };
         Emitter {
             b,
             k,
+            order: plan.order.clone(),
             fma,
             libm,
             ptrs,
@@ -462,11 +466,11 @@ impl<'a> Emitter<'a> {
 
     /// Loops over outer variable `p` and everything inside it.
     fn emit_outer(&mut self, p: usize) {
-        if p == self.k.outer.len() {
+        if p == self.order.len() {
             self.emit_point();
             return;
         }
-        let v = self.k.outer[p];
+        let v = self.order[p];
         let full = self.ranges[v.0 as usize];
         for (a, z) in self.segs[v.0 as usize].clone() {
             let (mut lo, mut hi) = (self.b.ins().iconst(types::I64, a), self.b.ins().iconst(types::I64, z));
@@ -483,7 +487,7 @@ impl<'a> Emitter<'a> {
                 let mark = self.mark();
                 let l = self.loop_begin(start, hi, step);
                 self.vars[v.0 as usize] = Some(l.3);
-                if p + 1 < self.k.outer.len() {
+                if p + 1 < self.order.len() {
                     // The innermost outer body is filled stage by stage, after
                     // the accumulators each stage reads.
                     let needed = self.needed(self.all_roots());
@@ -1009,6 +1013,14 @@ impl<'a> Emitter<'a> {
         self.b.ins().fmul(f, scale)
     }
 
+    /// The vectorised variable's coefficient when `ix` is affine in it and
+    /// the lane offsets fit an immediate.
+    fn affine_stride(&self, ix: &IExpr) -> Option<i64> {
+        let v = self.vec_var?;
+        let c = ix.coefficient(v);
+        (!ix.mentions_nonlinearly(v) && (4 * c * W).abs() < i32::MAX as i64).then_some(c)
+    }
+
     fn address(&mut self, buf: BufId, index: Value) -> Value {
         let base = self.ptrs[self.buf_slot[&buf]];
         let off = self.b.ins().ishl_imm_s(index, 2);
@@ -1035,14 +1047,38 @@ impl<'a> Emitter<'a> {
             return if varying { Val::V(v) } else { Val::S(v) };
         }
         let mut lanes = Vec::with_capacity(W as usize);
-        for l in 0..W {
-            let i = self.index(index, l);
+        let stride = self.affine_stride(index);
+        if let (Some(c), false) = (stride, self.conds_vary(&live)) {
+            // Lane l is `4 * c * l` bytes further: one address, immediate offsets.
+            let i = self.index(index, 0);
             let mut addr = self.address(buf, i);
             if !live.is_empty() {
-                let ok = self.conds_true(&live, l);
+                let ok = self.conds_true(&live, 0);
                 addr = self.b.ins().select(ok, addr, self.zero);
+                // A failed guard reads the zero block, whose lanes are all 0.
+                let zero_ok = self.b.ins().iconst(types::I64, 0);
+                let step = self.b.ins().iconst(types::I64, 4 * c);
+                let step = self.b.ins().select(ok, step, zero_ok);
+                for l in 0..W {
+                    let off = self.b.ins().imul_imm_s(step, l);
+                    let a = self.b.ins().iadd(addr, off);
+                    lanes.push(self.b.ins().load(types::F32, flags, a, 0));
+                }
+            } else {
+                for l in 0..W {
+                    lanes.push(self.b.ins().load(types::F32, flags, addr, (4 * c * l) as i32));
+                }
             }
-            lanes.push(self.b.ins().load(types::F32, flags, addr, 0));
+        } else {
+            for l in 0..W {
+                let i = self.index(index, l);
+                let mut addr = self.address(buf, i);
+                if !live.is_empty() {
+                    let ok = self.conds_true(&live, l);
+                    addr = self.b.ins().select(ok, addr, self.zero);
+                }
+                lanes.push(self.b.ins().load(types::F32, flags, addr, 0));
+            }
         }
         let mut v = self.b.ins().splat(types::F32X4, lanes[0]);
         for (l, &s) in lanes.iter().enumerate().skip(1) {
@@ -1064,14 +1100,26 @@ impl<'a> Emitter<'a> {
                 let addr = self.address(st.buf, i);
                 self.b.ins().store(flags, x, addr, 0);
             } else {
+                let stride = self.affine_stride(&st.index);
+                let base = stride.map(|_| {
+                    let i = self.index(&st.index, 0);
+                    self.address(st.buf, i)
+                });
                 for l in 0..W {
                     let s = match v {
                         Val::S(x) => x,
                         Val::V(x) => self.b.ins().extractlane(x, l as u8),
                     };
-                    let i = self.index(&st.index, l);
-                    let addr = self.address(st.buf, i);
-                    self.b.ins().store(flags, s, addr, 0);
+                    match (base, stride) {
+                        (Some(addr), Some(c)) => {
+                            self.b.ins().store(flags, s, addr, (4 * c * l) as i32);
+                        }
+                        _ => {
+                            let i = self.index(&st.index, l);
+                            let addr = self.address(st.buf, i);
+                            self.b.ins().store(flags, s, addr, 0);
+                        }
+                    }
                 }
             }
             return;
@@ -1145,49 +1193,89 @@ fn absorbed_muls(k: &LoopKernel) -> Vec<bool> {
     absorbed
 }
 
-/// The vectorised variable, and whether it is an inner one.
-fn vector_plan(k: &LoopKernel) -> (Option<Var>, bool) {
+/// How a loop kernel is generated: the order of its outer loops (the
+/// first is the one callers split into ranges) and the vectorised variable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoopPlan {
+    /// Outer variables, outermost first: the kernel's own order with the
+    /// vectorised outer variable, if any, moved innermost.
+    pub order: Vec<Var>,
+    /// The variable computed four lanes at a time.
+    pub vec_var: Option<Var>,
+    /// Whether `vec_var` is an inner (reduced) variable.
+    pub inner: bool,
+}
+
+/// Chooses the vectorised variable: the outer or inner variable whose
+/// loads and stores are most often contiguous (gathers and scatters count
+/// against). With `keep_first` (GEMM epilogues, which callers split along
+/// their first variable), the first outer variable stays first.
+pub fn plan(k: &LoopKernel, keep_first: bool) -> LoopPlan {
     let score = |v: Var, inner_only: bool| -> i64 {
         let mut s = 0;
-        let mut count = |ix: &IExpr| {
+        let mut count = |ix: &IExpr, store: bool| {
             let c = ix.coefficient(v);
             if ix.mentions_nonlinearly(v) {
-                s -= 1;
+                s -= 2;
             } else if c == 1 {
                 s += 2;
             } else if c != 0 {
-                s -= 1;
+                s -= if store { 2 } else { 1 };
             }
         };
-        let stages: Vec<&Stage> = k.stages.iter().filter(|s| !inner_only || !s.vars.is_empty()).collect();
-        for st in &stages {
+        for st in k.stages.iter().filter(|s| !inner_only || !s.vars.is_empty()) {
             for e in k.stage_exprs(st) {
                 if let Expr::Load { index, .. } = k.expr(e) {
-                    count(index);
+                    count(index, false);
                 }
             }
             for store in &st.stores {
-                count(&store.index);
+                count(&store.index, true);
             }
         }
         s
     };
-    let outer = *k.outer.last().expect("kernels have an outer variable");
-    let n_outer = k.extents[outer.0 as usize];
-    let inner = k.stages.iter().find_map(|s| s.vars.last().copied());
-    let Some(inner) = inner else {
-        return if n_outer >= W { (Some(outer), false) } else { (None, false) };
+    let segs = segments(k);
+    let long = |v: Var| segs[v.0 as usize].iter().map(|(a, z)| z - a).max().unwrap_or(0) >= W;
+    let first = usize::from(keep_first);
+    let best_outer = k.outer[first.min(k.outer.len())..]
+        .iter()
+        .copied()
+        .filter(|&v| long(v))
+        .map(|v| (score(v, false), v))
+        .max_by_key(|&(sc, v)| (sc, std::cmp::Reverse(v)));
+    let inner = k.stages.iter().find_map(|s| s.vars.last().copied()).filter(|&v| long(v));
+    // Outer loops from the largest total stride to the smallest, so the
+    // innermost loop walks memory in the smallest steps (the first loop,
+    // which callers split, stays first with `keep_first`).
+    let stride = |v: Var| -> i64 {
+        let mut t = 0;
+        for e in &k.exprs {
+            if let Expr::Load { index, .. } = e {
+                t += index.coefficient(v).abs();
+            }
+        }
+        t + k.stages.iter().flat_map(|s| &s.stores).map(|st| st.index.coefficient(v).abs()).sum::<i64>()
     };
-    let n_inner = k.extents[inner.0 as usize];
-    let (si, so) = (score(inner, true), score(outer, false));
-    if n_inner >= 2 * W && si > 0 && si >= so {
-        (Some(inner), true)
-    } else if n_outer >= W {
-        (Some(outer), false)
-    } else if n_inner >= W && si > 0 {
-        (Some(inner), true)
-    } else {
-        (None, false)
+    let mut order = k.outer.clone();
+    let pinned = order.drain(..first.min(order.len())).collect::<Vec<_>>();
+    order.sort_by_key(|&v| std::cmp::Reverse(stride(v)));
+    order.splice(0..0, pinned);
+    let choose_outer = |order: &mut Vec<Var>, v: Var| {
+        order.retain(|&w| w != v);
+        order.push(v);
+        LoopPlan { order: order.clone(), vec_var: Some(v), inner: false }
+    };
+    match (best_outer, inner) {
+        (Some((so, _)), Some(vi))
+            if k.extents[vi.0 as usize] >= 2 * W && score(vi, true) > 0 && score(vi, true) >= so =>
+        {
+            LoopPlan { order, vec_var: Some(vi), inner: true }
+        }
+        (Some((so, vo)), _) if so > 0 => choose_outer(&mut order, vo),
+        (_, Some(vi)) if score(vi, true) > 0 => LoopPlan { order, vec_var: Some(vi), inner: true },
+        // Mostly gathers and scatters: scalar code does less work.
+        _ => LoopPlan { order, vec_var: None, inner: false },
     }
 }
 
