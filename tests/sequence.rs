@@ -181,3 +181,46 @@ fn an_lstm_tagger_trains_on_per_position_labels() {
     assert!(last.train_loss < 0.8 * first.train_loss, "{:?}", summary.epochs);
     assert!(last.train_accuracy.unwrap() > 0.4, "{:?}", summary.epochs);
 }
+
+/// A bag-of-tokens classifier over `length` token ids read from a CSV file
+/// of `label,id,id,...` rows.
+fn csv_tokens(dir: &Path, length: usize, declared: usize) -> String {
+    let mut rows = String::new();
+    for i in 0..96 {
+        let ids: Vec<String> = (0..length).map(|j| ((i * 7 + j * 3) % 10).to_string()).collect();
+        rows += &format!("{},{}\n", (i * 7) % 10, ids.join(","));
+    }
+    let csv = write(dir, "tokens.csv", &rows);
+    format!(
+        "model Bag {{
+            embed = Embedding(10, 8)
+            head  = Linear(8, 10)
+            fn forward(tokens: int[B, {declared}]) -> [B, 10] {{ head(mean(embed(tokens), axis = 1)) }}
+        }}
+        data tokens {{ train = csv(\"{}\") }}
+        train Bag on tokens {{
+            loss = cross_entropy
+            optimizer = adam(lr = 1e-2)
+            batch = 32
+            metrics = [accuracy]
+        }}",
+        csv.display()
+    )
+}
+
+#[test]
+fn token_ids_from_a_file_feed_an_int_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = train(&csv_tokens(dir.path(), 5, 5), 5);
+    let (first, last) = (&summary.epochs[0], summary.epochs.last().unwrap());
+    assert!(last.train_loss < first.train_loss, "{:?}", summary.epochs);
+}
+
+#[test]
+fn a_sequence_length_other_than_the_declared_one_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = session_result(&csv_tokens(dir.path(), 5, 6), 1).unwrap_err();
+    assert_eq!(err.code, Code::DATA_SHAPE, "{err:?}");
+    assert!(err.message.contains("input `tokens` takes examples of shape [6]"), "{}", err.message);
+    assert!(err.message.contains("tokens.csv") && err.message.contains("shape [5]"), "{}", err.message);
+}
