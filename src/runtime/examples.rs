@@ -49,7 +49,7 @@ pub struct Examples {
     pub fields: Vec<Field>,
     /// The labels `[N, ...]`, if the source has any.
     pub labels: Option<Tensor>,
-    /// Where the inputs came from, for messages (a quoted path or generator call).
+    /// Where the inputs came from, for messages: a path or a generator call.
     pub origin: String,
     /// Where the labels came from.
     pub labels_origin: String,
@@ -60,8 +60,8 @@ pub struct Examples {
 impl Examples {
     /// A file loader's samples: one field feeding the model's only input.
     pub fn from_dataset(ds: Dataset) -> Examples {
-        let origin = format!("`{}`", ds.images_path.display());
-        let labels_origin = ds.labels_path.as_ref().map_or(origin.clone(), |p| format!("`{}`", p.display()));
+        let origin = ds.images_path.display().to_string();
+        let labels_origin = ds.labels_path.as_ref().map_or(origin.clone(), |p| p.display().to_string());
         Examples {
             fields: vec![Field { name: None, values: ds.images, integer: false }],
             labels: ds.labels,
@@ -125,7 +125,7 @@ impl Examples {
         let inputs: Vec<String> = step.inputs.iter().map(|i| format!("`{}`", i.name)).collect();
         Diagnostic::error_nowhere(
             Code::DATA_SHAPE,
-            format!("the model's input `{}` has no matching field in {}", input.name, self.origin),
+            format!("the model's input `{}` has no matching field in `{}`", input.name, self.origin),
         )
         .with_note(format!(
             "the model takes {}; the data provides {}",
@@ -146,7 +146,7 @@ impl Examples {
             return Err(Diagnostic::error_nowhere(
                 Code::DATA_SHAPE,
                 format!(
-                    "the model's input `{}` takes examples of shape {}, but {} holds examples of shape {have}",
+                    "the model's input `{}` takes examples of shape {}, but `{}` holds examples of shape {have}",
                     input.name, input.shape, self.origin
                 ),
             )
@@ -156,7 +156,7 @@ impl Examples {
             return Err(Diagnostic::error_nowhere(
                 Code::DATA_SHAPE,
                 format!(
-                    "samples in {} have shape {have} ({} values), which cannot be viewed as {} ({} values)",
+                    "samples in `{}` have shape {have} ({} values), which cannot be viewed as {} ({} values)",
                     self.origin,
                     have.numel(),
                     input.shape,
@@ -176,7 +176,7 @@ impl Examples {
         let Some(labels) = &mut self.labels else {
             return Err(Diagnostic::error_nowhere(
                 Code::DATA_FORMAT,
-                format!("{} has no labels to train against", self.origin),
+                format!("`{}` has no labels to train against", self.origin),
             ));
         };
         let have = Shape(labels.shape.0[1..].to_vec());
@@ -186,7 +186,7 @@ impl Examples {
                 return Err(Diagnostic::error_nowhere(
                     Code::DATA_SHAPE,
                     format!(
-                        "the labels in {} have shape {have} per example, but the model's output {} needs labels of shape {}",
+                        "the labels in `{}` have shape {have} per example, but the model's output {} needs labels of shape {}",
                         self.labels_origin,
                         output.unwrap_or_default(),
                         step.target
@@ -203,8 +203,7 @@ impl Examples {
             && out.rank() >= 2
         {
             let classes = out.0[out.rank() - 1];
-            let origin = self.labels_origin.trim_matches('`').to_string();
-            data::check_labels(labels, classes, Path::new(&origin))?;
+            data::check_labels(labels, classes, Path::new(&self.labels_origin))?;
         }
         Ok(())
     }
@@ -235,7 +234,7 @@ impl Examples {
                         bound.rows
                     ),
                 )
-                .with_note(format!("the ids come from {}", self.origin))
+                .with_note(format!("the ids come from `{}`", self.origin))
                 .with_help(format!(
                     "make the embedding's `num_embeddings` at least {}, or check the data's vocabulary",
                     max_id(&values.data) + 1
@@ -292,8 +291,8 @@ pub fn generate(task: &SequenceTask) -> Examples {
     Examples {
         fields: vec![field(SequenceTask::SOURCE, src), field(SequenceTask::TARGET, tgt)],
         labels: Some(Tensor::new(vec![n, len], labels)),
-        origin: format!("`{task}`"),
-        labels_origin: format!("`{task}`"),
+        origin: task.to_string(),
+        labels_origin: task.to_string(),
         decoder: Some(Decoder { field: SequenceTask::TARGET.into(), start: SequenceTask::START as f32 }),
     }
 }

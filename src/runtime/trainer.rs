@@ -232,7 +232,7 @@ impl<'p> Session<'p> {
         if train.is_empty() {
             return Err(Diagnostic::error_nowhere(
                 Code::DATA_FORMAT,
-                format!("{} holds no examples", train.origin),
+                format!("`{}` holds no examples", train.origin),
             ));
         }
         let mut steps = Steps { prog, cfg, backend, cache: HashMap::new() };
