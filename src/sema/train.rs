@@ -97,6 +97,9 @@ impl SequenceTask {
     pub const MAX_N: usize = 10_000_000;
     /// The longest sequence one source may generate.
     pub const MAX_LENGTH: usize = 4096;
+    /// The most tokens (`n * length`) one source may generate: each of its
+    /// three tensors then takes at most 256 MiB.
+    pub const MAX_TOKENS: usize = 1 << 26;
 }
 
 impl std::fmt::Display for SequenceTask {
@@ -843,6 +846,20 @@ fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {
                     el.err(d);
                     return None;
                 }
+            }
+            if (n as usize).saturating_mul(length as usize) > SequenceTask::MAX_TOKENS {
+                let d = Diagnostic::error(
+                    Code::SETTING,
+                    r.span,
+                    format!(
+                        "`{}` would generate {n} x {length} tokens, more than {}",
+                        r.kind,
+                        SequenceTask::MAX_TOKENS
+                    ),
+                )
+                .with_help("generate fewer or shorter sequences");
+                el.err(d);
+                return None;
             }
             Some(Source::Sequence(SequenceTask {
                 kind,
