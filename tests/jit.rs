@@ -383,6 +383,34 @@ fn softmax_and_layer_norm_rows() {
     check(c, n);
 }
 
+#[test]
+fn kernels_large_enough_to_split_across_threads() {
+    // Products split by rows (with an epilogue), by columns (the right
+    // operand larger than the left) and by batch, and loop kernels above
+    // the parallel threshold: the same results with one and two threads.
+    let mut c = Case::new(19);
+    let a = c.input("a", &[256, 200]);
+    let b = c.input("b", &[200, 24]);
+    let bias = c.input("bias", &[24]);
+    let y = c.g.matmul(a, b);
+    let y = c.g.add_(y, bias);
+    let y = c.g.unary(UnaryOp::Tanh, y);
+    let l = c.input("l", &[16, 256]);
+    let w = c.g.matmul(l, y);
+    let r = c.input("r", &[16, 200]);
+    let wide = c.input("wide", &[200, 320]);
+    let v = c.g.matmul(r, wide);
+    let x = c.input("x", &[8, 40, 50]);
+    let z = c.input("z", &[8, 50, 30]);
+    let bz = c.g.matmul(x, z);
+    let e = c.g.unary(UnaryOp::Exp, v);
+    let s = c.g.reduce(ReduceOp::Sum, e, &[1]);
+    c.g.add_output("w", w);
+    c.g.add_output("s", s);
+    c.g.add_output("bz", bz);
+    check(c, y);
+}
+
 /// A random graph of `program`, its forward value (and, with `grads`, the
 /// gradients of every parameter plus an SGD update of the first) compared
 /// between the back ends.

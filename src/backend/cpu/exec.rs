@@ -21,6 +21,11 @@ use crate::runtime::rng;
 /// Work (points times expressions) below which a loop kernel runs on the
 /// calling thread: splitting costs a few microseconds.
 const PARALLEL_WORK: f64 = 60_000.0;
+/// Ranges per thread a split loop kernel is cut into: rayon's work
+/// stealing then rebalances when a thread is slowed (another process, a
+/// page fault), and the results do not depend on the cut. Products are cut
+/// once per thread, since every slice repacks an operand.
+const CHUNKS_PER_THREAD: i64 = 4;
 /// Multiply-adds below which a product runs on the calling thread.
 const PARALLEL_FLOPS: f64 = 400_000.0;
 
@@ -314,7 +319,7 @@ impl Runner {
         let t = Tables { bufs: bufs.as_ptr(), keys: ks.as_ptr() };
         let n = end - begin;
         let parts = if may_split && self.parallel && c.work * (n as f64 / c.extent as f64) > PARALLEL_WORK {
-            (self.threads as i64).min(n)
+            (CHUNKS_PER_THREAD * self.threads as i64).min(n)
         } else {
             1
         };
@@ -364,6 +369,25 @@ impl Runner {
         };
         if parts <= 1 {
             task(0, extent);
+            return;
+        }
+        if gemm::split_columns(g, parts) {
+            let bounds = split(0, g.n as i64, parts as i64, 16);
+            let columns = |c0: usize, c1: usize| {
+                // SAFETY: the columns are inside the result and the operands.
+                unsafe { gemm::run_columns(g, p, c0, c1) };
+            };
+            rayon::scope(|s| {
+                for w in bounds.windows(2).skip(1) {
+                    let (a, b) = (w[0] as usize, w[1] as usize);
+                    let columns = &columns;
+                    s.spawn(move |_| columns(a, b));
+                }
+                columns(bounds[0] as usize, bounds[1] as usize);
+            });
+            if let Some(e) = epi {
+                self.run_loop(e, ptrs, keys, zero, 0, e.extent, true);
+            }
             return;
         }
         let bounds = split(0, extent as i64, parts as i64, 1);
