@@ -320,9 +320,11 @@ impl fmt::Display for View {
 }
 
 /// Batched `c[.., m, n] = Σ_k a[.., m, k] · b[.., k, n]`, then an optional
-/// elementwise epilogue whose first outer variable runs over the first
-/// dimension of `c` (the first batch dimension, else `m`), so a back end
-/// may run it on each slice of `c` as soon as that slice is done.
+/// epilogue loop kernel whose first outer variable `i` runs over blocks of
+/// [`GemmKernel::rows`] slices of the first dimension of `c` (the first
+/// batch dimension, else `m`): point `i` reads only slices
+/// `rows * i .. rows * (i + 1)`, so a back end may run it on each block as
+/// soon as that block is done, while it is in cache.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GemmKernel {
     /// The graph nodes computed here (the matmul, then the epilogue's).
@@ -341,8 +343,10 @@ pub struct GemmKernel {
     pub b: View,
     /// The result, contiguous `[batch.., m, n]`.
     pub c: BufId,
-    /// Elementwise consumers fused after the product.
+    /// Consumers fused after the product.
     pub epilogue: Option<LoopKernel>,
+    /// Slices of the first dimension of `c` per epilogue row.
+    pub rows: usize,
 }
 
 /// `out[i, ..] = table[idx[i], ..]` for rows of `row` elements.

@@ -358,21 +358,28 @@ impl Runner {
             }
         };
         let extent = gemm::split_extent(g);
-        let parts =
-            if self.parallel && gemm::flops(g) > PARALLEL_FLOPS { self.threads.min(extent) } else { 1 };
-        let task = |r0: usize, r1: usize| {
-            // SAFETY: the slice is inside the result and the operands.
-            unsafe { gemm::run_slice(g, p, r0, r1) };
-            if let Some(e) = epi {
-                self.run_loop(e, ptrs, keys, zero, r0 as i64, r1 as i64, false);
+        let rows = g.rows.max(1);
+        let units = extent / rows;
+        let parallel = self.parallel && gemm::flops(g) > PARALLEL_FLOPS;
+        let parts = if parallel { self.threads.min(units) } else { 1 };
+        // Epilogue units per product call: enough rows for an efficient
+        // product, few enough that its block is still in cache for the
+        // epilogue.
+        let block = if g.batch.is_empty() { 256usize.div_ceil(rows) } else { 1 };
+        let task = |u0: usize, u1: usize| {
+            let mut u = u0;
+            while u < u1 {
+                let v = (u + block).min(u1);
+                // SAFETY: the slices are inside the result and the operands.
+                unsafe { gemm::run_slice(g, p, u * rows, v * rows) };
+                if let Some(e) = epi {
+                    self.run_loop(e, ptrs, keys, zero, u as i64, v as i64, false);
+                }
+                u = v;
             }
         };
-        if parts <= 1 {
-            task(0, extent);
-            return;
-        }
-        if gemm::split_columns(g, parts) {
-            let bounds = split(0, g.n as i64, parts as i64, 16);
+        if parallel && gemm::split_columns(g, self.threads) {
+            let bounds = split(0, g.n as i64, self.threads as i64, 16);
             let columns = |c0: usize, c1: usize| {
                 // SAFETY: the columns are inside the result and the operands.
                 unsafe { gemm::run_columns(g, p, c0, c1) };
@@ -390,7 +397,11 @@ impl Runner {
             }
             return;
         }
-        let bounds = split(0, extent as i64, parts as i64, 1);
+        if parts <= 1 {
+            task(0, units);
+            return;
+        }
+        let bounds = split(0, units as i64, parts as i64, 1);
         rayon::scope(|s| {
             for w in bounds.windows(2).skip(1) {
                 let (a, b) = (w[0] as usize, w[1] as usize);
