@@ -62,3 +62,14 @@ fn examples_check_and_dump() {
         insta::assert_snapshot!("backward", step);
     });
 }
+
+#[test]
+fn examples_train() {
+    insta::glob!("../examples", "*.nn", |path| {
+        let rel = relative(path);
+        let file = rel.to_str().unwrap();
+        let (code, out, err) = nnc(&["run", file, "--epochs", "1", "--limit", "256", "--no-save"]);
+        assert_eq!(code, 0, "{file} should train:\n{out}{err}");
+        assert!(out.contains("epoch 1/1") && out.contains("test_acc"), "{file}:\n{out}");
+    });
+}

@@ -8,6 +8,7 @@ mod bench;
 mod check;
 mod graph;
 mod run;
+pub mod repl;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -102,6 +103,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// An interactive session: define models, evaluate expressions, inspect shapes and graphs.
+    Repl,
     /// Evaluate saved weights on the data block's test split.
     Eval {
         /// The `.nn` file.
@@ -249,6 +252,7 @@ fn dispatch(cli: Cli, console: &mut Console) -> Outcome {
             let flags = run::RunFlags { init, log_json, epochs, limit, no_save };
             run::run(&file, &flags, backend.as_ref(), console)
         }
+        Command::Repl => repl::run(console),
         Command::Eval { file, weights, backend, threads } => {
             let backend = backend.make(default_threads(threads));
             run::eval(&file, &weights, backend.as_ref(), console)

@@ -151,7 +151,7 @@ pub fn run(file: &Path, flags: &RunFlags, backend: &dyn Backend, console: &mut C
     let epochs = flags.epochs.unwrap_or(cfg.epochs);
     console.line(&format!(
         "training {} on {}: {n_params} parameters, {}, batch {}, {epochs} epochs, seed {}",
-        crate::syntax::dump::expr(&cfg.model),
+        prog.sources.snippet(cfg.model.span),
         cfg.data.name,
         describe(&cfg.optimizer),
         cfg.batch,

@@ -70,8 +70,10 @@ builtins! {
     "size"("x", "axis") required 2: "the size of one axis, as an int";
     "len"("xs") required 1: "the length of a list";
     "param"("shape", "init") required 1: "a trainable parameter (model members only)";
-    "zeros"() required 0: "initialiser: all zeros";
-    "ones"() required 0: "initialiser: all ones";
+    "zeros"("shape") required 0: "a tensor of zeros of `shape`; without a shape, the initialiser";
+    "ones"("shape") required 0: "a tensor of ones of `shape`; without a shape, the initialiser";
+    "full"("shape", "value") required 2: "a tensor of `shape` filled with `value`";
+    "rand"("shape") required 1: "uniform [0, 1) numbers of `shape` (fixed per seed and step)";
     "constant"("value") required 1: "initialiser: every element `value`";
     "uniform"("lo", "hi") required 2: "initialiser: uniform on [lo, hi)";
     "normal"("mean", "std") required 0: "initialiser: normal (default mean 0, std 1)";
@@ -213,8 +215,27 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
             _ => type_error(el, &a.get(0), "a list"),
         },
         "param" => param(el, &mut a),
-        "zeros" => Value::Init(Init::Fill(0.0)),
-        "ones" => Value::Init(Init::Fill(1.0)),
+        "zeros" | "ones" if !a.present(0) => Value::Init(Init::Fill(if name == "ones" { 1.0 } else { 0.0 })),
+        "zeros" | "ones" | "full" => {
+            let value = match name {
+                "zeros" => Some(0.0),
+                "ones" => Some(1.0),
+                _ => a.float(el, 1),
+            };
+            let (Some(dims), Some(value)) = (a.dims(el, 0), value) else { return Value::Poison };
+            if let Some(bad) = dims.iter().find(|d| d.known().is_some_and(|n| n < 0)) {
+                return bad_value(el, a.span_of(0), format!("negative dimension {bad}"));
+            }
+            let shape = Elaborator::concrete(&dims);
+            el.tensor(dims, DType::F32, a.span, |g| g.constant(value as f32, shape))
+        }
+        "rand" => {
+            let Some(dims) = a.dims(el, 0) else { return Value::Poison };
+            let stream = el.next_stream;
+            el.next_stream += 1;
+            let shape = Elaborator::concrete(&dims);
+            el.tensor(dims, DType::F32, a.span, |g| g.rand(stream, shape))
+        }
         "constant" => match a.float(el, 0) {
             Some(v) => Value::Init(Init::Fill(v)),
             None => Value::Poison,

@@ -104,6 +104,11 @@ impl Frame {
         self.scopes
     }
 
+    /// Re-binds a visible variable; false if there is none of that name.
+    pub fn set(&mut self, name: &str, v: Value) -> bool {
+        self.assign(name, v)
+    }
+
     /// True if a variable of this name is visible.
     pub fn has(&self, name: &str) -> bool {
         self.get(name).is_some()
@@ -178,6 +183,12 @@ impl<'p> Elaborator<'p> {
     /// A lowering elaborator building a graph.
     pub fn lower(prog: &'p Program, training: bool) -> Elaborator<'p> {
         Elaborator { graph: Some(Graph::new()), training, ..Elaborator::check(prog) }
+    }
+
+    /// Names the layer the next constructor call creates (the REPL binds
+    /// `let fc = Linear(4, 2)` this way; model bodies name their members).
+    pub fn name_next_layer(&mut self, name: Option<String>) {
+        self.naming = name;
     }
 
     /// Records an error and returns [`Value::Poison`]. An error whose
@@ -535,17 +546,20 @@ impl<'p> Elaborator<'p> {
                 }
             },
             (op, a @ Tensor(_), b) | (op, a, b @ Tensor(_)) => self.tensor_binary(op, a, b, span, la, lb),
-            (op, a, b) => {
-                let d = Diagnostic::error(
-                    Code::TYPE,
-                    span,
-                    format!("cannot apply `{}` to {} and {}", op.symbol(), a.describe(), b.describe()),
-                )
-                .with_label(la, a.describe())
-                .with_label(lb, b.describe());
-                self.err(d)
-            }
+            (op, a, b) => self.cannot_apply(op, &a, &b, span, la, lb),
         }
+    }
+
+    /// E0309 for an operator applied to operands it does not take.
+    pub fn cannot_apply(&mut self, op: BinOp, a: &Value, b: &Value, span: Span, la: Span, lb: Span) -> Value {
+        let d = Diagnostic::error(
+            Code::TYPE,
+            span,
+            format!("cannot apply `{}` to {} and {}", op.symbol(), a.describe(), b.describe()),
+        )
+        .with_label(la, a.describe())
+        .with_label(lb, b.describe());
+        self.err(d)
     }
 
     fn int_binary(&mut self, op: BinOp, x: Dim, y: Dim, span: Span) -> Value {
@@ -722,6 +736,51 @@ impl<'p> Elaborator<'p> {
         Some(slots)
     }
 
+    /// Binds call arguments to declared parameters in `frame`: positional
+    /// and keyword matching, defaults (evaluated in `frame`, so they may use
+    /// earlier parameters), and declared types. False after reporting an error.
+    pub fn bind_params(
+        &mut self,
+        what: &str,
+        params: &[ast::Param],
+        args: Vec<ArgVal>,
+        span: Span,
+        frame: &mut Frame,
+    ) -> bool {
+        let names: Vec<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
+        let Some(slots) = self.bind_args(what, &names, args, span) else {
+            return false;
+        };
+        for (p, slot) in params.iter().zip(slots) {
+            let (value, arg_span) = match slot {
+                Some(a) => (a.value, a.span),
+                None => match &p.default {
+                    Some(e) => (self.expr(e, frame), e.span),
+                    None => {
+                        let d = Diagnostic::error(
+                            Code::MISSING_ARGUMENT,
+                            span,
+                            format!("{what} is missing argument `{}`", p.name.name),
+                        )
+                        .with_label(p.span, "declared here");
+                        self.err(d);
+                        return false;
+                    }
+                },
+            };
+            if let Some(ty) = &p.ty {
+                let ok = self.check_type(ty, &value, arg_span, frame, &|got, want| {
+                    format!("argument `{}` of {what} is {got}, expected {want}", p.name.name)
+                });
+                if !ok {
+                    return false;
+                }
+            }
+            frame.define(&p.name.name, value);
+        }
+        true
+    }
+
     /// Calls a user function (or a model's function when `layer` is set).
     pub fn call_fn(
         &mut self,
@@ -742,36 +801,9 @@ impl<'p> Elaborator<'p> {
                 .with_label(def.name.span, "called recursively");
             return self.err(d);
         }
-        let names: Vec<&str> = def.params.iter().map(|p| p.name.name.as_str()).collect();
-        let Some(slots) = self.bind_args(&what, &names, args, span) else {
-            return Value::Poison;
-        };
         let mut frame = Frame::new(layer);
-        for (p, slot) in def.params.iter().zip(slots) {
-            let (value, arg_span) = match slot {
-                Some(a) => (a.value, a.span),
-                None => match &p.default {
-                    Some(e) => (self.expr(e, &mut frame), e.span),
-                    None => {
-                        let d = Diagnostic::error(
-                            Code::MISSING_ARGUMENT,
-                            span,
-                            format!("{what} is missing argument `{}`", p.name.name),
-                        )
-                        .with_label(p.span, "declared here");
-                        return self.err(d);
-                    }
-                },
-            };
-            if let Some(ty) = &p.ty {
-                let ok = self.check_type(ty, &value, arg_span, &mut frame, &|got, want| {
-                    format!("argument `{}` of {what} has {got}, expected {want}", p.name.name)
-                });
-                if !ok {
-                    return Value::Poison;
-                }
-            }
-            frame.define(&p.name.name, value);
+        if !self.bind_params(&what, &def.params, args, span, &mut frame) {
+            return Value::Poison;
         }
         self.depth += 1;
         self.calls.push((what.clone(), span));

@@ -35,36 +35,9 @@ impl Elaborator<'_> {
             return self.err(d);
         }
         let what = format!("`{}`", m.name.name);
-        let names: Vec<&str> = m.params.iter().map(|p| p.name.name.as_str()).collect();
-        let Some(slots) = self.bind_args(&what, &names, args, span) else {
-            return Value::Poison;
-        };
         let mut frame = Frame::new(None);
-        for (p, slot) in m.params.iter().zip(slots) {
-            let (value, arg_span) = match slot {
-                Some(a) => (a.value, a.span),
-                None => match &p.default {
-                    Some(e) => (self.expr(e, &mut frame), e.span),
-                    None => {
-                        let d = Diagnostic::error(
-                            Code::MISSING_ARGUMENT,
-                            span,
-                            format!("model {what} is missing argument `{}`", p.name.name),
-                        )
-                        .with_label(p.span, "declared here");
-                        return self.err(d);
-                    }
-                },
-            };
-            if let Some(ty) = &p.ty {
-                let ok = self.check_type(ty, &value, arg_span, &mut frame, &|got, want| {
-                    format!("argument `{}` of {what} is {got}, expected {want}", p.name.name)
-                });
-                if !ok {
-                    return Value::Poison;
-                }
-            }
-            frame.define(&p.name.name, value);
+        if !self.bind_params(&format!("model {what}"), &m.params, args, span, &mut frame) {
+            return Value::Poison;
         }
         let id = LayerId(self.layers.len() as u32);
         let scope = frame.into_scope();

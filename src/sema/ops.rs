@@ -91,14 +91,7 @@ impl Elaborator<'_> {
     /// A binary operator with at least one tensor operand.
     pub fn tensor_binary(&mut self, op: BinOp, a: Value, b: Value, span: Span, la: Span, lb: Span) -> Value {
         let (Some(ta), Some(tb)) = (self.as_tensor(&a, la), self.as_tensor(&b, lb)) else {
-            let d = Diagnostic::error(
-                Code::TYPE,
-                span,
-                format!("cannot apply `{}` to {} and {}", op.symbol(), a.describe(), b.describe()),
-            )
-            .with_label(la, a.describe())
-            .with_label(lb, b.describe());
-            return self.err(d);
+            return self.cannot_apply(op, &a, &b, span, la, lb);
         };
         let (ta, tb) = (self.as_float(ta), self.as_float(tb));
         let (ta, tb) = (TensorVal { origin: la, ..ta }, TensorVal { origin: lb, ..tb });

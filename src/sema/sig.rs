@@ -87,7 +87,7 @@ impl Elaborator<'_> {
                     Ok(()) => true,
                     Err(mismatch) => {
                         let pattern = self.prog.sources.snippet(*ty_span).to_string();
-                        let got = format!("shape {}", show_shape(&t.shape));
+                        let got = format!("a tensor of shape {}", show_shape(&t.shape));
                         let want = format!("`{pattern}`");
                         let mut d = Diagnostic::error(
                             if mismatch.conflict.is_some() { Code::DIM_CONFLICT } else { code },
