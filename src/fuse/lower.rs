@@ -74,7 +74,7 @@ pub fn run(g: &Graph, realized: &[bool], groups: &[Group]) -> Program {
         .map(|b| match b {
             Built::Loop(lb) => Kernel::Loop(finish(g, lb, &needs, &mut bufs)),
             Built::Gemm(mut k, epi) => {
-                k.epilogue = epi.map(|lb| finish(g, lb, &needs, &mut bufs));
+                k.epilogue = epi.map(|lb| Box::new(finish(g, lb, &needs, &mut bufs)));
                 Kernel::Gemm(k)
             }
             Built::Done(k) => k,
@@ -119,6 +119,7 @@ fn build_group(
                 c: bufs.of(g, *mm),
                 epilogue: None,
                 rows: *rows,
+                prologue: None,
             };
             let epi = epilogue.as_ref().map(|full| {
                 build_loop(g, realized, bufs, full, &[], &group.members, Some((*mm, *rows as i64)), loaded)

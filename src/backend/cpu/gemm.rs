@@ -38,6 +38,44 @@ pub fn split_columns(g: &GemmKernel, tasks: usize) -> bool {
     g.batch.is_empty() && g.n > g.m && g.n >= 16 * tasks
 }
 
+/// Adds (or, for the first block, writes) the contribution of rows
+/// `u * rows .. (u + 1) * rows` of the contracted dimension to columns
+/// `c0..c1` of an unbatched product, from that block of the right operand
+/// (`rows x n`, contiguous, at `block`).
+///
+/// # Safety
+/// The pointers must address buffers of the kernel's shapes.
+pub unsafe fn run_k_block(
+    g: &GemmKernel,
+    p: GemmPtrs,
+    block: *const f32,
+    u: usize,
+    rows: usize,
+    c0: usize,
+    c1: usize,
+) {
+    let sa = &g.a.strides;
+    // SAFETY: the block and columns are inside their buffers.
+    unsafe {
+        matrixmultiply::sgemm(
+            g.m,
+            rows,
+            c1 - c0,
+            1.0,
+            p.a.offset((u * rows) as isize * sa[1] as isize),
+            sa[0] as isize,
+            sa[1] as isize,
+            block.add(c0),
+            g.n as isize,
+            1,
+            if u == 0 { 0.0 } else { 1.0 },
+            p.c.add(c0),
+            g.n as isize,
+            1,
+        );
+    }
+}
+
 /// Computes columns `c0..c1` of an unbatched product.
 ///
 /// # Safety
