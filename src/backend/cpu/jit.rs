@@ -69,6 +69,9 @@ impl Abi {
 
 /// A JIT module collecting compiled kernels.
 pub struct Jit {
+    /// Kernels compiled so far with their plans, to reuse the code of an
+    /// identical kernel (a prologue shared by two products).
+    done: Vec<(LoopKernel, LoopPlan, FuncId)>,
     module: JITModule,
     ctx: Context,
     fctx: FunctionBuilderContext,
@@ -105,7 +108,7 @@ impl Jit {
             libm_ids.push(id);
         }
         let ctx = module.make_context();
-        Ok(Jit { module, ctx, fctx: FunctionBuilderContext::new(), libm: libm_ids, fma, count: 0 })
+        Ok(Jit { done: Vec::new(), module, ctx, fctx: FunctionBuilderContext::new(), libm: libm_ids, fma, count: 0 })
     }
 
     fn signature(&self) -> Signature {
@@ -118,6 +121,9 @@ impl Jit {
 
     /// Compiles a kernel with a [`plan`]; its code is available after [`Jit::finish`].
     pub fn compile(&mut self, k: &LoopKernel, abi: &Abi, plan: &LoopPlan) -> Result<FuncId, String> {
+        if let Some((_, _, id)) = self.done.iter().find(|(dk, dp, _)| dk == k && dp == plan) {
+            return Ok(*id);
+        }
         let sig = self.signature();
         let name = format!("kernel{}", self.count);
         self.count += 1;
@@ -149,6 +155,7 @@ impl Jit {
         }
         self.module.define_function(id, &mut self.ctx).map_err(|e| format!("{e:?}"))?;
         self.module.clear_context(&mut self.ctx);
+        self.done.push((k.clone(), plan.clone(), id));
         Ok(id)
     }
 
