@@ -89,6 +89,9 @@ fn sexpr(e: &ast::Expr) -> String {
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::Name(n) => n.clone(),
         ExprKind::List(items) => format!("[{}]", join(items.iter().map(sexpr))),
+        ExprKind::ListComp { elem, var, start, end } => {
+            format!("[{} for {} in {}..{}]", sexpr(elem), var.name, sexpr(start), sexpr(end))
+        }
         ExprKind::Unary { op, operand } => {
             let op = match op {
                 ast::UnOp::Neg => "neg",
@@ -158,8 +161,9 @@ fn dim(d: &DimPat) -> String {
 
 fn ty(t: &TypeExpr) -> String {
     match t {
-        TypeExpr::Tensor { dims, .. } => {
-            format!("[{}]", dims.iter().map(dim).collect::<Vec<_>>().join(", "))
+        TypeExpr::Tensor { dtype, dims, .. } => {
+            let elem = dtype.as_ref().map_or("", |d| d.name.as_str());
+            format!("{elem}[{}]", dims.iter().map(dim).collect::<Vec<_>>().join(", "))
         }
         TypeExpr::Named(id) => id.name.clone(),
     }
@@ -174,7 +178,10 @@ fn examples_parse() {
         if path.extension().is_some_and(|e| e == "nn") {
             let text = std::fs::read_to_string(&path).unwrap();
             let m = parse_ok(&text);
-            assert_eq!(m.items.len(), 3, "{}", path.display());
+            let count = |f: fn(&Item) -> bool| m.items.iter().filter(|i| f(i)).count();
+            assert!(count(|i| matches!(i, Item::Model(_))) >= 1, "{}", path.display());
+            assert_eq!(count(|i| matches!(i, Item::Data(_))), 1, "{}", path.display());
+            assert_eq!(count(|i| matches!(i, Item::Train(_))), 1, "{}", path.display());
         }
     }
 }
@@ -275,6 +282,38 @@ fn fn_params_and_types() {
     let Item::Fn(f) = &m.items[0] else { panic!() };
     assert_eq!(ty(f.params[0].ty.as_ref().unwrap()), "Foo");
     assert_eq!(block(&f.body), "{}");
+}
+
+#[test]
+fn element_types_on_tensor_types() {
+    let text = "fn f(tokens: int[B, T], x: float[..., D], n: int, m: [B]) -> float[B, T, D] { x }";
+    let m = parse_ok(text);
+    let Item::Fn(f) = &m.items[0] else { panic!() };
+    let params: Vec<_> = f.params.iter().map(|p| ty(p.ty.as_ref().unwrap())).collect();
+    assert_eq!(params, ["int[B, T]", "float[..., D]", "int", "[B]"]);
+    let TypeExpr::Tensor { dtype, span, .. } = f.params[0].ty.as_ref().unwrap() else { panic!() };
+    assert_eq!(slice(text, dtype.as_ref().unwrap().span), "int");
+    assert_eq!(slice(text, *span), "int[B, T]");
+    assert_eq!(ty(f.ret.as_ref().unwrap()), "float[B, T, D]");
+    check_err("fn f(x: int[B) {}", Code::SYNTAX, "expected one of `,`, `]` or an operator, found `)`", ")");
+}
+
+#[test]
+fn list_comprehensions() {
+    check_expr("[f(i) for i in 0..n]", "[(call f i) for i in 0..n]");
+    check_expr("[i * 2 for i in a + 1..2 * b][0]", "(index [(* i 2) for i in (+ a 1)..(* 2 b)] 0)");
+    check_expr("[[j for j in 0..i] for i in 0..3]", "[[j for j in 0..i] for i in 0..3]");
+    let (text, e) = expr("[x  for i in 0..4]");
+    assert_eq!(slice(&text, e.span), "[x  for i in 0..4]");
+    let ExprKind::ListComp { var, .. } = &e.kind else { panic!() };
+    assert_eq!(slice(&text, var.span), "i");
+    check_err("fn f() { [x for i in 0..3, 4] }", Code::SYNTAX, "expected `]` or an operator, found `,`", ",");
+    check_err(
+        "fn f() { [x, y for i in 0..3] }",
+        Code::SYNTAX,
+        "expected one of `,`, `]` or an operator, found keyword `for`",
+        "for",
+    );
 }
 
 #[test]

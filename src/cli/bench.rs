@@ -159,15 +159,26 @@ fn measure(
     env.states.insert(optim::STEP.into(), Tensor::scalar(0.0));
     env.states.insert(optim::LR.into(), Tensor::scalar(cfg.optimizer.lr() as f32));
     let mut rng = Rng::with_stream(cfg.seed, 7);
-    let mut dims = vec![batch];
-    dims.extend_from_slice(&step.input.1.0);
-    let n: usize = dims.iter().product();
-    let x = Tensor::new(dims, (0..n).map(|_| rng.next_f32()).collect());
-    env.inputs.insert(step.input.0.clone(), x);
+    // Random inputs: uniform [0, 1) values, or token ids within the tables they index.
+    let bounds = step.token_bounds();
+    for input in &step.inputs {
+        let mut dims = vec![batch];
+        dims.extend_from_slice(&input.shape.0);
+        let n: usize = dims.iter().product();
+        let rows = bounds.iter().find(|b| b.input == input.name).map(|b| b.rows.max(1));
+        let data = match rows {
+            Some(rows) => (0..n).map(|_| rng.below(rows) as f32).collect(),
+            None => (0..n).map(|_| rng.next_f32()).collect(),
+        };
+        env.inputs.insert(input.name.clone(), Tensor::new(dims, data));
+    }
     let out = step.graph.output("output").map(|o| step.graph.shape(o).clone());
-    let classes = out.filter(|s| s.rank() == 2).map_or(1, |s| s.0[1]);
-    let target: Vec<f32> = (0..batch).map(|_| rng.below(classes) as f32).collect();
-    env.inputs.insert(TARGET.into(), Tensor::new(vec![batch], target));
+    let classes = out.filter(|s| s.rank() >= 2).map_or(1, |s| s.0[s.rank() - 1]);
+    let mut dims = vec![batch];
+    dims.extend_from_slice(&step.target.0);
+    let n: usize = dims.iter().product();
+    let target: Vec<f32> = (0..n).map(|_| rng.below(classes) as f32).collect();
+    env.inputs.insert(TARGET.into(), Tensor::new(dims, target));
     let mut times_ms = Vec::with_capacity(flags.steps);
     let mut final_loss = f32::NAN;
     for i in 0..flags.warmup + flags.steps {

@@ -90,6 +90,9 @@ fn epoch_line(r: &EpochReport, epochs: usize) -> String {
     if let Some(a) = r.test_accuracy {
         s += &format!("  test_acc {a:.4}");
     }
+    if let Some(a) = r.test_sequence_accuracy {
+        s += &format!("  test_seq_acc {a:.4}");
+    }
     s + &format!("  {:.0} samples/s  {:.1}s", r.samples_per_s, r.seconds)
 }
 
@@ -100,6 +103,7 @@ fn epoch_json(r: &EpochReport) -> String {
         "train_accuracy": r.train_accuracy,
         "test_loss": r.test_loss,
         "test_accuracy": r.test_accuracy,
+        "test_sequence_accuracy": r.test_sequence_accuracy,
         "samples_per_s": r.samples_per_s,
         "seconds": r.seconds,
         "lr": r.lr,
@@ -197,10 +201,13 @@ pub fn eval(file: &Path, weights: &Path, backend: &dyn Backend, console: &mut Co
         RunOptions { base_dir: base_dir(file), init: Some(weights.to_path_buf()), ..RunOptions::default() };
     let res = Session::new(&prog, &cfg, &opts, backend).and_then(|mut s| s.evaluate_default());
     match res {
-        Ok((loss, acc)) => {
-            let mut line = format!("loss {loss:.4}");
-            if let Some(a) = acc {
+        Ok(e) => {
+            let mut line = format!("loss {:.4}", e.loss);
+            if let Some(a) = e.accuracy {
                 line += &format!("  accuracy {a:.4}");
+            }
+            if let Some(a) = e.sequence_accuracy {
+                line += &format!("  sequence_accuracy {a:.4}");
             }
             console.line(&line);
             Outcome { stdout: String::new(), diags: Vec::new(), sources: prog.sources }

@@ -55,6 +55,7 @@ codes! {
     TYPE = 309, "wrong kind of value";
     INDEX = 310, "index or slice out of range";
     BAD_VALUE = 311, "argument value out of range";
+    DTYPE = 312, "tensor element type does not match the declared type";
 
     TRAIN_TARGET = 401, "train block names an unknown model or data set";
     SETTING = 402, "unknown or invalid setting";
@@ -67,6 +68,7 @@ codes! {
     DATA_FILE = 601, "data file cannot be read";
     DATA_FORMAT = 602, "data file is malformed";
     LABEL_RANGE = 603, "label out of range";
+    TOKEN_RANGE = 604, "token id outside the embedding table";
     CHECKPOINT = 605, "checkpoint does not match the model";
     NON_FINITE = 606, "loss became NaN or infinite";
     WRITE = 607, "output file cannot be written";

@@ -6,6 +6,7 @@ pub mod rng;
 pub mod interp;
 pub mod exec;
 pub mod data;
+pub mod examples;
 pub mod checkpoint;
 pub mod trainer;
 

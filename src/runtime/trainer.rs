@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use super::Tensor;
 use super::checkpoint;
-use super::data::{self, Batches, CsvOptions, Dataset, LabelColumn};
+use super::data::{self, Batches, CsvOptions, LabelColumn};
+use super::examples::{self, Examples};
 use super::exec::{Backend, Executable, Interp};
 use super::interp::Env;
 use super::rng::Rng;
@@ -52,12 +53,16 @@ pub struct EpochReport {
     pub epoch: usize,
     /// Mean training loss over the epoch's examples.
     pub train_loss: f64,
-    /// Fraction of training examples classified correctly (during the epoch).
+    /// Fraction of training labels predicted correctly (during the epoch;
+    /// per position for sequences).
     pub train_accuracy: Option<f64>,
     /// Mean loss on the test split.
     pub test_loss: Option<f64>,
-    /// Fraction of test examples classified correctly.
+    /// Fraction of test labels predicted correctly.
     pub test_accuracy: Option<f64>,
+    /// Fraction of test sequences reproduced exactly by greedy decoding
+    /// (with the `sequence_accuracy` metric).
+    pub test_sequence_accuracy: Option<f64>,
     /// Training examples per second.
     pub samples_per_s: f64,
     /// Wall time of the epoch's training steps and evaluation.
@@ -111,8 +116,9 @@ pub fn resolve(base: &Path, p: &str) -> PathBuf {
     if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
 }
 
-/// Loads one source of a data block, scaled and normalised.
-pub fn load_source(src: &Source, cfg: &DataConfig, base: &Path) -> Result<Dataset, Diagnostic> {
+/// Loads (or generates) one source of a data block; file inputs are scaled
+/// and normalised as the block says.
+pub fn load_source(src: &Source, cfg: &DataConfig, base: &Path) -> Result<Examples, Diagnostic> {
     let mut ds = match src {
         Source::Idx { images, labels } => {
             data::load_idx(&resolve(base, images), Some(&resolve(base, labels)))?
@@ -127,6 +133,7 @@ pub fn load_source(src: &Source, cfg: &DataConfig, base: &Path) -> Result<Datase
             };
             data::load_csv(&resolve(base, path), &opts)?
         }
+        Source::Sequence(task) => return Ok(examples::generate(task)),
     };
     ds.scale(cfg.scale as f32);
     if let Some((mean, std)) = cfg.normalize {
@@ -134,7 +141,7 @@ pub fn load_source(src: &Source, cfg: &DataConfig, base: &Path) -> Result<Datase
             *v = ((*v as f64 - mean) / std) as f32;
         }
     }
-    Ok(ds)
+    Ok(Examples::from_dataset(ds))
 }
 
 /// Step graphs built and compiled on demand, one per batch size (the full
@@ -188,10 +195,22 @@ pub fn init_params(params: &[ParamSpec], seed: u64) -> Vec<(String, Tensor)> {
 pub struct Session<'p> {
     steps: Steps<'p>,
     env: Env,
-    train: Dataset,
-    test: Option<Dataset>,
-    n_classes: Option<usize>,
+    train: Examples,
+    test: Option<Examples>,
     params: Vec<ParamSpec>,
+}
+
+/// The result of evaluating a model on a split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss per example.
+    pub loss: f64,
+    /// Fraction of labels predicted correctly (per position for sequences),
+    /// with the true inputs fed (teacher forcing).
+    pub accuracy: Option<f64>,
+    /// Fraction of sequences a greedy decoder reproduces exactly, when the
+    /// train block asks for `sequence_accuracy`.
+    pub sequence_accuracy: Option<f64>,
 }
 
 impl<'p> Session<'p> {
@@ -208,33 +227,19 @@ impl<'p> Session<'p> {
             None => None,
         };
         if let Some(limit) = opts.limit {
-            truncate(&mut train, limit);
+            train.truncate(limit);
         }
         if train.is_empty() {
             return Err(Diagnostic::error_nowhere(
                 Code::DATA_FORMAT,
-                format!("`{}` holds no examples", train.images_path.display()),
+                format!("`{}` holds no examples", train.origin),
             ));
         }
         let mut steps = Steps { prog, cfg, backend, cache: HashMap::new() };
         let batch = cfg.batch.min(train.len());
         let (step, _) = steps.get(batch, true)?;
-        let (input_name, input_shape) = step.input.clone();
-        let output_shape =
-            step.graph.shape(step.graph.output("output").unwrap_or(crate::graph::NodeId(0))).clone();
-        let n_classes = (output_shape.rank() == 2).then(|| output_shape.0[1]);
-        for ds in std::iter::once(&mut train).chain(test.as_mut()) {
-            fit_input(ds, &input_name, &input_shape)?;
-            if let (Some(c), Some(labels)) = (n_classes, &ds.labels) {
-                let path = ds.labels_path.clone().unwrap_or_else(|| ds.images_path.clone());
-                data::check_labels(labels, c, &path)?;
-            }
-            if ds.labels.is_none() {
-                return Err(Diagnostic::error_nowhere(
-                    Code::DATA_FORMAT,
-                    format!("`{}` has no labels to train against", ds.images_path.display()),
-                ));
-            }
+        for ex in std::iter::once(&mut train).chain(test.as_mut()) {
+            ex.bind(step)?;
         }
         let params = step.params.clone();
         let states = step.states.clone();
@@ -254,7 +259,7 @@ impl<'p> Session<'p> {
         }
         env.states.insert(optim::STEP.into(), Tensor::scalar(0.0));
         env.states.insert(optim::LR.into(), Tensor::scalar(cfg.optimizer.lr() as f32));
-        Ok(Session { steps, env, train, test, n_classes, params })
+        Ok(Session { steps, env, train, test, params })
     }
 
     /// The current parameters in declaration order.
@@ -275,7 +280,8 @@ impl<'p> Session<'p> {
             let batches = Batches::new(n, cfg.batch.min(n), cfg.seed, epoch as u64, cfg.shuffle);
             observer(Event::EpochStart { epoch: epoch + 1, steps: batches.len() });
             let start = Instant::now();
-            let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+            let (mut loss_sum, mut seen) = (0.0f64, 0usize);
+            let mut hits = Hits::default();
             for (i, idx) in batches.iter().enumerate() {
                 if opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
                     return Err(Diagnostic::error_nowhere(
@@ -288,9 +294,9 @@ impl<'p> Session<'p> {
                         i + 1
                     )));
                 }
-                let (x, y) = self.train.gather_batch(idx);
-                let out = self.run(x, y.clone(), true)?;
-                let loss = out.0 as f64;
+                let (xs, y) = self.train.gather(idx);
+                let (loss, out) = self.run(xs, y.clone(), true)?;
+                let loss = loss as f64;
                 if !loss.is_finite() {
                     return Err(non_finite(epoch + 1, i + 1, lr, &cfg.data));
                 }
@@ -298,27 +304,27 @@ impl<'p> Session<'p> {
                 loss_sum += loss * idx.len() as f64;
                 seen += idx.len();
                 if let Some(y) = &y {
-                    correct += count_correct(&out.1, y);
+                    hits.add(&out, y);
                 }
                 let secs = start.elapsed().as_secs_f64().max(1e-9);
                 observer(Event::Step { step: i + 1, loss, samples_per_s: seen as f64 / secs });
             }
             let train_secs = start.elapsed().as_secs_f64().max(1e-9);
-            let (test_loss, test_accuracy) = match self.test.take() {
+            let test = match self.test.take() {
                 Some(test) => {
                     let r = self.evaluate(&test);
                     self.test = Some(test);
-                    let (l, a) = r?;
-                    (Some(l), a)
+                    Some(r?)
                 }
-                None => (None, None),
+                None => None,
             };
             let report = EpochReport {
                 epoch: epoch + 1,
                 train_loss: loss_sum / seen.max(1) as f64,
-                train_accuracy: self.n_classes.map(|_| correct as f64 / seen.max(1) as f64),
-                test_loss,
-                test_accuracy,
+                train_accuracy: hits.fraction(),
+                test_loss: test.as_ref().map(|t| t.loss),
+                test_accuracy: test.as_ref().and_then(|t| t.accuracy),
+                test_sequence_accuracy: test.as_ref().and_then(|t| t.sequence_accuracy),
                 samples_per_s: seen as f64 / train_secs,
                 seconds: start.elapsed().as_secs_f64(),
                 lr,
@@ -338,52 +344,109 @@ impl<'p> Session<'p> {
         Ok(Summary { epochs: reports, losses, params, saved })
     }
 
-    /// Mean loss and accuracy (for classifiers) over a data set, without dropout.
-    pub fn evaluate(&mut self, ds: &Dataset) -> Result<(f64, Option<f64>), Diagnostic> {
-        let batch = self.steps.cfg.batch.min(ds.len().max(1));
-        let batches = Batches::new(ds.len(), batch, 0, 0, false);
-        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    /// Mean loss and accuracy (for classifiers) over examples, without
+    /// dropout; with the `sequence_accuracy` metric, also greedy decoding.
+    pub fn evaluate(&mut self, ex: &Examples) -> Result<Evaluation, Diagnostic> {
+        let batch = self.steps.cfg.batch.min(ex.len().max(1));
+        let batches = Batches::new(ex.len(), batch, 0, 0, false);
+        let mut loss_sum = 0.0f64;
+        let mut hits = Hits::default();
+        let mut exact = 0usize;
+        let decode = self.steps.cfg.sequence_accuracy && ex.decoder.is_some();
         for idx in batches.iter() {
-            let (x, y) = ds.gather_batch(idx);
-            let (loss, out) = self.run(x, y.clone(), false)?;
+            let (xs, y) = ex.gather(idx);
+            let (loss, out) = self.run(xs.clone(), y.clone(), false)?;
             loss_sum += loss as f64 * idx.len() as f64;
             if let Some(y) = &y {
-                correct += count_correct(&out, y);
+                hits.add(&out, y);
+                if let (true, Some(dec)) = (decode, &ex.decoder) {
+                    exact += self.decode_exact(ex, dec, xs, y)?;
+                }
             }
         }
-        let n = ds.len().max(1) as f64;
-        Ok((loss_sum / n, self.n_classes.map(|_| correct as f64 / n)))
+        let n = ex.len().max(1) as f64;
+        Ok(Evaluation {
+            loss: loss_sum / n,
+            accuracy: hits.fraction(),
+            sequence_accuracy: decode.then(|| exact as f64 / n),
+        })
+    }
+
+    /// Greedy decoding of one batch: the decoder input starts as the start
+    /// token, and after each run the prediction at position `t` becomes the
+    /// input at `t + 1` (a causal decoder's output at `t` does not depend on
+    /// later inputs, so the placeholders there do not matter). Returns how
+    /// many sequences come out exactly equal to their labels.
+    fn decode_exact(
+        &mut self,
+        ex: &Examples,
+        dec: &examples::Decoder,
+        mut xs: Vec<Tensor>,
+        labels: &Tensor,
+    ) -> Result<usize, Diagnostic> {
+        let Some(k) = ex.fields.iter().position(|f| f.name.as_deref() == Some(dec.field.as_str())) else {
+            return Ok(0);
+        };
+        let (b, len) = (labels.shape.0[0], labels.numel() / labels.shape.0[0].max(1));
+        xs[k].data.iter_mut().for_each(|v| *v = dec.start);
+        let mut predicted = vec![0.0f32; b * len];
+        for t in 0..len {
+            let (_, out) = self.run(xs.clone(), None, false)?;
+            let classes = out.shape.0.last().copied().unwrap_or(1).max(1);
+            if out.numel() != b * len * classes {
+                return Err(Diagnostic::error_nowhere(
+                    Code::DATA_SHAPE,
+                    format!(
+                        "greedy decoding needs an output of one score row per position [{b}, {len}, C], found {}",
+                        out.shape
+                    ),
+                ));
+            }
+            for i in 0..b {
+                let row = &out.data[(i * len + t) * classes..(i * len + t + 1) * classes];
+                let best = argmax(row) as f32;
+                predicted[i * len + t] = best;
+                if t + 1 < len {
+                    xs[k].data[i * len + t + 1] = best;
+                }
+            }
+        }
+        Ok((0..b)
+            .filter(|&i| predicted[i * len..(i + 1) * len] == labels.data[i * len..(i + 1) * len])
+            .count())
     }
 
     /// Evaluates the test split (or the training split when there is none).
-    pub fn evaluate_default(&mut self) -> Result<(f64, Option<f64>), Diagnostic> {
-        match self.test.take() {
-            Some(test) => {
-                let r = self.evaluate(&test);
-                self.test = Some(test);
-                r
-            }
-            None => {
-                let train = std::mem::replace(&mut self.train, empty_dataset());
-                let r = self.evaluate(&train);
-                self.train = train;
-                r
-            }
-        }
+    pub fn evaluate_default(&mut self) -> Result<Evaluation, Diagnostic> {
+        let ex = match &self.test {
+            Some(test) => test.clone(),
+            None => self.train.clone(),
+        };
+        self.evaluate(&ex)
     }
 
-    /// Runs one step graph on a batch; returns the loss and the model output.
-    fn run(&mut self, x: Tensor, y: Option<Tensor>, training: bool) -> Result<(f32, Tensor), Diagnostic> {
-        let b = x.shape.0[0];
+    /// Runs one step graph on a batch (one tensor per input, in the step's
+    /// order); returns the loss (NaN without labels) and the model output.
+    fn run(
+        &mut self,
+        xs: Vec<Tensor>,
+        y: Option<Tensor>,
+        training: bool,
+    ) -> Result<(f32, Tensor), Diagnostic> {
+        let b = xs.first().map_or(0, |x| x.shape.0[0]);
         let (step, exe) = self.steps.get(b, training)?;
-        let mut dims = vec![b];
-        dims.extend_from_slice(&step.input.1.0);
-        let x = Tensor::new(Shape(dims), x.data);
         self.env.inputs.clear();
-        self.env.inputs.insert(step.input.0.clone(), x);
-        if let Some(y) = y {
-            self.env.inputs.insert(TARGET.into(), y);
+        for (x, input) in xs.into_iter().zip(&step.inputs) {
+            let mut dims = vec![b];
+            dims.extend_from_slice(&input.shape.0);
+            self.env.inputs.insert(input.name.clone(), Tensor::new(Shape(dims), x.data));
         }
+        let y = y.unwrap_or_else(|| {
+            let mut dims = vec![b];
+            dims.extend_from_slice(&step.target.0);
+            Tensor::zeros(Shape(dims))
+        });
+        self.env.inputs.insert(TARGET.into(), y);
         let mut outs = exe
             .run(&mut self.env, training)
             .map_err(|e| Diagnostic::error_nowhere(Code::BACKEND, format!("step failed: {e}")))?;
@@ -393,52 +456,34 @@ impl<'p> Session<'p> {
     }
 }
 
-fn empty_dataset() -> Dataset {
-    Dataset {
-        images: Tensor::zeros(Shape(vec![0])),
-        labels: None,
-        images_path: PathBuf::new(),
-        labels_path: None,
+/// Counts arg-max predictions equal to their labels: one per example for
+/// an output `[B, C]` and labels `[B]`, one per position for `[B, T, C]`
+/// and `[B, T]`.
+#[derive(Default)]
+struct Hits {
+    correct: usize,
+    total: usize,
+}
+
+impl Hits {
+    fn add(&mut self, out: &Tensor, labels: &Tensor) {
+        if out.shape.rank() < 2 || out.shape.rank() != labels.shape.rank() + 1 {
+            return;
+        }
+        let c = out.shape.0[out.shape.rank() - 1].max(1);
+        self.correct +=
+            out.data.chunks(c).zip(&labels.data).filter(|&(row, &y)| argmax(row) as f32 == y).count();
+        self.total += labels.numel();
+    }
+
+    fn fraction(&self) -> Option<f64> {
+        (self.total > 0).then(|| self.correct as f64 / self.total as f64)
     }
 }
 
-fn truncate(ds: &mut Dataset, limit: usize) {
-    let n = ds.len().min(limit);
-    let per: usize = ds.sample_dims().iter().product();
-    ds.images.data.truncate(n * per);
-    ds.images.shape.0[0] = n;
-    if let Some(l) = &mut ds.labels {
-        let per_l: usize = l.shape.0[1..].iter().product();
-        l.data.truncate(n * per_l);
-        l.shape.0[0] = n;
-    }
-}
-
-/// Reshapes a data set's examples to the model's per-example input shape, or explains why not.
-fn fit_input(ds: &mut Dataset, input: &str, shape: &Shape) -> Result<(), Diagnostic> {
-    if ds.sample_dims() == shape.0.as_slice() {
-        return Ok(());
-    }
-    ds.reshape_samples(&shape.0)
-        .map_err(|d| d.with_note(format!("the model's input `{input}` takes examples of shape {shape}")))
-}
-
-fn count_correct(out: &Tensor, labels: &Tensor) -> usize {
-    if out.shape.rank() != 2 {
-        return 0;
-    }
-    let c = out.shape.0[1];
-    out.data
-        .chunks(c)
-        .zip(&labels.data)
-        .filter(|&(row, &y)| {
-            let best = row
-                .iter()
-                .enumerate()
-                .fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-            best.0 as f32 == y
-        })
-        .count()
+/// The index of the largest value (the first of ties).
+fn argmax(row: &[f32]) -> usize {
+    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
 }
 
 fn non_finite(epoch: usize, step: usize, lr: f64, data: &DataConfig) -> Diagnostic {

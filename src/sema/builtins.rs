@@ -86,6 +86,11 @@ builtins! {
     "step_lr"("step_size", "gamma") required 1: "schedule: multiply the rate by gamma every step_size epochs";
     "cosine"("t_max", "eta_min") required 0: "schedule: cosine annealing over t_max epochs (default all)";
     "accuracy"() required 0: "metric: fraction of arg-max predictions equal to the label";
+    "gather"("table", "indices") required 2: "rows of `table` [V, ...] picked by the integer tensor `indices` [...]: a tensor [..., ...] (embedding lookup)";
+    "arange"("n") required 1: "the integers 0, 1, ..., n - 1 as an `int[n]` tensor";
+    "reverse_digits"("n", "length", "seed") required 2: "data: `n` random digit sequences of `length`, each to be reversed (sequence to sequence)";
+    "sort_digits"("n", "length", "seed") required 2: "data: `n` random digit sequences of `length`, each to be sorted (sequence to sequence)";
+    "sequence_accuracy"() required 0: "metric: fraction of test sequences a greedy decoder reproduces exactly";
 }
 
 /// The builtin with this name.
@@ -101,6 +106,7 @@ fn record_defaults(name: &str) -> &'static [Option<f64>] {
         "adam" => &[Some(1e-3), Some(0.9), Some(0.999), Some(1e-8), Some(0.0)],
         "adamw" => &[Some(1e-3), Some(0.9), Some(0.999), Some(1e-8), Some(0.01)],
         "step_lr" => &[None, Some(0.1)],
+        "reverse_digits" | "sort_digits" => &[None, None, Some(0.0)],
         "cosine" => &[None, Some(0.0)],
         _ => &[],
     }
@@ -183,13 +189,7 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
         "window" => window(el, &mut a),
         "rand_like" => rand_like(el, &mut a),
         "training" => Value::Bool(el.training),
-        "assert" => match (a.get(0).value, a.get(1).value) {
-            (Value::Bool(true), _) => Value::List(Rc::new(Vec::new())),
-            (Value::Bool(false), Value::Str(msg)) => bad_value(el, a.span, msg.to_string()),
-            (Value::Poison, _) | (_, Value::Poison) => Value::Poison,
-            (Value::Bool(false), _) => type_error(el, &a.get(1), "a message string"),
-            _ => type_error(el, &a.get(0), "a condition known at compile time"),
-        },
+        "assert" => assert(el, &mut a),
         "one_hot" => one_hot(el, &mut a),
         "detach" => match a.tensor(el, 0) {
             Some(t) => {
@@ -252,6 +252,8 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
             }
             _ => Value::Poison,
         },
+        "gather" => gather(el, &mut a),
+        "arange" => arange(el, &mut a),
         _ => record(name, a),
     }
 }
@@ -899,6 +901,70 @@ fn param(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     };
     el.params.push(ParamSpec { name, shape, init, span, node });
     v
+}
+
+fn gather(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    let (Some(table), Some(idx)) = (a.tensor(el, 0), a.tensor(el, 1)) else {
+        return Value::Poison;
+    };
+    let table = el.as_float(table);
+    if table.shape.is_empty() {
+        let d = Diagnostic::error(
+            Code::ARG_SHAPE,
+            table.origin,
+            "`gather` needs a table with at least one dimension",
+        )
+        .with_primary("this is a scalar");
+        return el.err(d);
+    }
+    if idx.dtype != DType::I32 {
+        let d = Diagnostic::error(
+            Code::DTYPE,
+            idx.origin,
+            format!("`gather` needs integer indices, found {}", super::sig::dtype_phrase(idx.dtype)),
+        )
+        .with_primary(format!("this has shape {} and holds floats", show_shape(&idx.shape)))
+        .with_help("declare the input as `int[...]` (e.g. `tokens: int[B, T]`), or use `arange`");
+        return el.err(d);
+    }
+    let mut shape = idx.shape.clone();
+    shape.extend_from_slice(&table.shape[1..]);
+    let (nt, ni) = (Elaborator::node(&table), Elaborator::node(&idx));
+    el.tensor(shape, DType::F32, a.span, |g| g.gather(nt, ni))
+}
+
+fn arange(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    let n = a.get(0);
+    let d = match &n.value {
+        Value::Int(d) => d.clone(),
+        _ => return type_error(el, &n, "an integer"),
+    };
+    if d.known().is_some_and(|k| k < 1) {
+        return bad_value(el, n.span, format!("`arange` needs a positive length, found {d}"));
+    }
+    let shape = Elaborator::concrete(std::slice::from_ref(&d));
+    el.tensor(vec![d], DType::I32, a.span, |g| {
+        let i = g.iota(0, shape);
+        g.cast(i, DType::I32)
+    })
+}
+
+/// `assert(cond, message)`: `message` as an E0311 error when `cond` is
+/// false. The rest of the function is then skipped: it would only report
+/// the consequences.
+fn assert(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+    match (a.get(0).value, a.get(1).value) {
+        (Value::Bool(true), _) => Value::List(Rc::new(Vec::new())),
+        (Value::Bool(false), Value::Str(msg)) => {
+            el.halted = true;
+            let d = Diagnostic::error(Code::BAD_VALUE, a.span, msg.to_string())
+                .with_primary("this assertion failed");
+            el.err(d)
+        }
+        (Value::Poison, _) | (_, Value::Poison) => Value::Poison,
+        (Value::Bool(false), _) => type_error(el, &a.get(1), "a message string"),
+        _ => type_error(el, &a.get(0), "a condition known at compile time"),
+    }
 }
 
 fn record(name: &'static str, a: Args) -> Value {

@@ -159,6 +159,8 @@ pub struct Elaborator<'p> {
     pub(super) dim_ctx: bool,
     pub(super) depth: usize,
     unrolled: usize,
+    /// Set by a failed `assert`: the rest of the function is not evaluated.
+    pub(super) halted: bool,
 }
 
 impl<'p> Elaborator<'p> {
@@ -177,6 +179,7 @@ impl<'p> Elaborator<'p> {
             dim_ctx: false,
             depth: 0,
             unrolled: 0,
+            halted: false,
         }
     }
 
@@ -248,6 +251,10 @@ impl<'p> Elaborator<'p> {
         f.scopes.push(HashMap::new());
         for s in &b.stmts {
             self.stmt(s, f);
+            if self.halted {
+                f.scopes.pop();
+                return Some(Value::Poison);
+            }
         }
         let res = b.result.as_ref().map(|e| self.expr(e, f));
         f.scopes.pop();
@@ -278,18 +285,16 @@ impl<'p> Elaborator<'p> {
             ast::Stmt::For { var, start, end, body, .. } => {
                 let lo = self.expr(start, f);
                 let hi = self.expr(end, f);
+                if self.graph.is_none() && (is_symbolic(&lo) || is_symbolic(&hi)) {
+                    self.symbolic_loop(var, &lo, body, f);
+                    return;
+                }
                 let (Some(lo), Some(hi)) = (self.static_int(&lo, start.span), self.static_int(&hi, end.span))
                 else {
                     return;
                 };
                 for i in lo..hi.max(lo) {
-                    self.unrolled += 1;
-                    if self.unrolled > MAX_UNROLL {
-                        let d = Diagnostic::error(Code::BAD_VALUE, end.span, "loop unrolls too many times")
-                            .with_note(format!(
-                                "all loops together may unroll at most {MAX_UNROLL} iterations"
-                            ));
-                        self.err(d);
+                    if !self.count_iteration(end.span) {
                         return;
                     }
                     f.scopes.push(HashMap::from([(var.name.clone(), Value::int(i))]));
@@ -306,6 +311,116 @@ impl<'p> Elaborator<'p> {
                 self.expr(e, f);
             }
         }
+    }
+
+    /// Adds the values of the sizes an assertion's condition names
+    /// (`T = 12, max_len = 10`) to the error it just reported.
+    fn explain_assertion(&mut self, args: &[ast::Arg], f: &Frame) {
+        fn names<'e>(e: &'e Expr, out: &mut Vec<&'e str>) {
+            match &e.kind {
+                ExprKind::Name(n) if !out.contains(&n.as_str()) => out.push(n),
+                ExprKind::Binary { lhs, rhs, .. } => {
+                    names(lhs, out);
+                    names(rhs, out);
+                }
+                ExprKind::Unary { operand, .. } => names(operand, out),
+                _ => {}
+            }
+        }
+        let Some(cond) = args.first() else { return };
+        let mut found = Vec::new();
+        names(&cond.value, &mut found);
+        let layer = f.layer.map(|id| &self.layers[id.0 as usize].scope);
+        let values: Vec<String> = found
+            .iter()
+            .filter_map(|n| match f.get(n).or_else(|| layer.and_then(|s| s.get(*n))) {
+                Some(Value::Int(d)) => Some(format!("{n} = {d}")),
+                Some(Value::Float(x)) => Some(format!("{n} = {x}")),
+                _ => None,
+            })
+            .collect();
+        if let (false, Some(d)) = (values.is_empty(), self.diags.last_mut())
+            && d.code == Code::BAD_VALUE
+        {
+            d.notes.push(format!("here {}", values.join(", ")));
+        }
+    }
+
+    /// Counts one unrolled iteration; false (after reporting) past [`MAX_UNROLL`].
+    fn count_iteration(&mut self, span: Span) -> bool {
+        self.unrolled += 1;
+        if self.unrolled > MAX_UNROLL {
+            let d = Diagnostic::error(Code::BAD_VALUE, span, "loop unrolls too many times")
+                .with_note(format!("all loops together may unroll at most {MAX_UNROLL} iterations"));
+            self.err(d);
+            return false;
+        }
+        true
+    }
+
+    /// A loop whose length is a symbolic size, met while checking (lowering
+    /// binds every size, so there it is unrolled). The body is checked once,
+    /// for the first value of the loop variable (a symbol when the start is
+    /// symbolic too). A variable the body changes in a way that depends on
+    /// the number of iterations — a list that grows, a tensor whose shape
+    /// changes, a number that counts — is unknown after the loop and
+    /// becomes [`Value::Poison`], so nothing that follows reports errors
+    /// the real sizes would not have.
+    fn symbolic_loop(&mut self, var: &ast::Ident, lo: &Value, body: &ast::Block, f: &mut Frame) {
+        if !self.count_iteration(var.span) {
+            return;
+        }
+        let first = match lo {
+            Value::Int(d) => Value::Int(d.clone()),
+            _ => Value::Int(Dim::sym(&var.name)),
+        };
+        let before = f.scopes.clone();
+        f.scopes.push(HashMap::from([(var.name.clone(), first)]));
+        self.block(body, f);
+        f.scopes.pop();
+        for (scope, old) in f.scopes.iter_mut().zip(&before) {
+            for (name, v) in scope.iter_mut() {
+                if old.get(name).is_some_and(|o| !same_each_iteration(o, v)) {
+                    *v = Value::Poison;
+                }
+            }
+        }
+    }
+
+    /// `[elem for var in start..end]`. Inside a model member, element `i`
+    /// of a list of layers is named `member.i`.
+    fn list_comp(&mut self, elem: &Expr, var: &ast::Ident, start: &Expr, end: &Expr, f: &mut Frame) -> Value {
+        let naming = self.naming.take();
+        let lo = self.expr(start, f);
+        let hi = self.expr(end, f);
+        if self.graph.is_none() && (is_symbolic(&lo) || is_symbolic(&hi)) {
+            // A list of symbolic length: check one element, and leave the
+            // list unknown (see `symbolic_loop`).
+            let first = if is_symbolic(&lo) { Value::Int(Dim::sym(&var.name)) } else { lo };
+            f.scopes.push(HashMap::from([(var.name.clone(), first)]));
+            self.expr(elem, f);
+            f.scopes.pop();
+            return Value::Poison;
+        }
+        let (Some(lo), Some(hi)) = (self.static_int(&lo, start.span), self.static_int(&hi, end.span)) else {
+            return Value::Poison;
+        };
+        let mut items = Vec::new();
+        for i in lo..hi.max(lo) {
+            if !self.count_iteration(end.span) {
+                return Value::Poison;
+            }
+            self.naming = naming.as_ref().map(|n| format!("{n}.{}", i - lo));
+            f.scopes.push(HashMap::from([(var.name.clone(), Value::int(i))]));
+            let v = self.expr(elem, f);
+            f.scopes.pop();
+            self.naming = None;
+            if matches!(v, Value::Poison) {
+                return Value::Poison;
+            }
+            items.push(v);
+        }
+        Value::List(Rc::new(items))
     }
 
     /// A compile-time integer, or an error at `span`.
@@ -346,6 +461,7 @@ impl<'p> Elaborator<'p> {
                 let vals: Vec<Value> = items.iter().map(|x| self.expr(x, f)).collect();
                 Value::List(Rc::new(vals))
             }
+            ExprKind::ListComp { elem, var, start, end } => self.list_comp(elem, var, start, end, f),
             ExprKind::Unary { op, operand } => {
                 let v = self.expr(operand, f);
                 self.unary(*op, v, e.span)
@@ -374,7 +490,13 @@ impl<'p> Elaborator<'p> {
                     let v = self.expr(&a.value, f);
                     vals.push(ArgVal { name: a.name.clone(), value: v, span: a.value.span });
                 }
-                self.call(callee_v, vals, e.span, callee.span)
+                let is_assert = matches!(callee_v, Value::Func(Callable::Builtin("assert")));
+                let n_diags = self.diags.len();
+                let v = self.call(callee_v, vals, e.span, callee.span);
+                if is_assert && self.diags.len() > n_diags {
+                    self.explain_assertion(args, f);
+                }
+                v
             }
             ExprKind::Index { base, items } => {
                 let b = self.expr(base, f);
@@ -533,10 +655,10 @@ impl<'p> Elaborator<'p> {
             (BinOp::Or, Bool(x), Bool(y)) => Bool(x || y),
             (BinOp::Eq, Bool(x), Bool(y)) => Bool(x == y),
             (BinOp::Ne, Bool(x), Bool(y)) => Bool(x != y),
-            (op, Int(x), Int(y)) => self.int_binary(op, x, y, span),
             (BinOp::Add, Value::List(x), Value::List(y)) => {
                 Value::List(Rc::new(x.iter().chain(y.iter()).cloned().collect()))
             }
+            (op, Int(x), Int(y)) => self.int_binary(op, x, y, span),
             (op, x @ (Int(_) | Float(_)), y @ (Int(_) | Float(_))) => match (x.as_f64(), y.as_f64()) {
                 (Some(x), Some(y)) => float_binary(op, x, y),
                 _ => {
@@ -608,6 +730,9 @@ impl<'p> Elaborator<'p> {
                         _ => a >= b,
                     }),
                     _ if op == BinOp::Eq && x == y => Value::Bool(true),
+                    // While checking, the answer depends on sizes known only by
+                    // name; what depends on it is checked once they are bound.
+                    _ if self.graph.is_none() => Value::Poison,
                     _ => {
                         let d = Diagnostic::error(
                             Code::TYPE,
@@ -810,6 +935,9 @@ impl<'p> Elaborator<'p> {
         let result = self.block(&def.body, &mut frame);
         self.calls.pop();
         self.depth -= 1;
+        if std::mem::take(&mut self.halted) {
+            return Value::Poison;
+        }
         let result = match result {
             Some(v) => v,
             None => {
@@ -841,6 +969,30 @@ impl<'p> Elaborator<'p> {
             Value::Tensor(t) => Value::Tensor(TensorVal { origin: span, ..t }),
             other => other,
         }
+    }
+}
+
+/// True for an integer known only by name.
+fn is_symbolic(v: &Value) -> bool {
+    matches!(v, Value::Int(d) if d.known().is_none())
+}
+
+/// True when a variable holding `before` at the start of a loop body and
+/// `after` at its end would hold the same shapes and numbers after any
+/// number of iterations.
+fn same_each_iteration(before: &Value, after: &Value) -> bool {
+    match (before, after) {
+        (Value::Tensor(a), Value::Tensor(b)) => a.shape == b.shape && a.dtype == b.dtype,
+        (Value::List(a), Value::List(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same_each_iteration(x, y))
+        }
+        (Value::Int(a), Value::Int(b)) => a == b,
+        (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+        (Value::Bool(a), Value::Bool(b)) => a == b,
+        (Value::Str(a), Value::Str(b)) => a == b,
+        (Value::Layer(a), Value::Layer(b)) => a == b,
+        (Value::Poison, Value::Poison) => true,
+        _ => false,
     }
 }
 

@@ -47,9 +47,15 @@ impl Elaborator<'_> {
         for member in &m.members {
             let value = self.member(&path, member, id);
             self.layers[id.0 as usize].scope.insert(member.name.name.clone(), value);
+            if self.halted {
+                break;
+            }
         }
         self.calls.pop();
         self.depth -= 1;
+        if std::mem::take(&mut self.halted) {
+            return Value::Poison;
+        }
         Value::Layer(id)
     }
 

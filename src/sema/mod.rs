@@ -67,12 +67,19 @@ pub fn check(prog: &Program) -> Vec<Diagnostic> {
             ast::Item::Fn(f) if f.params.iter().all(|p| p.default.is_some() || is_tensor(&p.ty)) => {
                 let mut args = Vec::new();
                 for p in &f.params {
-                    if let Some(TypeExpr::Tensor { dims, .. }) = &p.ty {
+                    if let Some(TypeExpr::Tensor { dtype, dims, .. }) = &p.ty {
                         let mut frame = Frame::new(None);
                         let Some(shape) = symbolic_shape(&mut el, dims, &HashMap::new(), &mut frame) else {
                             break;
                         };
-                        let v = el.tensor(shape, DType::F32, p.span, |_| NodeId(0));
+                        let dtype = match dtype {
+                            Some(id) => match el.elem_type(id) {
+                                Some(d) => d,
+                                None => break,
+                            },
+                            None => DType::F32,
+                        };
+                        let v = el.tensor(shape, dtype, p.span, |_| NodeId(0));
                         args.push(ArgVal { name: None, value: v, span: p.span });
                     }
                 }
@@ -209,8 +216,9 @@ fn symbolic_shape(
 }
 
 /// Calls the root instance's forward on fresh inputs shaped by its
-/// signature. `binding` fixes symbolic sizes (`B = 64`); `dtypes` gives
-/// inputs that are not f32. Returns the inputs and the result.
+/// signature; parameters with defaults keep their defaults. `binding` fixes symbolic sizes (`B = 64`); an input's element
+/// type is the declared one (`int[B, T]`), f32 when none is written, unless
+/// `dtypes` overrides it. Returns the inputs and the result.
 pub fn forward(
     el: &mut Elaborator<'_>,
     root: LayerId,
@@ -233,10 +241,11 @@ pub fn forward(
     let mut frame = Frame::new(Some(root));
     let mut inputs = Vec::new();
     for p in &def.params {
-        let Some(TypeExpr::Tensor { dims, .. }) = &p.ty else {
-            if p.default.is_some() {
-                continue;
-            }
+        // A parameter with a default (a mask, a flag) is not fed: it takes its default.
+        if p.default.is_some() {
+            continue;
+        }
+        let Some(TypeExpr::Tensor { dtype: declared, dims, .. }) = &p.ty else {
             let d = Diagnostic::error(
                 Code::TYPE,
                 p.span,
@@ -259,15 +268,25 @@ pub fn forward(
             el.err(d);
             return None;
         }
-        let dtype = dtypes.get(&p.name.name).copied().unwrap_or(DType::F32);
+        let dtype = match (dtypes.get(&p.name.name), declared) {
+            (Some(&d), _) => d,
+            (None, Some(id)) => el.elem_type(id)?,
+            (None, None) => DType::F32,
+        };
         let concrete = Elaborator::concrete(&shape);
         let name = p.name.name.clone();
         let v = el
             .tensor(shape, dtype, p.span, |g| g.add(Op::Input { name }, &[], concrete, dtype, Some(p.span)));
         inputs.push((p.name.name.clone(), v));
     }
-    let args =
-        inputs.iter().map(|(_, v)| ArgVal { name: None, value: v.clone(), span: def.name.span }).collect();
+    let args = inputs
+        .iter()
+        .map(|(n, v)| ArgVal {
+            name: Some(ast::Ident { name: n.clone(), span: def.name.span }),
+            value: v.clone(),
+            span: def.name.span,
+        })
+        .collect();
     let result = el.call_fn(&def, Some(root), args, span);
     match result {
         Value::Tensor(_) => Some((inputs, result)),

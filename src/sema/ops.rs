@@ -345,6 +345,31 @@ impl Elaborator<'_> {
         }
     }
 
+    /// While checking, the length of a slice `:n` or `0:n` whose end `n`
+    /// is a size known only by name: `n` (lowering binds every size, and
+    /// checks the bound then).
+    fn symbolic_prefix(
+        &mut self,
+        start: &Option<crate::syntax::ast::Expr>,
+        end: &Option<crate::syntax::ast::Expr>,
+        step: &Option<crate::syntax::ast::Expr>,
+        f: &mut Frame,
+    ) -> Option<Dim> {
+        let simple_start =
+            start.as_ref().is_none_or(|e| matches!(e.kind, crate::syntax::ast::ExprKind::Int(0)));
+        if self.graph.is_some() || !simple_start || step.is_some() {
+            return None;
+        }
+        let e = end.as_ref()?;
+        let n_diags = self.diags.len();
+        let v = self.expr(e, f);
+        self.diags.truncate(n_diags);
+        match v {
+            Value::Int(d) if d.known().is_none() => Some(d),
+            _ => None,
+        }
+    }
+
     /// Resolves `start:end:step` against a size (Python semantics: negative
     /// counts from the end, out-of-range bounds clamp).
     fn slice_bounds(
@@ -432,6 +457,13 @@ impl Elaborator<'_> {
                     dim += 1;
                 }
                 IndexItem::Slice { start, end, step, span: s } => {
+                    if let Some(len) = self.symbolic_prefix(start, end, step, f) {
+                        // `x[:n]` with `n` known only by name, while checking.
+                        ranges.push(SliceRange::full(1));
+                        out.push(len);
+                        dim += 1;
+                        continue;
+                    }
                     let size = t.shape[dim].known();
                     let Some((lo, hi, st)) = self.slice_bounds(start, end, step, size, *s, f) else {
                         return Value::Poison;

@@ -17,6 +17,7 @@ pub const PRELUDE: &[(&str, &str)] = &[
     ("<prelude>/functional.nn", include_str!("../prelude/functional.nn")),
     ("<prelude>/layers.nn", include_str!("../prelude/layers.nn")),
     ("<prelude>/losses.nn", include_str!("../prelude/losses.nn")),
+    ("<prelude>/sequence.nn", include_str!("../prelude/sequence.nn")),
 ];
 
 /// Reads source files for `use`; the CLI's implementation reads the disk,

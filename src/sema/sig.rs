@@ -12,6 +12,7 @@ use super::dim::{Dim, show_shape};
 use super::eval::{Elaborator, Frame};
 use super::value::Value;
 use crate::diag::{Code, Diagnostic, Span};
+use crate::graph::DType;
 use crate::syntax::ast::{DimPat, ExprKind, TypeExpr};
 
 impl Elaborator<'_> {
@@ -65,7 +66,14 @@ impl Elaborator<'_> {
                 }
                 ok
             }
-            TypeExpr::Tensor { dims, span: ty_span } => {
+            TypeExpr::Tensor { dtype, dims, span: ty_span } => {
+                let want_dtype = match dtype {
+                    None => None,
+                    Some(id) => match self.elem_type(id) {
+                        Some(d) => Some(d),
+                        None => return false,
+                    },
+                };
                 let t = match v {
                     Value::Tensor(t) => t.clone(),
                     Value::Poison => return true,
@@ -83,6 +91,22 @@ impl Elaborator<'_> {
                         return false;
                     }
                 };
+                if let Some(want) = want_dtype
+                    && want != t.dtype
+                {
+                    let got = format!("{} of shape {}", dtype_phrase(t.dtype), show_shape(&t.shape));
+                    let pattern = self.prog.sources.snippet(*ty_span).to_string();
+                    let mut d = Diagnostic::error(Code::DTYPE, span, msg(&got, &format!("`{pattern}`")))
+                        .with_primary(format!("this is {}", dtype_phrase(t.dtype)))
+                        .with_label(*ty_span, format!("expected {}", dtype_phrase(want)));
+                    d = if want == DType::I32 {
+                        d.with_help("integer tensors come from `int[...]` inputs and `arange`; arithmetic on them gives floats")
+                    } else {
+                        d.with_help("integer tensors become floats in arithmetic, e.g. `x * 1.0`")
+                    };
+                    self.err(d);
+                    return false;
+                }
                 match self.match_dims(dims, &t.shape, span, f) {
                     Ok(()) => true,
                     Err(mismatch) => {
@@ -110,6 +134,20 @@ impl Elaborator<'_> {
                         false
                     }
                 }
+            }
+        }
+    }
+
+    /// The element type a name stands for in `int[...]` / `float[...]`.
+    pub fn elem_type(&mut self, id: &crate::syntax::ast::Ident) -> Option<DType> {
+        match id.name.as_str() {
+            "int" => Some(DType::I32),
+            "float" => Some(DType::F32),
+            other => {
+                let d = Diagnostic::error(Code::TYPE, id.span, format!("unknown element type `{other}`"))
+                    .with_help("tensor element types are `int` (as in `int[B, T]`) and `float`");
+                self.err(d);
+                None
             }
         }
     }
@@ -263,6 +301,14 @@ impl Elaborator<'_> {
             }
         }
         format!("[{}]", parts.join(", "))
+    }
+}
+
+/// "an `int` tensor" or "a `float` tensor", for messages.
+pub fn dtype_phrase(d: DType) -> &'static str {
+    match d {
+        DType::I32 => "an `int` tensor",
+        DType::F32 => "a `float` tensor",
     }
 }
 

@@ -40,6 +40,73 @@ pub enum Source {
         /// Labels.
         labels: String,
     },
+    /// Generated sequence-to-sequence examples (`reverse_digits(...)`).
+    Sequence(SequenceTask),
+}
+
+impl Source {
+    /// The source as written in a data block, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Idx { images, .. } | Source::Npy { images, .. } => format!("`{images}`"),
+            Source::Csv { path, .. } => format!("`{path}`"),
+            Source::Sequence(t) => format!("`{t}`"),
+        }
+    }
+}
+
+/// What a generated sequence task asks for each digit sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskKind {
+    /// The digits in reverse order.
+    Reverse,
+    /// The digits in ascending order.
+    Sort,
+}
+
+/// `reverse_digits(n, length, seed)` or `sort_digits(...)`: `n` sequences of
+/// `length` random digits, drawn from `seed`.
+///
+/// Each example has two inputs and one label per position, for an
+/// encoder-decoder trained with teacher forcing:
+/// - `src`: the digits (tokens 0 to 9), `int[length]`;
+/// - `tgt`: the answer shifted right behind the start token [`START`](Self::START), `int[length]`;
+/// - labels: the answer, one digit per position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SequenceTask {
+    /// Reverse or sort.
+    pub kind: TaskKind,
+    /// Number of sequences.
+    pub n: usize,
+    /// Digits per sequence.
+    pub length: usize,
+    /// Seed of the generator.
+    pub seed: u64,
+}
+
+impl SequenceTask {
+    /// The start token that begins every decoder input; digits are 0 to 9.
+    pub const START: i64 = 10;
+    /// Token ids the inputs hold: the ten digits and the start token.
+    pub const VOCAB: i64 = 11;
+    /// The encoder input's name.
+    pub const SOURCE: &'static str = "src";
+    /// The decoder input's name (the answer shifted right).
+    pub const TARGET: &'static str = "tgt";
+    /// The most sequences one source may generate.
+    pub const MAX_N: usize = 10_000_000;
+    /// The longest sequence one source may generate.
+    pub const MAX_LENGTH: usize = 4096;
+}
+
+impl std::fmt::Display for SequenceTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self.kind {
+            TaskKind::Reverse => "reverse_digits",
+            TaskKind::Sort => "sort_digits",
+        };
+        write!(f, "{name}(n = {}, length = {}, seed = {})", self.n, self.length, self.seed)
+    }
 }
 
 /// A checked data block.
@@ -152,6 +219,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Whether to report accuracy.
     pub accuracy: bool,
+    /// Whether to report the exact-sequence accuracy of greedy decoding on
+    /// the test split (`metrics = [sequence_accuracy]`).
+    pub sequence_accuracy: bool,
     /// Shuffle the training data each epoch.
     pub shuffle: bool,
     /// Where to save the trained weights.
@@ -172,11 +242,11 @@ pub fn check_train(prog: &Program, t: &ast::TrainDef) -> (Option<TrainConfig>, V
     let cfg = train_config(&mut el, t);
     if let Some(cfg) = &cfg
         && let Some(root) = root_from_expr(&mut el, &cfg.model)
-        && let Some((_, Value::Tensor(out))) =
+        && let Some((inputs, Value::Tensor(out))) =
             forward(&mut el, root, &HashMap::new(), &HashMap::new(), t.span)
     {
-        let batch = out.shape.first().cloned().unwrap_or(Dim::Known(1));
-        let labels = el.tensor(vec![batch], DType::I32, t.data.span, |_| crate::graph::NodeId(0));
+        let labels =
+            el.tensor(target_shape(&out.shape), DType::I32, t.data.span, |_| crate::graph::NodeId(0));
         let output = Value::Tensor(out.clone());
         let loss_span = setting(t, "loss").map_or(t.span, |s| s.value.span);
         let args = vec![
@@ -195,9 +265,115 @@ pub fn check_train(prog: &Program, t: &ast::TrainDef) -> (Option<TrainConfig>, V
             .with_help("reduce it to one number, e.g. with `mean(...)`");
             el.err(d);
         }
+        check_data_fits(&mut el, t, cfg, &inputs, &out);
     }
     let ok = !el.failed();
     (cfg.filter(|_| ok), el.diags)
+}
+
+/// The labels a model's output is trained against: one class index per
+/// example for an output `[B, C]`, one per position for `[B, T, C]` (the
+/// output without its last axis); an output of rank 1 is matched as is.
+pub fn target_shape<T: Clone>(output: &[T]) -> Vec<T> {
+    if output.len() >= 2 { output[..output.len() - 1].to_vec() } else { output.to_vec() }
+}
+
+/// Checks what can be known before loading anything: the inputs, labels
+/// and metrics a generated sequence task asks of the model.
+fn check_data_fits(
+    el: &mut Elaborator<'_>,
+    t: &ast::TrainDef,
+    cfg: &TrainConfig,
+    inputs: &[(String, Value)],
+    out: &super::value::TensorVal,
+) {
+    let data_def = el.prog.data.get(&t.data.name).cloned();
+    let source_span = |key: &str| {
+        data_def
+            .as_ref()
+            .and_then(|d| d.settings.iter().find(|s| s.key.name == key))
+            .map_or(t.data.span, |s| s.value.span)
+    };
+    let metrics_span = setting(t, "metrics").map_or(t.span, |s| s.value.span);
+    let splits = [("train", Some(&cfg.data.train)), ("test", cfg.data.test.as_ref())];
+    for (key, src) in splits {
+        let Some(Source::Sequence(task)) = src else {
+            continue;
+        };
+        let at = source_span(key);
+        for (name, v) in inputs {
+            let Value::Tensor(x) = v else { continue };
+            if name != SequenceTask::SOURCE && name != SequenceTask::TARGET {
+                let d = Diagnostic::error(
+                    Code::DATA_SHAPE,
+                    x.origin,
+                    format!("input `{name}` of `forward` has no matching field in `{task}`"),
+                )
+                .with_label(at, "the examples come from here")
+                .with_note(format!(
+                    "it generates `{}` (the digits) and `{}` (the answer shifted right behind the start token {})",
+                    SequenceTask::SOURCE,
+                    SequenceTask::TARGET,
+                    SequenceTask::START
+                ))
+                .with_help("name the model's inputs after the fields they take");
+                el.err(d);
+                continue;
+            }
+            let fits = x.shape.len() == 2 && x.shape[1].known().is_none_or(|n| n == task.length as i64);
+            if !fits {
+                let d = Diagnostic::error(
+                    Code::DATA_SHAPE,
+                    x.origin,
+                    format!(
+                        "input `{name}` takes examples of shape {}, but `{task}` generates sequences of length {}",
+                        super::dim::show_shape(x.shape.get(1..).unwrap_or(&[])),
+                        task.length
+                    ),
+                )
+                .with_primary(format!("declared with shape {}", super::dim::show_shape(&x.shape)))
+                .with_label(at, format!("this generates examples of shape [{}]", task.length))
+                .with_help("make the declared sequence length match the data block's `length`");
+                el.err(d);
+            }
+        }
+        let classes = out.shape.last().and_then(Dim::known);
+        let per_position =
+            out.shape.len() == 3 && out.shape[1].known().is_none_or(|n| n == task.length as i64);
+        if !per_position || classes.is_some_and(|c| c < 10) {
+            let d = Diagnostic::error(
+                Code::DATA_SHAPE,
+                out.origin,
+                format!(
+                    "the model's output has shape {}, but `{task}` has one label per position: digits 0 to 9 for each of {} positions",
+                    super::dim::show_shape(&out.shape),
+                    task.length
+                ),
+            )
+            .with_label(at, "the labels come from here")
+            .with_help(format!(
+                "return scores of shape [B, {}, C] with at least 10 classes C",
+                task.length
+            ));
+            el.err(d);
+        }
+    }
+    if cfg.sequence_accuracy {
+        let decodable = matches!(cfg.data.test, Some(Source::Sequence(_)))
+            && inputs.iter().any(|(n, _)| n == SequenceTask::TARGET);
+        if !decodable {
+            let d = Diagnostic::error(
+                Code::SETTING,
+                metrics_span,
+                "`sequence_accuracy` needs a generated sequence task as the test split and a decoder input `tgt`",
+            )
+            .with_note(
+                "greedy decoding starts each answer with the start token and feeds the model's own predictions back through `tgt`",
+            )
+            .with_help("use `test = reverse_digits(...)` (or `sort_digits`) and a `forward(src, tgt)`");
+            el.err(d);
+        }
+    }
 }
 
 fn setting<'a>(t: &'a ast::TrainDef, key: &str) -> Option<&'a ast::Setting> {
@@ -335,6 +511,7 @@ fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option<TrainConfi
     let batch = int_setting(el, &s, "batch", 32, 1)?;
     let epochs = int_setting(el, &s, "epochs", 1, 0)?;
     let seed = int_setting(el, &s, "seed", 0, 0)?;
+    let mut sequence_accuracy = false;
     let accuracy = match s.get("metrics") {
         None => false,
         Some((Value::List(items), span)) => {
@@ -343,6 +520,8 @@ fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option<TrainConfi
                 match v {
                     Value::Func(Callable::Builtin("accuracy")) => acc = true,
                     Value::Record(r) if r.kind == "accuracy" => acc = true,
+                    Value::Func(Callable::Builtin("sequence_accuracy")) => sequence_accuracy = true,
+                    Value::Record(r) if r.kind == "sequence_accuracy" => sequence_accuracy = true,
                     Value::Poison => {}
                     other => {
                         let d = Diagnostic::error(
@@ -350,7 +529,9 @@ fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option<TrainConfi
                             *span,
                             format!("unknown metric {}", other.describe()),
                         )
-                        .with_help("the metrics are: accuracy (the loss is always reported)");
+                        .with_help(
+                            "the metrics are: accuracy, sequence_accuracy (the loss is always reported)",
+                        );
                         el.err(d);
                     }
                 }
@@ -404,6 +585,7 @@ fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option<TrainConfi
         epochs: epochs as usize,
         seed: seed as u64,
         accuracy,
+        sequence_accuracy,
         shuffle,
         save,
         span: t.span,
@@ -642,6 +824,33 @@ fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {
             };
             Some(Source::Csv { path, label_column })
         }
+        Value::Record(r) if r.kind == "reverse_digits" || r.kind == "sort_digits" => {
+            let kind = if r.kind == "reverse_digits" { TaskKind::Reverse } else { TaskKind::Sort };
+            let n = int_field(el, r, "n", 1)?;
+            let length = int_field(el, r, "length", 1)?;
+            let seed = match r.get("seed") {
+                Some(Value::Float(x)) if *x == 0.0 => 0,
+                _ => int_field(el, r, "seed", 0)?,
+            };
+            for (key, v, max) in [("n", n, SequenceTask::MAX_N), ("length", length, SequenceTask::MAX_LENGTH)]
+            {
+                if v as usize > max {
+                    let d = Diagnostic::error(
+                        Code::SETTING,
+                        r.span,
+                        format!("`{}` setting `{key}` must be at most {max}, found {v}", r.kind),
+                    );
+                    el.err(d);
+                    return None;
+                }
+            }
+            Some(Source::Sequence(SequenceTask {
+                kind,
+                n: n as usize,
+                length: length as usize,
+                seed: seed as u64,
+            }))
+        }
         Value::Poison => None,
         other => {
             let d = Diagnostic::error(
@@ -649,7 +858,9 @@ fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {
                 span,
                 format!("expected a data source, found {}", other.describe()),
             )
-            .with_help("use `idx(images, labels)`, `csv(path)` or `npy(images, labels)`");
+            .with_help(
+                "use `idx(images, labels)`, `csv(path)`, `npy(images, labels)`, `reverse_digits(n, length)` or `sort_digits(n, length)`",
+            );
             el.err(d);
             None
         }

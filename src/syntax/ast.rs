@@ -105,8 +105,11 @@ pub struct Param {
 /// A declared type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TypeExpr {
-    /// A tensor with a shape pattern: `[B, 784]`, `[..., in_features]`.
+    /// A tensor with a shape pattern: `[B, 784]`, `[..., in_features]`,
+    /// optionally with an element type: `int[B, T]`.
     Tensor {
+        /// The element type written before the `[` (`int`, `float`), if any.
+        dtype: Option<Ident>,
         /// One pattern per dimension.
         dims: Vec<DimPat>,
         /// The whole type.
@@ -210,6 +213,18 @@ pub enum ExprKind {
     Name(String),
     /// `[a, b, c]`
     List(Vec<Expr>),
+    /// `[elem for var in start..end]`: a list with one element per value of
+    /// `var`, evaluated at compile time.
+    ListComp {
+        /// The element, evaluated once per value of `var`.
+        elem: Box<Expr>,
+        /// The loop variable, an `int` inside `elem`.
+        var: Ident,
+        /// First value (inclusive).
+        start: Box<Expr>,
+        /// Last value (exclusive).
+        end: Box<Expr>,
+    },
     /// `-x`, `!x`
     Unary {
         /// The operator.

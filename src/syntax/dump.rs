@@ -89,7 +89,7 @@ fn params(ps: &[Param]) -> String {
 fn ty(t: &TypeExpr) -> String {
     match t {
         TypeExpr::Named(id) => id.name.clone(),
-        TypeExpr::Tensor { dims, .. } => {
+        TypeExpr::Tensor { dtype, dims, .. } => {
             let ds: Vec<String> = dims
                 .iter()
                 .map(|d| match d {
@@ -97,7 +97,8 @@ fn ty(t: &TypeExpr) -> String {
                     DimPat::Expr(e) => expr(e),
                 })
                 .collect();
-            format!("[{}]", ds.join(", "))
+            let elem = dtype.as_ref().map_or("", |d| d.name.as_str());
+            format!("{elem}[{}]", ds.join(", "))
         }
     }
 }
@@ -111,6 +112,9 @@ pub fn expr(e: &Expr) -> String {
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::Name(n) => n.clone(),
         ExprKind::List(xs) => format!("[{}]", xs.iter().map(expr).collect::<Vec<_>>().join(" ")),
+        ExprKind::ListComp { elem, var, start, end } => {
+            format!("[{} for {} in {}..{}]", expr(elem), var.name, expr(start), expr(end))
+        }
         ExprKind::Unary { op, operand } => {
             format!("({} {})", if *op == UnOp::Neg { "neg" } else { "not" }, expr(operand))
         }

@@ -377,13 +377,16 @@ impl Lower {
             Rule::named_type => Ok(ast::TypeExpr::Named(self.ident(&next(&mut children(pair))?))),
             Rule::tensor_type => {
                 let span = self.span(&pair);
-                let dims = children(pair)
-                    .map(|p| match p.as_rule() {
-                        Rule::ellipsis => Ok(ast::DimPat::Ellipsis(self.span(&p))),
-                        _ => Ok(ast::DimPat::Expr(self.dim_expr(p)?.expr)),
-                    })
-                    .collect::<Result<_, _>>()?;
-                Ok(ast::TypeExpr::Tensor { dims, span })
+                let mut dtype = None;
+                let mut dims = Vec::new();
+                for p in children(pair) {
+                    match p.as_rule() {
+                        Rule::elem_type => dtype = Some(self.ident(&next(&mut children(p))?)),
+                        Rule::ellipsis => dims.push(ast::DimPat::Ellipsis(self.span(&p))),
+                        _ => dims.push(ast::DimPat::Expr(self.dim_expr(p)?.expr)),
+                    }
+                }
+                Ok(ast::TypeExpr::Tensor { dtype, dims, span })
             }
             _ => Err(unexpected(&pair)),
         }
@@ -514,13 +517,36 @@ impl Lower {
             Rule::list => {
                 let mut depth = 0;
                 let mut items = Vec::new();
+                let mut comp = None;
                 for p in children(pair) {
+                    if p.as_rule() == Rule::list_for {
+                        let mut inner = children(p);
+                        let var = self.ident(&next(&mut inner)?);
+                        let start = self.expr(next(&mut inner)?)?;
+                        let end = self.expr(next(&mut inner)?)?;
+                        depth = depth.max(start.depth).max(end.depth);
+                        comp = Some((var, start.expr, end.expr));
+                        continue;
+                    }
                     let e = self.expr(p)?;
                     depth = depth.max(e.depth);
                     items.push(e.expr);
                 }
                 let open = Span::new(self.file, span.start as usize, span.start as usize + 1);
-                return Node::new(ast::ExprKind::List(items), span, depth + 1, open);
+                let kind = match (comp, items.pop()) {
+                    (Some((var, start, end)), Some(elem)) => ast::ExprKind::ListComp {
+                        elem: Box::new(elem),
+                        var,
+                        start: Box::new(start),
+                        end: Box::new(end),
+                    },
+                    (Some(_), None) => return Err(internal("a comprehension without an element")),
+                    (None, last) => {
+                        items.extend(last);
+                        ast::ExprKind::List(items)
+                    }
+                };
+                return Node::new(kind, span, depth + 1, open);
             }
             Rule::paren => {
                 // No node of its own: the inner expression, widened to
