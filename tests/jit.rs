@@ -452,6 +452,25 @@ fn producers_of_product_operands_run_block_by_block() {
     check(c, dw);
 }
 
+#[test]
+fn kernels_that_differ_only_in_buffers_share_code_correctly() {
+    // The same computation on three pairs of buffers (as the time steps of
+    // an unrolled recurrence are), plus random draws on two streams.
+    let mut c = Case::new(21);
+    let mut outs = Vec::new();
+    for t in 0..3 {
+        let a = c.input(&format!("a{t}"), &[7, 9]);
+        let b = c.input(&format!("b{t}"), &[7, 9]);
+        let e = c.g.unary(UnaryOp::Tanh, a);
+        let r = c.g.rand(t % 2, Shape(vec![7, 9]));
+        let m = c.g.binary(BinaryOp::Mul, e, r);
+        outs.push(c.g.binary(BinaryOp::Add, m, b));
+    }
+    c.g.add_output("o0", outs[0]);
+    c.g.add_output("o1", outs[1]);
+    check(c, outs[2]);
+}
+
 /// A random graph of `program`, its forward value (and, with `grads`, the
 /// gradients of every parameter plus an SGD update of the first) compared
 /// between the back ends.

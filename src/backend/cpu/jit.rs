@@ -61,17 +61,55 @@ pub struct Abi {
 }
 
 impl Abi {
-    /// The tables a kernel reads.
+    /// The tables a kernel reads, each buffer and stream in order of first
+    /// use (loads in pool order, then stores), so kernels that differ only
+    /// in which buffers they touch get the same slots and can share code.
     pub fn of(k: &LoopKernel) -> Abi {
-        Abi { bufs: k.buffers(), streams: k.streams() }
+        let mut bufs = Vec::new();
+        let mut streams = Vec::new();
+        for e in &k.exprs {
+            match e {
+                Expr::Load { buf, .. } if !bufs.contains(buf) => bufs.push(*buf),
+                Expr::Rand { stream, .. } if !streams.contains(stream) => streams.push(*stream),
+                _ => {}
+            }
+        }
+        for st in k.stages.iter().flat_map(|s| &s.stores) {
+            if !bufs.contains(&st.buf) {
+                bufs.push(st.buf);
+            }
+        }
+        Abi { bufs, streams }
+    }
+
+    /// The kernel with every buffer replaced by its slot and every stream by
+    /// its index: two kernels with equal canonical forms compile to the
+    /// same code.
+    fn canonical(&self, k: &LoopKernel) -> LoopKernel {
+        let slot = |b: BufId| BufId(self.bufs.iter().position(|&x| x == b).expect("listed") as u32);
+        let index = |s: u32| self.streams.iter().position(|&x| x == s).expect("listed") as u32;
+        let mut c = k.clone();
+        c.nodes.clear();
+        for e in &mut c.exprs {
+            match e {
+                Expr::Load { buf, .. } => *buf = slot(*buf),
+                Expr::Rand { stream, .. } => *stream = index(*stream),
+                _ => {}
+            }
+        }
+        for st in c.stages.iter_mut().flat_map(|s| s.stores.iter_mut()) {
+            st.buf = slot(st.buf);
+        }
+        c
     }
 }
 
 /// A JIT module collecting compiled kernels.
 pub struct Jit {
-    /// Kernels compiled so far with their plans, to reuse the code of an
-    /// identical kernel (a prologue shared by two products).
-    done: Vec<(LoopKernel, LoopPlan, FuncId)>,
+    /// Code compiled so far, by canonical kernel and plan: kernels that
+    /// differ only in their buffers (the time steps of an unrolled
+    /// recurrence, a prologue shared by two products) share one function.
+    done: HashMap<String, FuncId>,
     module: JITModule,
     ctx: Context,
     fctx: FunctionBuilderContext,
@@ -108,7 +146,15 @@ impl Jit {
             libm_ids.push(id);
         }
         let ctx = module.make_context();
-        Ok(Jit { done: Vec::new(), module, ctx, fctx: FunctionBuilderContext::new(), libm: libm_ids, fma, count: 0 })
+        Ok(Jit {
+            done: HashMap::new(),
+            module,
+            ctx,
+            fctx: FunctionBuilderContext::new(),
+            libm: libm_ids,
+            fma,
+            count: 0,
+        })
     }
 
     fn signature(&self) -> Signature {
@@ -121,8 +167,9 @@ impl Jit {
 
     /// Compiles a kernel with a [`plan`]; its code is available after [`Jit::finish`].
     pub fn compile(&mut self, k: &LoopKernel, abi: &Abi, plan: &LoopPlan) -> Result<FuncId, String> {
-        if let Some((_, _, id)) = self.done.iter().find(|(dk, dp, _)| dk == k && dp == plan) {
-            return Ok(*id);
+        let key = format!("{:?}{plan:?}", abi.canonical(k));
+        if let Some(&id) = self.done.get(&key) {
+            return Ok(id);
         }
         let sig = self.signature();
         let name = format!("kernel{}", self.count);
@@ -155,7 +202,7 @@ impl Jit {
         }
         self.module.define_function(id, &mut self.ctx).map_err(|e| format!("{e:?}"))?;
         self.module.clear_context(&mut self.ctx);
-        self.done.push((k.clone(), plan.clone(), id));
+        self.done.insert(key, id);
         Ok(id)
     }
 
