@@ -155,7 +155,7 @@ impl CpuExecutable {
                 Kernel::Gather(_) | Kernel::ScatterAdd(_) => (None, k, None),
             });
         }
-        let module = jit.finish().map_err(backend_error)?;
+        let module = jit.finish(pool.as_deref()).map_err(backend_error)?;
         let call =
             |(id, abi, l, plan): (cranelift_module::FuncId, Abi, &LoopKernel, jit::LoopPlan)| LoopCall {
                 f: jit::function(&module, id),
@@ -342,9 +342,14 @@ impl Runner {
             .abi
             .bufs
             .iter()
-            .map(|&b| match over {
-                Some((o, p)) if o == b => p.0,
-                _ => ptrs[b.0 as usize].0,
+            .zip(&c.abi.offsets)
+            .map(|(&b, &off)| {
+                let base = match over {
+                    Some((o, p)) if o == b => p.0,
+                    _ => ptrs[b.0 as usize].0,
+                };
+                // The compiled code indexes from the smallest offset it uses.
+                base.wrapping_offset(off as isize)
             })
             .collect();
         bufs.push(zero.0);
