@@ -267,3 +267,25 @@ fn data_that_does_not_fit_the_input_is_reported() {
     assert_eq!(code, 1);
     assert!(err.contains("E0404"), "{err}");
 }
+
+#[test]
+fn cosine_without_t_max_decays_over_the_run() {
+    // torch.optim.lr_scheduler.CosineAnnealingLR(T_max = 3) gives, per
+    // epoch: 0.1, 0.1 * (1 + cos(pi / 3)) / 2, 0.1 * (1 + cos(2 pi / 3)) / 2.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "m.nn", &program(&idx_data(), "schedule = cosine()"));
+    let log = dir.path().join("log.jsonl");
+    let args = ["--epochs", "3", "--limit", "64", "--no-save", "--log-json", log.to_str().unwrap()];
+    let (code, out, err) = nnc(&[&["run", file.to_str().unwrap()][..], &args].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    let lrs: Vec<f64> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["lr"].as_f64().unwrap())
+        .collect();
+    let want = [0.05, 0.05 * 0.75, 0.05 * 0.25];
+    assert_eq!(lrs.len(), 3);
+    for (got, want) in lrs.iter().zip(want) {
+        assert!((got - want).abs() < 1e-9, "learning rates {lrs:?}, expected {want:?}");
+    }
+}

@@ -275,7 +275,10 @@ impl<'p> Session<'p> {
         let mut losses = Vec::new();
         let n = self.train.len();
         for epoch in 0..epochs {
-            let lr = cfg.schedule.as_ref().map_or(cfg.optimizer.lr(), |s| s.lr_at(cfg.optimizer.lr(), epoch));
+            let lr = cfg
+                .schedule
+                .as_ref()
+                .map_or(cfg.optimizer.lr(), |s| s.lr_at(cfg.optimizer.lr(), epoch, epochs));
             self.env.states.insert(optim::LR.into(), Tensor::scalar(lr as f32));
             let batches = Batches::new(n, cfg.batch.min(n), cfg.seed, epoch as u64, cfg.shuffle);
             observer(Event::EpochStart { epoch: epoch + 1, steps: batches.len() });

@@ -97,6 +97,9 @@ impl SequenceTask {
     pub const MAX_N: usize = 10_000_000;
     /// The longest sequence one source may generate.
     pub const MAX_LENGTH: usize = 4096;
+    /// The most tokens (`n * length`) one source may generate: each of its
+    /// three tensors then takes at most 256 MiB.
+    pub const MAX_TOKENS: usize = 1 << 26;
 }
 
 impl std::fmt::Display for SequenceTask {
@@ -178,7 +181,7 @@ pub enum Schedule {
     },
     /// Cosine annealing from the base rate to `eta_min` over `t_max` epochs.
     Cosine {
-        /// Period in epochs.
+        /// Period in epochs; 0 (`cosine()` without `t_max`) means the run's epochs.
         t_max: usize,
         /// Final rate.
         eta_min: f64,
@@ -186,12 +189,13 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// The learning rate for `epoch` (0-based) given the base rate.
-    pub fn lr_at(&self, base: f64, epoch: usize) -> f64 {
+    /// The learning rate for `epoch` (0-based) of a run of `epochs`, given the base rate.
+    pub fn lr_at(&self, base: f64, epoch: usize, epochs: usize) -> f64 {
         match self {
             Schedule::Step { step_size, gamma } => base * gamma.powi((epoch / step_size.max(&1)) as i32),
             Schedule::Cosine { t_max, eta_min } => {
-                let t = epoch.min(*t_max) as f64 / (*t_max).max(1) as f64;
+                let t_max = if *t_max == 0 { epochs } else { *t_max };
+                let t = epoch.min(t_max) as f64 / t_max.max(1) as f64;
                 eta_min + (base - eta_min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
             }
         }
@@ -843,6 +847,20 @@ fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {
                     el.err(d);
                     return None;
                 }
+            }
+            if (n as usize).saturating_mul(length as usize) > SequenceTask::MAX_TOKENS {
+                let d = Diagnostic::error(
+                    Code::SETTING,
+                    r.span,
+                    format!(
+                        "`{}` would generate {n} x {length} tokens, more than {}",
+                        r.kind,
+                        SequenceTask::MAX_TOKENS
+                    ),
+                )
+                .with_help("generate fewer or shorter sequences");
+                el.err(d);
+                return None;
             }
             Some(Source::Sequence(SequenceTask {
                 kind,
