@@ -383,6 +383,94 @@ fn softmax_and_layer_norm_rows() {
     check(c, n);
 }
 
+#[test]
+fn kernels_large_enough_to_split_across_threads() {
+    // Products split by rows (with an epilogue), by columns (the right
+    // operand larger than the left) and by batch, and loop kernels above
+    // the parallel threshold: the same results with one and two threads.
+    let mut c = Case::new(19);
+    let a = c.input("a", &[256, 200]);
+    let b = c.input("b", &[200, 24]);
+    let bias = c.input("bias", &[24]);
+    let y = c.g.matmul(a, b);
+    let y = c.g.add_(y, bias);
+    let y = c.g.unary(UnaryOp::Tanh, y);
+    let l = c.input("l", &[16, 256]);
+    let w = c.g.matmul(l, y);
+    let r = c.input("r", &[16, 200]);
+    let wide = c.input("wide", &[200, 320]);
+    let v = c.g.matmul(r, wide);
+    let x = c.input("x", &[8, 40, 50]);
+    let z = c.input("z", &[8, 50, 30]);
+    let bz = c.g.matmul(x, z);
+    let e = c.g.unary(UnaryOp::Exp, v);
+    let s = c.g.reduce(ReduceOp::Sum, e, &[1]);
+    c.g.add_output("w", w);
+    c.g.add_output("s", s);
+    c.g.add_output("bz", bz);
+    check(c, y);
+}
+
+#[test]
+fn producers_of_product_operands_run_block_by_block() {
+    // An im2col-like producer (a concat of shifted windows, in blocks of
+    // one image) feeding a product as its left operand and, transposed,
+    // another product as its right operand (a weight gradient that sums
+    // over every block).
+    let mut c = Case::new(20);
+    // Large enough that two threads split both products.
+    let x = c.input("x", &[16, 16, 64]);
+    let p = c.g.pad(x, vec![(0, 0), (0, 0), (1, 1)]);
+    let w0 = c.g.slice_axis(p, 2, 0, 64);
+    let w1 = c.g.slice_axis(p, 2, 1, 65);
+    let w2 = c.g.slice_axis(p, 2, 2, 66);
+    let z = constant(&mut c.g, 0.5, &[16, 16, 64]);
+    let w1 = c.g.binary(BinaryOp::Max, w1, z);
+    let cat = c.g.concat(&[w0, w1, w2], 1);
+    let t = c.g.permute(cat, &[0, 2, 1]);
+    let rows = c.g.reshape(t, Shape(vec![1024, 48]));
+    let w = c.input("w", &[48, 32]);
+    let y = c.g.matmul(rows, w);
+    let gy = c.input("gy", &[1024, 40]);
+    let gyt = c.g.transpose_last(gy);
+    let dw = c.g.matmul(gyt, rows);
+    c.g.add_output("y", y);
+    let mut both = c.g.clone();
+    both.add_output("dw", dw);
+    let program = nnc::backend::cpu::Cpu::new(1).compile_cpu(&both).unwrap().program().clone();
+    let prologues = program
+        .kernels
+        .iter()
+        .filter(|k| matches!(k, nnc::kernel::Kernel::Gemm(g) if g.prologue.is_some()))
+        .count();
+    assert_eq!(
+        prologues,
+        2,
+        "{}",
+        nnc::kernel::dump::text(&both, &program, &nnc::kernel::memory::plan(&program))
+    );
+    check(c, dw);
+}
+
+#[test]
+fn kernels_that_differ_only_in_buffers_share_code_correctly() {
+    // The same computation on three pairs of buffers (as the time steps of
+    // an unrolled recurrence are), plus random draws on two streams.
+    let mut c = Case::new(21);
+    let mut outs = Vec::new();
+    for t in 0..3 {
+        let a = c.input(&format!("a{t}"), &[7, 9]);
+        let b = c.input(&format!("b{t}"), &[7, 9]);
+        let e = c.g.unary(UnaryOp::Tanh, a);
+        let r = c.g.rand(t % 2, Shape(vec![7, 9]));
+        let m = c.g.binary(BinaryOp::Mul, e, r);
+        outs.push(c.g.binary(BinaryOp::Add, m, b));
+    }
+    c.g.add_output("o0", outs[0]);
+    c.g.add_output("o1", outs[1]);
+    check(c, outs[2]);
+}
+
 /// A random graph of `program`, its forward value (and, with `grads`, the
 /// gradients of every parameter plus an SGD update of the first) compared
 /// between the back ends.

@@ -115,9 +115,10 @@ pub struct Builder<'a> {
     /// Row-major offsets of the current point in the full shape and in the
     /// reduced shape: where a member of either size is computed.
     pub home: Option<(IExpr, IExpr)>,
-    /// Nodes whose loads must stay within the slice of axis 0 of the
-    /// current point (GEMM epilogues read their product that way).
-    pub same_slice: Vec<NodeId>,
+    /// `(node, r)`: loads of the node must stay within rows
+    /// `r * i .. r * (i + 1)` of its axis 0, where `i` is the current
+    /// point's index on axis 0 (GEMM epilogues read their product that way).
+    pub same_slice: Vec<(NodeId, i64)>,
     /// Materialised nodes loaded.
     pub loaded: Vec<NodeId>,
 }
@@ -301,7 +302,7 @@ impl<'a> Builder<'a> {
         if !self.members.contains_key(&n) {
             let xs = g.operands(n);
             if self.realized[n.0 as usize] {
-                if self.same_slice.contains(&n) {
+                if self.same_slice.iter().any(|&(m, _)| m == n) {
                     let ix = self.unravel(l, &node.shape);
                     return self.load(n, &ix);
                 }
@@ -338,8 +339,19 @@ impl<'a> Builder<'a> {
 
     /// A load of materialised node `n` at `ix`, under the current guard.
     pub fn load(&mut self, n: NodeId, ix: &[IExpr]) -> ExprId {
-        if self.same_slice.contains(&n) && ix.first() != self.axis_ix.first() {
-            self.misaligned = true;
+        if let Some(&(_, r)) = self.same_slice.iter().find(|&&(m, _)| m == n) {
+            // ix[0] = r * i0 + rest with rest in 0..r, where i0 indexes axis 0.
+            let ok = match (ix.first(), self.axis_ix.first()) {
+                (Some(e), Some(a)) => {
+                    let rest = e.add(&a.scale(-r));
+                    let (lo, hi) = Simplifier::new(&self.tight).range(&rest);
+                    lo >= 0 && hi < r && a.terms.len() <= 1
+                }
+                _ => false,
+            };
+            if !ok {
+                self.misaligned = true;
+            }
         }
         self.loaded.push(n);
         let buf = self.bufs.of(self.g, n);

@@ -9,9 +9,10 @@
 //! it reads is read at the current outer point. An elementwise kernel
 //! without reductions turns into one with them when a reduction of its
 //! shape joins (a gradient and its bias-gradient sum). It fits a GEMM
-//! kernel as an epilogue when it has the product's size and first
-//! dimension and reads the product only within the same slice of that
-//! dimension. Joining only the latest input kernel keeps the schedule
+//! kernel as an epilogue when its first dimension divides the product's
+//! first dimension and each of its rows reads only its own block of the
+//! product's rows (an elementwise consumer: blocks of one row; a col2im:
+//! one image's rows). Joining only the latest input kernel keeps the schedule
 //! topological without any further check.
 
 use std::collections::HashMap;
@@ -35,6 +36,8 @@ pub enum GroupKind {
         mm: NodeId,
         /// The epilogue's iteration space.
         epilogue: Option<Shape>,
+        /// Rows of the product's first dimension per epilogue row.
+        rows: usize,
     },
     /// A gather.
     Gather(NodeId),
@@ -62,7 +65,7 @@ pub fn run(g: &Graph, realized: &[bool]) -> Vec<Group> {
             continue;
         }
         let kind = match node.op {
-            Op::MatMul => Some(GroupKind::Gemm { mm: id, epilogue: None }),
+            Op::MatMul => Some(GroupKind::Gemm { mm: id, epilogue: None, rows: 1 }),
             Op::Gather => Some(GroupKind::Gather(id)),
             Op::ScatterAdd => Some(GroupKind::ScatterAdd(id)),
             _ => None,
@@ -156,22 +159,24 @@ fn joined(g: &Graph, realized: &[bool], group: &Group, n: NodeId) -> Option<Grou
             let GroupKind::Loop { full, axes } = &kind else { return None };
             fits(g, realized, full, axes, &group.members, n, None).then_some(kind)
         }
-        GroupKind::Gemm { mm, epilogue } => {
+        GroupKind::Gemm { mm, epilogue, rows } => {
             if matches!(node.op, Op::Reduce { .. }) {
                 return None;
             }
-            let mm_shape = g.shape(*mm);
-            let ok = match epilogue {
-                Some(s) => node.shape == *s,
-                None => {
-                    node.shape.rank() >= 1
-                        && mm_shape.0[0] == node.shape.0[0]
-                        && mm_shape.numel() == node.shape.numel()
-                }
+            // The epilogue's first axis counts blocks of `rows` rows of the
+            // product's first dimension: an elementwise epilogue has blocks
+            // of one; a col2im over images reads one image's rows.
+            let first = g.shape(*mm).0[0];
+            let (ok, rows) = match epilogue {
+                Some(s) => (node.shape == *s, *rows),
+                None => match node.shape.0.first() {
+                    Some(&d) if d > 0 && first.is_multiple_of(d) => (true, first / d),
+                    _ => (false, 1),
+                },
             };
             let full = node.shape.clone();
-            (ok && fits(g, realized, &full, &[], &group.members, n, Some(*mm)))
-                .then_some(GroupKind::Gemm { mm: *mm, epilogue: Some(full) })
+            (ok && fits(g, realized, &full, &[], &group.members, n, Some((*mm, rows as i64))))
+                .then_some(GroupKind::Gemm { mm: *mm, epilogue: Some(full), rows })
         }
         GroupKind::Gather(_) | GroupKind::ScatterAdd(_) => None,
     }
@@ -186,7 +191,7 @@ fn fits(
     axes: &[usize],
     members: &[NodeId],
     n: NodeId,
-    same_slice: Option<NodeId>,
+    same_slice: Option<(NodeId, i64)>,
 ) -> bool {
     let mut bufs = Buffers::new();
     let mut all = members.to_vec();

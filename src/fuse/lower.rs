@@ -74,7 +74,7 @@ pub fn run(g: &Graph, realized: &[bool], groups: &[Group]) -> Program {
         .map(|b| match b {
             Built::Loop(lb) => Kernel::Loop(finish(g, lb, &needs, &mut bufs)),
             Built::Gemm(mut k, epi) => {
-                k.epilogue = epi.map(|lb| finish(g, lb, &needs, &mut bufs));
+                k.epilogue = epi.map(|lb| Box::new(finish(g, lb, &needs, &mut bufs)));
                 Kernel::Gemm(k)
             }
             Built::Done(k) => k,
@@ -96,7 +96,7 @@ fn build_group(
         GroupKind::Loop { full, axes } => {
             Built::Loop(build_loop(g, realized, bufs, full, axes, &group.members, None, loaded))
         }
-        GroupKind::Gemm { mm, epilogue } => {
+        GroupKind::Gemm { mm, epilogue, rows } => {
             let xs = g.operands(*mm);
             let view = |bufs: &mut Buffers, x: NodeId, loaded: &mut Vec<NodeId>| {
                 let (base, offset, strides) = strided_view(g, realized, x)
@@ -118,10 +118,12 @@ fn build_group(
                 b,
                 c: bufs.of(g, *mm),
                 epilogue: None,
+                rows: *rows,
+                prologue: None,
             };
-            let epi = epilogue
-                .as_ref()
-                .map(|full| build_loop(g, realized, bufs, full, &[], &group.members, Some(*mm), loaded));
+            let epi = epilogue.as_ref().map(|full| {
+                build_loop(g, realized, bufs, full, &[], &group.members, Some((*mm, *rows as i64)), loaded)
+            });
             Built::Gemm(kernel, epi)
         }
         GroupKind::Gather(n) => {
@@ -166,7 +168,8 @@ enum Place {
 }
 
 /// Builds a loop group over `full` reducing `axes` with these members;
-/// `same_slice` names a GEMM product an epilogue reads.
+/// `same_slice` names a GEMM product an epilogue reads and how many of its
+/// rows each epilogue row covers.
 #[allow(clippy::too_many_arguments)]
 pub fn build_loop(
     g: &Graph,
@@ -175,7 +178,7 @@ pub fn build_loop(
     full: &Shape,
     axes: &[usize],
     members: &[NodeId],
-    same_slice: Option<NodeId>,
+    same_slice: Option<(NodeId, i64)>,
     loaded: &mut Vec<NodeId>,
 ) -> LoopBuild {
     let keep_first = same_slice.is_some();

@@ -5,7 +5,8 @@
 //! chains, reductions with their producers and consumers, matrix products
 //! with their epilogues), and [`lower`] writes each group as loops over
 //! index expressions ([`build`] folds every movement op into them). The
-//! in-place update rewrite and the kernel verifier run last.
+//! in-place update and GEMM prologue rewrites and the kernel verifier run
+//! last.
 
 pub mod build;
 pub mod group;
@@ -13,7 +14,7 @@ pub mod lower;
 pub mod realize;
 
 use crate::graph::Graph;
-use crate::kernel::{Program, inplace};
+use crate::kernel::{Program, inplace, prologue};
 
 /// Fuses a graph that has passed `graph::verify`.
 pub fn run(g: &Graph) -> Program {
@@ -21,6 +22,7 @@ pub fn run(g: &Graph) -> Program {
     let groups = group::run(g, &realized);
     let mut p = lower::run(g, &realized, &groups);
     inplace::run(&mut p);
+    prologue::run(&mut p);
     if cfg!(debug_assertions)
         && let Err(e) = crate::kernel::verify::verify(&p)
     {

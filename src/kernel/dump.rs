@@ -54,6 +54,18 @@ pub fn text(g: &Graph, p: &Program, mem: &MemoryPlan) -> String {
             Kernel::Gemm(gm) => {
                 let batch: Vec<String> = gm.batch.iter().map(|d| d.to_string()).collect();
                 let _ = writeln!(out, "kernel {i} gemm: {}", nodes.join(", "));
+                if let Some(p) = &gm.prologue {
+                    let which = match p.operand {
+                        super::ir::Operand::A => "a",
+                        super::ir::Operand::B => "b",
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  prologue: operand {which} = {}, blocks of {} elements:",
+                        p.buf, p.unit
+                    );
+                    loop_body(&mut out, &p.kernel, "    ");
+                }
                 let _ = writeln!(
                     out,
                     "  {} = [{}] {}x{} @ {}x{}: a = {}, b = {}",
@@ -67,7 +79,7 @@ pub fn text(g: &Graph, p: &Program, mem: &MemoryPlan) -> String {
                     gm.b
                 );
                 if let Some(e) = &gm.epilogue {
-                    let _ = writeln!(out, "  epilogue:");
+                    let _ = writeln!(out, "  epilogue, {} product rows per row:", gm.rows);
                     loop_body(&mut out, e, "    ");
                 }
             }

@@ -319,10 +319,42 @@ impl fmt::Display for View {
     }
 }
 
+/// Which operand of a product a [`Prologue`] produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operand {
+    /// The left operand, produced in blocks of rows (`m`).
+    A,
+    /// The right operand, produced in blocks of rows (`k`); the product
+    /// accumulates block by block.
+    B,
+}
+
+/// A loop kernel whose only result is an operand of a product, run one
+/// block at a time right before the product uses that block, so the
+/// operand is never materialised whole (an im2col matrix stays in cache).
+///
+/// The kernel's first outer variable counts blocks: point `i` writes
+/// elements `unit * i .. unit * (i + 1)` of `buf`, which are rows
+/// `(unit / cols) * i ..` of the operand (a contiguous `[rows, cols]`
+/// matrix). A back end gives each block its own scratch memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prologue {
+    /// The operand it produces.
+    pub operand: Operand,
+    /// The kernel.
+    pub kernel: LoopKernel,
+    /// The operand's buffer (only one block of it exists at a time).
+    pub buf: BufId,
+    /// Elements per block.
+    pub unit: usize,
+}
+
 /// Batched `c[.., m, n] = Σ_k a[.., m, k] · b[.., k, n]`, then an optional
-/// elementwise epilogue whose first outer variable runs over the first
-/// dimension of `c` (the first batch dimension, else `m`), so a back end
-/// may run it on each slice of `c` as soon as that slice is done.
+/// epilogue loop kernel whose first outer variable `i` runs over blocks of
+/// [`GemmKernel::rows`] slices of the first dimension of `c` (the first
+/// batch dimension, else `m`): point `i` reads only slices
+/// `rows * i .. rows * (i + 1)`, so a back end may run it on each block as
+/// soon as that block is done, while it is in cache.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GemmKernel {
     /// The graph nodes computed here (the matmul, then the epilogue's).
@@ -341,8 +373,12 @@ pub struct GemmKernel {
     pub b: View,
     /// The result, contiguous `[batch.., m, n]`.
     pub c: BufId,
-    /// Elementwise consumers fused after the product.
-    pub epilogue: Option<LoopKernel>,
+    /// Consumers fused after the product.
+    pub epilogue: Option<Box<LoopKernel>>,
+    /// Slices of the first dimension of `c` per epilogue row.
+    pub rows: usize,
+    /// The producer of an operand, run block by block (unbatched products only).
+    pub prologue: Option<Box<Prologue>>,
 }
 
 /// `out[i, ..] = table[idx[i], ..]` for rows of `row` elements.
@@ -397,7 +433,11 @@ impl Kernel {
     pub fn nodes(&self) -> Vec<NodeId> {
         match self {
             Kernel::Loop(k) => k.nodes.clone(),
-            Kernel::Gemm(k) => k.nodes.clone(),
+            Kernel::Gemm(k) => {
+                let mut nodes = k.prologue.as_ref().map_or(vec![], |p| p.kernel.nodes.clone());
+                nodes.extend(&k.nodes);
+                nodes
+            }
             Kernel::Gather(k) => vec![k.node],
             Kernel::ScatterAdd(k) => vec![k.node],
         }
@@ -419,7 +459,18 @@ impl Kernel {
         match self {
             Kernel::Loop(k) => loop_accesses(k, &mut out),
             Kernel::Gemm(g) => {
-                out.extend([(g.a.buf, false), (g.b.buf, false), (g.c, true)]);
+                out.push((g.c, true));
+                for v in [&g.a, &g.b] {
+                    if g.prologue.as_ref().is_none_or(|p| p.buf != v.buf) {
+                        out.push((v.buf, false));
+                    }
+                }
+                if let Some(p) = &g.prologue {
+                    // Its stores go to scratch, not to the buffer.
+                    let mut inner = Vec::new();
+                    loop_accesses(&p.kernel, &mut inner);
+                    out.extend(inner.into_iter().filter(|&(b, _)| b != p.buf));
+                }
                 if let Some(e) = &g.epilogue {
                     loop_accesses(e, &mut out);
                 }

@@ -42,6 +42,9 @@ pub fn verify(p: &Program) -> Result<(), String> {
                 if let Some(e) = &g.epilogue {
                     check_loop(p, e).or_else(|m| err(format!("epilogue: {m}")))?;
                 }
+                if let Some(pro) = &g.prologue {
+                    check_loop(p, &pro.kernel).or_else(|m| err(format!("prologue: {m}")))?;
+                }
             }
             Kernel::Gather(_) | Kernel::ScatterAdd(_) => {}
         }

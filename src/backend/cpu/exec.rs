@@ -21,6 +21,11 @@ use crate::runtime::rng;
 /// Work (points times expressions) below which a loop kernel runs on the
 /// calling thread: splitting costs a few microseconds.
 const PARALLEL_WORK: f64 = 60_000.0;
+/// Ranges per thread a split loop kernel is cut into: rayon's work
+/// stealing then rebalances when a thread is slowed (another process, a
+/// page fault), and the results do not depend on the cut. Products are cut
+/// once per thread, since every slice repacks an operand.
+const CHUNKS_PER_THREAD: i64 = 4;
 /// Multiply-adds below which a product runs on the calling thread.
 const PARALLEL_FLOPS: f64 = 400_000.0;
 
@@ -39,7 +44,8 @@ struct LoopCall {
 
 enum Step {
     Loop(LoopCall),
-    Gemm(Box<crate::kernel::ir::GemmKernel>, Option<LoopCall>),
+    /// A product, its epilogue and its prologue.
+    Gemm(Box<crate::kernel::ir::GemmKernel>, Option<LoopCall>, Option<LoopCall>),
     Gather(crate::kernel::ir::GatherKernel),
     ScatterAdd(crate::kernel::ir::ScatterAddKernel),
 }
@@ -70,6 +76,8 @@ struct Runner {
     program: Program,
     steps: Vec<Step>,
     zero: Ptr,
+    /// One block of scratch per thread, for prologues.
+    scratch: Vec<Ptr>,
     threads: usize,
     parallel: bool,
 }
@@ -81,6 +89,8 @@ pub struct CpuExecutable {
     runner: Runner,
     mem: MemoryPlan,
     arena: Vec<f32>,
+    /// Backing memory of `Runner::scratch`.
+    _scratch: Vec<Vec<f32>>,
     /// Copies of in-place targets, used when a run must not update.
     scratch: HashMap<BufId, Vec<f32>>,
     _zero: Box<[f32; 16]>,
@@ -136,14 +146,16 @@ impl CpuExecutable {
                 Ok((id, abi, l, plan))
             }
             pending.push(match k {
-                Kernel::Loop(l) => (Some(compile(&mut jit, l, false)?), k),
+                Kernel::Loop(l) => (Some(compile(&mut jit, l, false)?), k, None),
                 Kernel::Gemm(gm) => {
-                    (gm.epilogue.as_ref().map(|e| compile(&mut jit, e, true)).transpose()?, k)
+                    let e = gm.epilogue.as_ref().map(|e| compile(&mut jit, e, true)).transpose()?;
+                    let p = gm.prologue.as_ref().map(|p| compile(&mut jit, &p.kernel, true)).transpose()?;
+                    (e, k, p)
                 }
-                Kernel::Gather(_) | Kernel::ScatterAdd(_) => (None, k),
+                Kernel::Gather(_) | Kernel::ScatterAdd(_) => (None, k, None),
             });
         }
-        let module = jit.finish().map_err(backend_error)?;
+        let module = jit.finish(pool.as_deref()).map_err(backend_error)?;
         let call =
             |(id, abi, l, plan): (cranelift_module::FuncId, Abi, &LoopKernel, jit::LoopPlan)| LoopCall {
                 f: jit::function(&module, id),
@@ -154,9 +166,9 @@ impl CpuExecutable {
             };
         let steps = pending
             .into_iter()
-            .map(|(c, k)| match k {
+            .map(|(c, k, pro)| match k {
                 Kernel::Loop(_) => Step::Loop(call(c.expect("compiled above"))),
-                Kernel::Gemm(gm) => Step::Gemm(Box::new(gm.clone()), c.map(call)),
+                Kernel::Gemm(gm) => Step::Gemm(Box::new(gm.clone()), c.map(call), pro.map(call)),
                 Kernel::Gather(gk) => Step::Gather(gk.clone()),
                 Kernel::ScatterAdd(sk) => Step::ScatterAdd(sk.clone()),
             })
@@ -166,14 +178,40 @@ impl CpuExecutable {
         let arena = vec![0.0f32; mem.arena + memory::ALIGN];
         let n_kernels = program.kernels.len();
         let mut zero = Box::new([0.0f32; 16]);
-        let runner =
-            Runner { program, steps, zero: Ptr(zero.as_mut_ptr()), threads, parallel: pool.is_some() };
+        let unit = program
+            .kernels
+            .iter()
+            .filter_map(|k| match k {
+                Kernel::Gemm(g) => g.prologue.as_ref().map(|p| p.unit),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let mut scratch_mem: Vec<Vec<f32>> =
+            (0..if unit > 0 { threads } else { 0 }).map(|_| vec![0.0f32; unit + memory::ALIGN]).collect();
+        let scratch = scratch_mem
+            .iter_mut()
+            .map(|v| {
+                let skew = (v.as_ptr() as usize / 4).wrapping_neg() % memory::ALIGN;
+                // SAFETY: the vector has ALIGN spare elements.
+                Ptr(unsafe { v.as_mut_ptr().add(skew) })
+            })
+            .collect();
+        let runner = Runner {
+            program,
+            steps,
+            zero: Ptr(zero.as_mut_ptr()),
+            scratch,
+            threads,
+            parallel: pool.is_some(),
+        };
         Ok(CpuExecutable {
             module: Some(module),
             graph: g,
             runner,
             mem,
             arena,
+            _scratch: scratch_mem,
             scratch: HashMap::new(),
             _zero: zero,
             pool,
@@ -253,8 +291,11 @@ impl Runner {
         for (i, step) in self.steps.iter().enumerate() {
             let t0 = timings.as_ref().map(|_| std::time::Instant::now());
             match step {
-                Step::Loop(c) => self.run_loop(c, ptrs, keys, zero, 0, c.extent, true),
-                Step::Gemm(g, epi) => self.run_gemm(g, epi.as_ref(), ptrs, keys, zero),
+                Step::Loop(c) => self.run_loop(c, ptrs, keys, zero, 0, c.extent, true, None),
+                Step::Gemm(g, epi, None) => self.run_gemm(g, epi.as_ref(), ptrs, keys, zero),
+                Step::Gemm(g, epi, Some(pro)) => {
+                    self.run_gemm_prologue(g, epi.as_ref(), pro, ptrs, keys, zero)
+                }
                 Step::Gather(gk) => {
                     let (table, idx, out) =
                         (ptrs[gk.table.0 as usize].0, ptrs[gk.idx.0 as usize].0, ptrs[gk.out.0 as usize].0);
@@ -290,8 +331,27 @@ impl Runner {
         Ok(())
     }
 
-    fn tables(c: &LoopCall, ptrs: &[Ptr], keys: &HashMap<u32, u64>, zero: Ptr) -> (Vec<*mut f32>, Vec<u64>) {
-        let mut bufs: Vec<*mut f32> = c.abi.bufs.iter().map(|b| ptrs[b.0 as usize].0).collect();
+    fn tables(
+        c: &LoopCall,
+        ptrs: &[Ptr],
+        keys: &HashMap<u32, u64>,
+        zero: Ptr,
+        over: Option<(BufId, Ptr)>,
+    ) -> (Vec<*mut f32>, Vec<u64>) {
+        let mut bufs: Vec<*mut f32> = c
+            .abi
+            .bufs
+            .iter()
+            .zip(&c.abi.offsets)
+            .map(|(&b, &off)| {
+                let base = match over {
+                    Some((o, p)) if o == b => p.0,
+                    _ => ptrs[b.0 as usize].0,
+                };
+                // The compiled code indexes from the smallest offset it uses.
+                base.wrapping_offset(off as isize)
+            })
+            .collect();
         bufs.push(zero.0);
         let ks = c.abi.streams.iter().map(|s| keys[s]).collect();
         (bufs, ks)
@@ -309,12 +369,13 @@ impl Runner {
         begin: i64,
         end: i64,
         may_split: bool,
+        over: Option<(BufId, Ptr)>,
     ) {
-        let (bufs, ks) = Self::tables(c, ptrs, keys, zero);
+        let (bufs, ks) = Self::tables(c, ptrs, keys, zero, over);
         let t = Tables { bufs: bufs.as_ptr(), keys: ks.as_ptr() };
         let n = end - begin;
         let parts = if may_split && self.parallel && c.work * (n as f64 / c.extent as f64) > PARALLEL_WORK {
-            (self.threads as i64).min(n)
+            (CHUNKS_PER_THREAD * self.threads as i64).min(n)
         } else {
             1
         };
@@ -353,20 +414,50 @@ impl Runner {
             }
         };
         let extent = gemm::split_extent(g);
-        let parts =
-            if self.parallel && gemm::flops(g) > PARALLEL_FLOPS { self.threads.min(extent) } else { 1 };
-        let task = |r0: usize, r1: usize| {
-            // SAFETY: the slice is inside the result and the operands.
-            unsafe { gemm::run_slice(g, p, r0, r1) };
-            if let Some(e) = epi {
-                self.run_loop(e, ptrs, keys, zero, r0 as i64, r1 as i64, false);
+        let rows = g.rows.max(1);
+        let units = extent / rows;
+        let parallel = self.parallel && gemm::flops(g) > PARALLEL_FLOPS;
+        let parts = if parallel { self.threads.min(units) } else { 1 };
+        // Epilogue units per product call: enough rows for an efficient
+        // product, few enough that its block is still in cache for the
+        // epilogue.
+        let block = if g.batch.is_empty() { 256usize.div_ceil(rows) } else { 1 };
+        let task = |u0: usize, u1: usize| {
+            let mut u = u0;
+            while u < u1 {
+                let v = (u + block).min(u1);
+                // SAFETY: the slices are inside the result and the operands.
+                unsafe { gemm::run_slice(g, p, u * rows, v * rows) };
+                if let Some(e) = epi {
+                    self.run_loop(e, ptrs, keys, zero, u as i64, v as i64, false, None);
+                }
+                u = v;
             }
         };
-        if parts <= 1 {
-            task(0, extent);
+        if parallel && gemm::split_columns(g, self.threads) {
+            let bounds = split(0, g.n as i64, self.threads as i64, 16);
+            let columns = |c0: usize, c1: usize| {
+                // SAFETY: the columns are inside the result and the operands.
+                unsafe { gemm::run_columns(g, p, c0, c1) };
+            };
+            rayon::scope(|s| {
+                for w in bounds.windows(2).skip(1) {
+                    let (a, b) = (w[0] as usize, w[1] as usize);
+                    let columns = &columns;
+                    s.spawn(move |_| columns(a, b));
+                }
+                columns(bounds[0] as usize, bounds[1] as usize);
+            });
+            if let Some(e) = epi {
+                self.run_loop(e, ptrs, keys, zero, 0, e.extent, true, None);
+            }
             return;
         }
-        let bounds = split(0, extent as i64, parts as i64, 1);
+        if parts <= 1 {
+            task(0, units);
+            return;
+        }
+        let bounds = split(0, units as i64, parts as i64, 1);
         rayon::scope(|s| {
             for w in bounds.windows(2).skip(1) {
                 let (a, b) = (w[0] as usize, w[1] as usize);
@@ -375,6 +466,112 @@ impl Runner {
             }
             task(bounds[0] as usize, bounds[1] as usize);
         });
+    }
+}
+
+impl Runner {
+    /// A product whose operand is computed block by block by its prologue,
+    /// each block into the running thread's scratch.
+    #[allow(clippy::too_many_arguments)]
+    fn run_gemm_prologue(
+        &self,
+        g: &crate::kernel::ir::GemmKernel,
+        epi: Option<&LoopCall>,
+        pc: &LoopCall,
+        ptrs: &[Ptr],
+        keys: &HashMap<u32, u64>,
+        zero: Ptr,
+    ) {
+        let pro = g.prologue.as_ref().expect("a prologue");
+        let view = |v: &crate::kernel::ir::View| {
+            if v.buf == pro.buf {
+                std::ptr::null_mut()
+            } else {
+                // SAFETY: view offsets are inside their buffers.
+                unsafe { ptrs[v.buf.0 as usize].0.offset(v.offset as isize) }
+            }
+        };
+        let ptrs_ab = GemmPtrs { a: view(&g.a), b: view(&g.b), c: ptrs[g.c.0 as usize].0 };
+        let p = &ptrs_ab;
+        let parallel = self.parallel && gemm::flops(g) > PARALLEL_FLOPS;
+        // Runs the prologue for block `u` into scratch `slot`; returns the
+        // address the operand's element 0 would have.
+        let produce = |slot: usize, u: usize| -> Ptr {
+            let base = Ptr(self.scratch[slot].0.wrapping_sub(u * pro.unit));
+            self.run_loop(pc, ptrs, keys, zero, u as i64, u as i64 + 1, false, Some((pro.buf, base)));
+            base
+        };
+        let rows_per_epilogue_row = g.rows.max(1);
+        match pro.operand {
+            crate::kernel::ir::Operand::A => {
+                let r = pro.unit / g.k;
+                let units = g.m / r;
+                let per_block = epi.is_some() && r.is_multiple_of(rows_per_epilogue_row);
+                let task = |slot: usize, u0: usize, u1: usize| {
+                    for u in u0..u1 {
+                        let base = produce(slot, u);
+                        let q = GemmPtrs { a: base.0, b: p.b, c: p.c };
+                        // SAFETY: the block's rows of a are in scratch, of c in c.
+                        unsafe { gemm::run_slice(g, q, u * r, (u + 1) * r) };
+                        if let (Some(e), true) = (epi, per_block) {
+                            let (e0, e1) =
+                                (u * r / rows_per_epilogue_row, (u + 1) * r / rows_per_epilogue_row);
+                            self.run_loop(e, ptrs, keys, zero, e0 as i64, e1 as i64, false, None);
+                        }
+                    }
+                };
+                let parts = if parallel { self.threads.min(units) } else { 1 };
+                if parts <= 1 {
+                    task(0, 0, units);
+                } else {
+                    let bounds = split(0, units as i64, parts as i64, 1);
+                    rayon::scope(|s| {
+                        for (slot, w) in bounds.windows(2).enumerate().skip(1) {
+                            let (a, b) = (w[0] as usize, w[1] as usize);
+                            let task = &task;
+                            s.spawn(move |_| task(slot, a, b));
+                        }
+                        task(0, bounds[0] as usize, bounds[1] as usize);
+                    });
+                }
+                if let (Some(e), false) = (epi, per_block) {
+                    self.run_loop(e, ptrs, keys, zero, 0, e.extent, true, None);
+                }
+            }
+            crate::kernel::ir::Operand::B => {
+                let r = pro.unit / g.n;
+                let units = g.k / r;
+                // Columns across threads; each thread produces every block
+                // (the product accumulates over blocks in order).
+                let task = |slot: usize, c0: usize, c1: usize| {
+                    for u in 0..units {
+                        let base = produce(slot, u);
+                        // SAFETY: the block is in scratch at `base + u * unit`.
+                        unsafe {
+                            let block = base.0.add(u * pro.unit);
+                            gemm::run_k_block(g, *p, block, u, r, c0, c1);
+                        }
+                    }
+                };
+                let parts = if parallel && g.n >= 16 * self.threads { self.threads } else { 1 };
+                if parts <= 1 {
+                    task(0, 0, g.n);
+                } else {
+                    let bounds = split(0, g.n as i64, parts as i64, 16);
+                    rayon::scope(|s| {
+                        for (slot, w) in bounds.windows(2).enumerate().skip(1) {
+                            let (a, b) = (w[0] as usize, w[1] as usize);
+                            let task = &task;
+                            s.spawn(move |_| task(slot, a, b));
+                        }
+                        task(0, bounds[0] as usize, bounds[1] as usize);
+                    });
+                }
+                if let Some(e) = epi {
+                    self.run_loop(e, ptrs, keys, zero, 0, e.extent, true, None);
+                }
+            }
+        }
     }
 }
 
@@ -416,7 +613,7 @@ impl Executable for CpuExecutable {
         let runner = &self.runner;
         for s in runner.steps.iter().flat_map(|s| match s {
             Step::Loop(c) => c.abi.streams.clone(),
-            Step::Gemm(_, Some(c)) => c.abi.streams.clone(),
+            Step::Gemm(_, e, p) => e.iter().chain(p).flat_map(|c| c.abi.streams.clone()).collect(),
             _ => vec![],
         }) {
             keys.insert(s, rng::stream_key(env.seed, env.step, s));

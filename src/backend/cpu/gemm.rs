@@ -24,9 +24,83 @@ pub struct GemmPtrs {
 unsafe impl Send for GemmPtrs {}
 unsafe impl Sync for GemmPtrs {}
 
-/// The extent of the dimension tasks split.
+/// The extent of the dimension tasks split by rows (the first batch
+/// dimension, else the rows).
 pub fn split_extent(g: &GemmKernel) -> usize {
     g.batch.first().copied().unwrap_or(g.m)
+}
+
+/// True when tasks should split the columns instead: for an unbatched
+/// product whose right operand is larger than its left, each task then
+/// packs only its share of the right operand, which splitting rows would
+/// have every task pack whole. The epilogue then runs after all tasks.
+pub fn split_columns(g: &GemmKernel, tasks: usize) -> bool {
+    g.batch.is_empty() && g.n > g.m && g.n >= 16 * tasks
+}
+
+/// Adds (or, for the first block, writes) the contribution of rows
+/// `u * rows .. (u + 1) * rows` of the contracted dimension to columns
+/// `c0..c1` of an unbatched product, from that block of the right operand
+/// (`rows x n`, contiguous, at `block`).
+///
+/// # Safety
+/// The pointers must address buffers of the kernel's shapes.
+pub unsafe fn run_k_block(
+    g: &GemmKernel,
+    p: GemmPtrs,
+    block: *const f32,
+    u: usize,
+    rows: usize,
+    c0: usize,
+    c1: usize,
+) {
+    let sa = &g.a.strides;
+    // SAFETY: the block and columns are inside their buffers.
+    unsafe {
+        matrixmultiply::sgemm(
+            g.m,
+            rows,
+            c1 - c0,
+            1.0,
+            p.a.offset((u * rows) as isize * sa[1] as isize),
+            sa[0] as isize,
+            sa[1] as isize,
+            block.add(c0),
+            g.n as isize,
+            1,
+            if u == 0 { 0.0 } else { 1.0 },
+            p.c.add(c0),
+            g.n as isize,
+            1,
+        );
+    }
+}
+
+/// Computes columns `c0..c1` of an unbatched product.
+///
+/// # Safety
+/// The pointers must address buffers of the kernel's shapes.
+pub unsafe fn run_columns(g: &GemmKernel, p: GemmPtrs, c0: usize, c1: usize) {
+    let (sa, sb) = (&g.a.strides, &g.b.strides);
+    // SAFETY: columns c0..c1 of b and c are inside their buffers.
+    unsafe {
+        matrixmultiply::sgemm(
+            g.m,
+            g.k,
+            c1 - c0,
+            1.0,
+            p.a,
+            sa[0] as isize,
+            sa[1] as isize,
+            p.b.offset(c0 as isize * sb[1] as isize),
+            sb[0] as isize,
+            sb[1] as isize,
+            0.0,
+            p.c.add(c0),
+            g.n as isize,
+            1,
+        );
+    }
 }
 
 /// Multiply-adds of the whole product.

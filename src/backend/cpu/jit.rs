@@ -29,14 +29,17 @@
 
 use std::collections::HashMap;
 
+use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
-    AbiParam, FuncRef, InstBuilder, MemFlagsData, Signature, UserFuncName, Value, types,
+    AbiParam, FuncRef, Function, InstBuilder, MemFlagsData, Signature, UserFuncName, Value, types,
 };
+use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::{Context, settings, settings::Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{FuncId, Linkage, Module};
+use cranelift_module::{FuncId, Linkage, Module, ModuleReloc};
+use rayon::prelude::*;
 
 use super::libm;
 use crate::graph::{BinaryOp, ReduceOp, UnaryOp};
@@ -56,21 +59,91 @@ const MAX_SEGMENTS: usize = 64;
 pub struct Abi {
     /// Buffers, in the order of the `bufs` table.
     pub bufs: Vec<BufId>,
+    /// Added to each buffer's address (in elements) in the `bufs` table:
+    /// the smallest constant of the kernel's indices into that buffer,
+    /// which the compiled code leaves out.
+    pub offsets: Vec<i64>,
     /// Random streams, in the order of the `keys` table.
     pub streams: Vec<u32>,
 }
 
 impl Abi {
-    /// The tables a kernel reads.
+    /// The tables a kernel reads, each buffer and stream in order of first
+    /// use (loads in pool order, then stores), so kernels that differ only
+    /// in which buffers they touch get the same slots and can share code.
     pub fn of(k: &LoopKernel) -> Abi {
-        Abi { bufs: k.buffers(), streams: k.streams() }
+        let mut bufs: Vec<BufId> = Vec::new();
+        let mut offsets: Vec<i64> = Vec::new();
+        let mut streams = Vec::new();
+        let mut see = |b: BufId, c: i64| match bufs.iter().position(|&x| x == b) {
+            Some(i) => offsets[i] = offsets[i].min(c),
+            None => {
+                bufs.push(b);
+                offsets.push(c);
+            }
+        };
+        for e in &k.exprs {
+            match e {
+                Expr::Load { buf, index, .. } => see(*buf, index.constant),
+                Expr::Rand { stream, .. } if !streams.contains(stream) => streams.push(*stream),
+                _ => {}
+            }
+        }
+        for st in k.stages.iter().flat_map(|s| &s.stores) {
+            see(st.buf, st.index.constant);
+        }
+        Abi { bufs, offsets, streams }
+    }
+
+    /// The kernel as compiled: every buffer replaced by its slot, its
+    /// indices shifted by the slot's offset, every stream replaced by its
+    /// index. Kernels with equal canonical forms (the time steps of an
+    /// unrolled recurrence, reading different slices of the same tensors)
+    /// share one function, each with its own tables.
+    pub fn canonical(&self, k: &LoopKernel) -> LoopKernel {
+        let slot = |b: BufId| self.bufs.iter().position(|&x| x == b).expect("listed");
+        let index = |s: u32| self.streams.iter().position(|&x| x == s).expect("listed") as u32;
+        let mut c = k.clone();
+        c.nodes.clear();
+        for e in &mut c.exprs {
+            match e {
+                Expr::Load { buf, index: ix, .. } => {
+                    let i = slot(*buf);
+                    *buf = BufId(i as u32);
+                    ix.constant -= self.offsets[i];
+                }
+                Expr::Rand { stream, .. } => *stream = index(*stream),
+                _ => {}
+            }
+        }
+        for st in c.stages.iter_mut().flat_map(|s| s.stores.iter_mut()) {
+            let i = slot(st.buf);
+            st.buf = BufId(i as u32);
+            st.index.constant -= self.offsets[i];
+        }
+        c
+    }
+
+    /// The tables of the canonical kernel: slots and stream indices.
+    fn identity(&self) -> Abi {
+        Abi {
+            bufs: (0..self.bufs.len() as u32).map(BufId).collect(),
+            offsets: vec![0; self.bufs.len()],
+            streams: (0..self.streams.len() as u32).collect(),
+        }
     }
 }
 
 /// A JIT module collecting compiled kernels.
 pub struct Jit {
+    /// Code compiled so far, by canonical kernel and plan: kernels that
+    /// differ only in their buffers (the time steps of an unrolled
+    /// recurrence, a prologue shared by two products) share one function.
+    done: HashMap<String, FuncId>,
+    /// Functions built but not yet compiled to machine code.
+    pending: Vec<(FuncId, Function)>,
     module: JITModule,
-    ctx: Context,
+    isa: OwnedTargetIsa,
     fctx: FunctionBuilderContext,
     libm: Vec<FuncId>,
     fma: bool,
@@ -89,7 +162,7 @@ impl Jit {
             .finish(settings::Flags::new(flags))
             .map_err(|e| e.to_string())?;
         let fma = isa.isa_flags().iter().any(|f| f.name == "has_fma" && f.as_bool().unwrap_or(false));
-        let mut jb = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
+        let mut jb = JITBuilder::with_isa(isa.clone(), cranelift_module::default_libcall_names());
         for (name, _) in libm::FUNCTIONS {
             jb.symbol(*name, libm::address(name));
         }
@@ -104,8 +177,16 @@ impl Jit {
             let id = module.declare_function(name, Linkage::Import, &sig).map_err(|e| e.to_string())?;
             libm_ids.push(id);
         }
-        let ctx = module.make_context();
-        Ok(Jit { module, ctx, fctx: FunctionBuilderContext::new(), libm: libm_ids, fma, count: 0 })
+        Ok(Jit {
+            done: HashMap::new(),
+            pending: Vec::new(),
+            module,
+            isa,
+            fctx: FunctionBuilderContext::new(),
+            libm: libm_ids,
+            fma,
+            count: 0,
+        })
     }
 
     fn signature(&self) -> Signature {
@@ -116,16 +197,21 @@ impl Jit {
         sig
     }
 
-    /// Compiles a kernel with a [`plan`]; its code is available after [`Jit::finish`].
+    /// Adds a kernel with a [`plan`]; its code is generated by [`Jit::finish`].
     pub fn compile(&mut self, k: &LoopKernel, abi: &Abi, plan: &LoopPlan) -> Result<FuncId, String> {
+        let canonical = abi.canonical(k);
+        let key = format!("{canonical:?}{plan:?}");
+        if let Some(&id) = self.done.get(&key) {
+            return Ok(id);
+        }
+        let (k, abi) = (&canonical, &abi.identity());
         let sig = self.signature();
         let name = format!("kernel{}", self.count);
         self.count += 1;
         let id = self.module.declare_function(&name, Linkage::Local, &sig).map_err(|e| e.to_string())?;
-        self.ctx.func.signature = sig;
-        self.ctx.func.name = UserFuncName::user(0, id.as_u32());
+        let mut func = Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig);
         {
-            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+            let mut b = FunctionBuilder::new(&mut func, &mut self.fctx);
             let libm: Vec<FuncRef> =
                 self.libm.iter().map(|&f| self.module.declare_func_in_func(f, b.func)).collect();
             let entry = b.create_block();
@@ -147,13 +233,42 @@ impl Jit {
             em.b.ins().return_(&[]);
             em.b.finalize(self.module.target_config());
         }
-        self.module.define_function(id, &mut self.ctx).map_err(|e| format!("{e:?}"))?;
-        self.module.clear_context(&mut self.ctx);
+        self.pending.push((id, func));
+        self.done.insert(key, id);
         Ok(id)
     }
 
-    /// Links every compiled kernel; returns the module owning their code.
-    pub fn finish(mut self) -> Result<JITModule, String> {
+    /// Generates machine code for every kernel added (on `pool`'s threads
+    /// when there is one) and links it; returns the module owning the code.
+    pub fn finish(mut self, pool: Option<&rayon::ThreadPool>) -> Result<JITModule, String> {
+        let isa = self.isa.clone();
+        let pending = std::mem::take(&mut self.pending);
+        let generate =
+            |(id, func): (FuncId, Function)| -> Result<(FuncId, u64, Vec<u8>, Vec<ModuleReloc>), String> {
+                let mut ctx = Context::for_function(func);
+                let (bytes, align, relocs) = {
+                    let code = ctx
+                        .compile(&*isa, &mut ControlPlane::default())
+                        .map_err(|e| format!("{:?}", e.inner))?;
+                    (
+                        code.code_buffer().to_vec(),
+                        u64::from(code.buffer.alignment),
+                        code.buffer.relocs().to_vec(),
+                    )
+                };
+                let relocs = relocs.iter().map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id)).collect();
+                Ok((id, align, bytes, relocs))
+            };
+        let done: Vec<_> = match pool {
+            Some(pool) if pending.len() > 1 => {
+                pool.install(|| pending.into_par_iter().map(generate).collect())
+            }
+            _ => pending.into_iter().map(generate).collect(),
+        };
+        for r in done {
+            let (id, align, bytes, relocs) = r?;
+            self.module.define_function_bytes(id, align, &bytes, &relocs).map_err(|e| e.to_string())?;
+        }
         self.module.finalize_definitions().map_err(|e| e.to_string())?;
         Ok(self.module)
     }
