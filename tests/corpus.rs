@@ -1,7 +1,8 @@
 //! Data-driven tests over `.nn` files: every program in `tests/data/err`
 //! must fail with its snapshotted diagnostics, every program in
 //! `tests/data/ok` and `examples/` must check cleanly, and their syntax
-//! trees and graphs are snapshotted.
+//! trees and graphs are snapshotted, down to the kernels each training step
+//! is fused into (which must be deterministic).
 
 use std::path::{Path, PathBuf};
 
@@ -72,4 +73,25 @@ fn examples_train() {
         assert_eq!(code, 0, "{file} should train:\n{out}{err}");
         assert!(out.contains("epoch 1/1") && out.contains("test_acc"), "{file}:\n{out}");
     });
+}
+
+#[test]
+fn examples_fuse() {
+    insta::glob!("../examples", "*.nn", |path| {
+        let rel = relative(path);
+        let file = rel.to_str().unwrap();
+        let (code, fused, stderr) = nnc(&["graph", file, "--stage", "fused"]);
+        assert_eq!(code, 0, "{file} should fuse:\n{stderr}");
+        let (_, again, _) = nnc(&["graph", file, "--stage", "fused"]);
+        assert_eq!(fused, again, "{file}: the fused dump is not deterministic");
+        insta::assert_snapshot!(fused);
+    });
+}
+
+#[test]
+fn step_stage_prints_the_simplified_training_step() {
+    let (code, step, stderr) = nnc(&["graph", "examples/mnist_mlp.nn", "--stage", "step"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(step.starts_with("// Mlp training step (batch 64), simplified"), "{step}");
+    assert!(step.contains("matmul") && step.contains("update"));
 }
