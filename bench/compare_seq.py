@@ -16,11 +16,11 @@ processes hits both alike; the medians of the rounds' medians are printed.
 """
 
 import argparse
-import json
 import statistics
-import subprocess
 import time
 from pathlib import Path
+
+from compare import nnc_bench  # the same `nnc bench --json` runner as the seed models
 
 ROOT = Path(__file__).resolve().parent
 MODELS = {"lstm": ROOT / "seq_lstm.nn", "transformer": ROOT / "seq_transformer.nn"}
@@ -71,15 +71,6 @@ def torch_step_ms(model, threads, steps, warmup):
         if i >= warmup:
             times.append((time.perf_counter() - t0) * 1000.0)
     return statistics.median(times)
-
-
-def nnc_bench(nnc, path, threads, steps, warmup):
-    out = subprocess.run(
-        [str(nnc), "bench", str(path), "--threads", str(threads), "--steps", str(steps),
-         "--warmup", str(warmup), "--json"],
-        check=True, capture_output=True, text=True,
-    )
-    return json.loads(out.stdout)
 
 
 def main():
