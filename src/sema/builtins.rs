@@ -131,16 +131,16 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
             return el.err(d);
         }
     }
-    let mut a = Args { slots, span };
+    let a = Args { slots, span };
     match name {
-        "exp" => unary(el, &mut a, UnaryOp::Exp, f64::exp),
-        "log" => unary(el, &mut a, UnaryOp::Log, f64::ln),
-        "sqrt" => unary(el, &mut a, UnaryOp::Sqrt, f64::sqrt),
-        "tanh" => unary(el, &mut a, UnaryOp::Tanh, f64::tanh),
-        "sin" => unary(el, &mut a, UnaryOp::Sin, f64::sin),
-        "cos" => unary(el, &mut a, UnaryOp::Cos, f64::cos),
+        "exp" => unary(el, &a, UnaryOp::Exp, f64::exp),
+        "log" => unary(el, &a, UnaryOp::Log, f64::ln),
+        "sqrt" => unary(el, &a, UnaryOp::Sqrt, f64::sqrt),
+        "tanh" => unary(el, &a, UnaryOp::Tanh, f64::tanh),
+        "sin" => unary(el, &a, UnaryOp::Sin, f64::sin),
+        "cos" => unary(el, &a, UnaryOp::Cos, f64::cos),
         "maximum" | "minimum" => {
-            let (x, y) = (a.take(0), a.take(1));
+            let (x, y) = (a.get(0), a.get(1));
             if let (Some(p), Some(q)) = (x.value.as_f64(), y.value.as_f64()) {
                 return Value::Float(if name == "maximum" { p.max(q) } else { p.min(q) });
             }
@@ -157,9 +157,9 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
                 false,
             )
         }
-        "where" => where_(el, &mut a),
-        "sum" | "mean" | "max" | "min" => reduction(el, &mut a, name),
-        "reshape" => reshape(el, &mut a),
+        "where" => where_(el, &a),
+        "sum" | "mean" | "max" | "min" => reduction(el, &a, name),
+        "reshape" => reshape(el, &a),
         "transpose" => {
             let Some(t) = a.tensor(el, 0) else {
                 return Value::Poison;
@@ -175,9 +175,9 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
             perm.swap(d0, d1);
             el.permute(&t, perm, span)
         }
-        "permute" => permute(el, &mut a),
-        "unsqueeze" | "squeeze" => squeeze(el, &mut a, name == "unsqueeze"),
-        "concat" | "stack" => concat(el, &mut a, name == "stack"),
+        "permute" => permute(el, &a),
+        "unsqueeze" | "squeeze" => squeeze(el, &a, name == "unsqueeze"),
+        "concat" | "stack" => concat(el, &a, name == "stack"),
         "matmul" => {
             let (Some(x), Some(y)) = (a.tensor(el, 0), a.tensor(el, 1)) else {
                 return Value::Poison;
@@ -185,12 +185,12 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
             let (x, y) = (el.as_float(x), el.as_float(y));
             el.matmul(x, y, span)
         }
-        "pad" => pad(el, &mut a),
-        "window" => window(el, &mut a),
-        "rand_like" => rand_like(el, &mut a),
+        "pad" => pad(el, &a),
+        "window" => window(el, &a),
+        "rand_like" => rand_like(el, &a),
         "training" => Value::Bool(el.training),
-        "assert" => assert(el, &mut a),
-        "one_hot" => one_hot(el, &mut a),
+        "assert" => assert(el, &a),
+        "one_hot" => one_hot(el, &a),
         "detach" => match a.tensor(el, 0) {
             Some(t) => {
                 let x = t.node;
@@ -210,11 +210,11 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
                 None => Value::Poison,
             }
         }
-        "len" => match &a.take(0).value {
+        "len" => match &a.get(0).value {
             Value::List(xs) => Value::int(xs.len() as i64),
             _ => type_error(el, &a.get(0), "a list"),
         },
-        "param" => param(el, &mut a),
+        "param" => param(el, &a),
         "zeros" | "ones" if !a.present(0) => Value::Init(Init::Fill(if name == "ones" { 1.0 } else { 0.0 })),
         "zeros" | "ones" | "full" => {
             let value = match name {
@@ -252,8 +252,8 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
             }
             _ => Value::Poison,
         },
-        "gather" => gather(el, &mut a),
-        "arange" => arange(el, &mut a),
+        "gather" => gather(el, &a),
+        "arange" => arange(el, &a),
         _ => record(name, a),
     }
 }
@@ -267,10 +267,6 @@ struct Args {
 impl Args {
     fn get(&self, i: usize) -> ArgVal {
         self.slots[i].clone().unwrap_or(ArgVal { name: None, value: Value::Poison, span: self.span })
-    }
-
-    fn take(&mut self, i: usize) -> ArgVal {
-        self.get(i)
     }
 
     fn present(&self, i: usize) -> bool {
@@ -396,8 +392,8 @@ fn bad_value(el: &mut Elaborator<'_>, span: Span, msg: String) -> Value {
     el.err(Diagnostic::error(Code::BAD_VALUE, span, msg))
 }
 
-fn unary(el: &mut Elaborator<'_>, a: &mut Args, op: UnaryOp, f: fn(f64) -> f64) -> Value {
-    let x = a.take(0);
+fn unary(el: &mut Elaborator<'_>, a: &Args, op: UnaryOp, f: fn(f64) -> f64) -> Value {
+    let x = a.get(0);
     if let Some(v) = x.value.as_f64() {
         return Value::Float(f(v));
     }
@@ -407,8 +403,8 @@ fn unary(el: &mut Elaborator<'_>, a: &mut Args, op: UnaryOp, f: fn(f64) -> f64) 
     }
 }
 
-fn where_(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
-    let vals: Vec<ArgVal> = (0..3).map(|i| a.take(i)).collect();
+fn where_(el: &mut Elaborator<'_>, a: &Args) -> Value {
+    let vals: Vec<ArgVal> = (0..3).map(|i| a.get(i)).collect();
     let mut ts = Vec::new();
     for v in &vals {
         match el.as_tensor(&v.value, v.span) {
@@ -446,12 +442,12 @@ fn where_(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     })
 }
 
-fn reduction(el: &mut Elaborator<'_>, a: &mut Args, name: &str) -> Value {
-    let x = a.take(0);
+fn reduction(el: &mut Elaborator<'_>, a: &Args, name: &str) -> Value {
+    let x = a.get(0);
     if let Value::List(xs) = &x.value {
         // max/min/sum over a list of numbers, for sizes and constants.
         let nums: Option<Vec<f64>> = xs.iter().map(Value::as_f64).collect();
-        if let (Some(nums), false) = (nums, nums_empty(xs)) {
+        if let (Some(nums), false) = (nums, xs.is_empty()) {
             let all_int = xs.iter().all(|v| matches!(v, Value::Int(_)));
             let r = match name {
                 "sum" => nums.iter().sum(),
@@ -502,11 +498,7 @@ fn reduction(el: &mut Elaborator<'_>, a: &mut Args, name: &str) -> Value {
     }
 }
 
-fn nums_empty(xs: &[Value]) -> bool {
-    xs.is_empty()
-}
-
-fn reshape(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+fn reshape(el: &mut Elaborator<'_>, a: &Args) -> Value {
     let Some(t) = a.tensor(el, 0) else {
         return Value::Poison;
     };
@@ -555,7 +547,7 @@ fn reshape(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     el.reshape(&t, dims, a.span)
 }
 
-fn permute(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+fn permute(el: &mut Elaborator<'_>, a: &Args) -> Value {
     let Some(t) = a.tensor(el, 0) else {
         return Value::Poison;
     };
@@ -581,7 +573,7 @@ fn permute(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     el.permute(&t, perm, a.span)
 }
 
-fn squeeze(el: &mut Elaborator<'_>, a: &mut Args, insert: bool) -> Value {
+fn squeeze(el: &mut Elaborator<'_>, a: &Args, insert: bool) -> Value {
     let Some(t) = a.tensor(el, 0) else {
         return Value::Poison;
     };
@@ -607,8 +599,8 @@ fn squeeze(el: &mut Elaborator<'_>, a: &mut Args, insert: bool) -> Value {
     el.reshape(&t, dims, a.span)
 }
 
-fn concat(el: &mut Elaborator<'_>, a: &mut Args, stack: bool) -> Value {
-    let xs = a.take(0);
+fn concat(el: &mut Elaborator<'_>, a: &Args, stack: bool) -> Value {
+    let xs = a.get(0);
     let Value::List(items) = &xs.value else {
         return type_error(el, &xs, "a list of tensors");
     };
@@ -703,7 +695,7 @@ fn window_dims(
     Some((ho, wo))
 }
 
-fn pad(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+fn pad(el: &mut Elaborator<'_>, a: &Args) -> Value {
     let Some(t) = a.tensor(el, 0) else { return Value::Poison };
     let pads_arg = a.get(1);
     let bad = |el: &mut Elaborator<'_>| {
@@ -747,7 +739,7 @@ fn pad(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
 
 /// The windows a convolution or pooling sees, as a view:
 /// `[B, C, H, W] -> [B, C, Ho, Wo, k*k]`, window offsets in row-major order.
-fn window(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+fn window(el: &mut Elaborator<'_>, a: &Args) -> Value {
     let span = a.span;
     let Some(x) = a.tensor(el, 0) else { return Value::Poison };
     let (Some(k), Some(s)) = (a.int(el, 1), a.int_or(el, 2, 1)) else { return Value::Poison };
@@ -801,7 +793,7 @@ fn window(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     })
 }
 
-fn rand_like(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+fn rand_like(el: &mut Elaborator<'_>, a: &Args) -> Value {
     let Some(x) = a.tensor(el, 0) else { return Value::Poison };
     let stream = el.next_stream;
     el.next_stream += 1;
@@ -809,7 +801,7 @@ fn rand_like(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     el.tensor(x.shape.clone(), DType::F32, a.span, |g| g.rand(stream, shape))
 }
 
-fn one_hot(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+fn one_hot(el: &mut Elaborator<'_>, a: &Args) -> Value {
     let Some(t) = a.tensor(el, 0) else {
         return Value::Poison;
     };
@@ -837,7 +829,7 @@ fn one_hot(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     })
 }
 
-fn param(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+fn param(el: &mut Elaborator<'_>, a: &Args) -> Value {
     let span = a.span;
     let Some(name) = el.naming.take() else {
         let d = Diagnostic::error(Code::TYPE, span, "`param` outside a model body")
@@ -903,7 +895,7 @@ fn param(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     v
 }
 
-fn gather(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+fn gather(el: &mut Elaborator<'_>, a: &Args) -> Value {
     let (Some(table), Some(idx)) = (a.tensor(el, 0), a.tensor(el, 1)) else {
         return Value::Poison;
     };
@@ -933,7 +925,7 @@ fn gather(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
     el.tensor(shape, DType::F32, a.span, |g| g.gather(nt, ni))
 }
 
-fn arange(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+fn arange(el: &mut Elaborator<'_>, a: &Args) -> Value {
     let n = a.get(0);
     let d = match &n.value {
         Value::Int(d) => d.clone(),
@@ -952,7 +944,7 @@ fn arange(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
 /// `assert(cond, message)`: `message` as an E0311 error when `cond` is
 /// false. The rest of the function is then skipped: it would only report
 /// the consequences.
-fn assert(el: &mut Elaborator<'_>, a: &mut Args) -> Value {
+fn assert(el: &mut Elaborator<'_>, a: &Args) -> Value {
     match (a.get(0).value, a.get(1).value) {
         (Value::Bool(true), _) => Value::List(Rc::new(Vec::new())),
         (Value::Bool(false), Value::Str(msg)) => {
