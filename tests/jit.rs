@@ -418,20 +418,21 @@ fn producers_of_product_operands_run_block_by_block() {
     // another product as its right operand (a weight gradient that sums
     // over every block).
     let mut c = Case::new(20);
-    // Large enough that two threads split both products.
-    let x = c.input("x", &[16, 16, 64]);
+    // Large enough to be worth producing block by block (over 1 MB), and
+    // for two threads to split both products.
+    let x = c.input("x", &[128, 16, 64]);
     let p = c.g.pad(x, vec![(0, 0), (0, 0), (1, 1)]);
     let w0 = c.g.slice_axis(p, 2, 0, 64);
     let w1 = c.g.slice_axis(p, 2, 1, 65);
     let w2 = c.g.slice_axis(p, 2, 2, 66);
-    let z = constant(&mut c.g, 0.5, &[16, 16, 64]);
+    let z = constant(&mut c.g, 0.5, &[128, 16, 64]);
     let w1 = c.g.binary(BinaryOp::Max, w1, z);
     let cat = c.g.concat(&[w0, w1, w2], 1);
     let t = c.g.permute(cat, &[0, 2, 1]);
-    let rows = c.g.reshape(t, Shape(vec![1024, 48]));
+    let rows = c.g.reshape(t, Shape(vec![8192, 48]));
     let w = c.input("w", &[48, 32]);
     let y = c.g.matmul(rows, w);
-    let gy = c.input("gy", &[1024, 40]);
+    let gy = c.input("gy", &[8192, 40]);
     let gyt = c.g.transpose_last(gy);
     let dw = c.g.matmul(gyt, rows);
     c.g.add_output("y", y);

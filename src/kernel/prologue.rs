@@ -22,6 +22,11 @@ use super::ir::{BufId, BufKind, Expr, Kernel, LoopKernel, Operand, Program, Prol
 
 /// The largest block moved into scratch, in elements (8 MB).
 const MAX_UNIT: usize = 2 << 20;
+/// The smallest operand worth producing block by block, in elements
+/// (1 MB): a smaller one stays in cache between its producer and the
+/// product, and producing it inside the product would only take the place
+/// of a larger producer.
+const MIN_OPERAND: usize = 1 << 18;
 
 /// Moves every qualifying producer into its products.
 pub fn run(p: &mut Program) {
@@ -59,7 +64,7 @@ fn plan(p: &Program, i: usize) -> Option<(BufId, usize, Vec<usize>)> {
     let v0 = k.outer[0];
     let extent = k.extents[v0.0 as usize] as usize;
     let numel = p.buffer(u).numel();
-    if extent < 2 || !numel.is_multiple_of(extent) || numel / extent > MAX_UNIT {
+    if extent < 2 || numel < MIN_OPERAND || !numel.is_multiple_of(extent) || numel / extent > MAX_UNIT {
         return None;
     }
     let unit = numel / extent;
