@@ -1,6 +1,10 @@
 //! GEMM throughput on this machine, single-threaded, for the shapes the
 //! seed models use and two squares:
-//! - `matrixmultiply::sgemm` called directly;
+//! - `matrixmultiply::sgemm` called directly, with the right operand
+//!   row-major (`B`) and transposed (`B^T`, as a linear layer's weight is
+//!   read);
+//! - nnc's AVX-512 kernel (`nnc::backend::cpu::sgemm`) on the same two
+//!   layouts, packing the transposed operand on every call;
 //! - nnc's CPU back end on a graph holding one `matmul` (the same sgemm
 //!   plus the executable's per-step overhead);
 //! - nnc's CPU back end on the same product written as broadcast multiply
@@ -13,7 +17,7 @@
 
 use std::time::Instant;
 
-use nnc::backend::cpu::Cpu;
+use nnc::backend::cpu::{Cpu, sgemm};
 use nnc::graph::{BinaryOp, DType, Graph, Op, ReduceOp, Shape};
 use nnc::runtime::Tensor;
 use nnc::runtime::exec::Backend;
@@ -39,7 +43,11 @@ fn main() {
         (256, 256, 256),
         (1024, 1024, 1024),
     ];
-    println!("{:>18} {:>14} {:>14} {:>18}", "m x k x n", "sgemm GF/s", "nnc matmul", "nnc generated");
+    println!("single thread, GFLOP/s");
+    println!(
+        "{:>18} {:>10} {:>10} {:>10} {:>10} {:>11} {:>14}",
+        "m x k x n", "mm B", "mm B^T", "nnc B", "nnc B^T", "nnc matmul", "nnc generated"
+    );
     for (m, k, n) in shapes {
         let flops = 2.0 * (m * k * n) as f64;
         let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
@@ -67,6 +75,48 @@ fn main() {
             },
             reps,
         );
+        let bt: Vec<f32> = (0..k * n).map(|i| b[(i % k) * n + i / k]).collect();
+        let mm_t = best_seconds(
+            || unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    a.as_ptr(),
+                    k as isize,
+                    1,
+                    bt.as_ptr(),
+                    1,
+                    k as isize,
+                    0.0,
+                    c.as_mut_ptr(),
+                    n as isize,
+                    1,
+                )
+            },
+            reps,
+        );
+        let ours = |b: &[f32], rsb: isize, csb: isize, c: &mut [f32]| {
+            if !sgemm::available() {
+                return f64::NAN;
+            }
+            let mut buf = vec![0.0f32; sgemm::packed_len(k, n)];
+            best_seconds(
+                || unsafe {
+                    let right = if csb == 1 {
+                        sgemm::Right::direct(b.as_ptr(), rsb)
+                    } else {
+                        sgemm::pack(k, n, b.as_ptr(), rsb, csb, buf.as_mut_ptr());
+                        sgemm::Right::packed(buf.as_ptr(), k)
+                    };
+                    sgemm::gemm(m, k, n, a.as_ptr(), k as isize, 1, right, c.as_mut_ptr(), n, false)
+                },
+                reps,
+            )
+        };
+        let ours_b = ours(&b, n as isize, 1, &mut c);
+        let ours_t = ours(&bt, 1, k as isize, &mut c);
         let mut env = Env::new(0);
         env.inputs.insert("a".into(), Tensor::new(vec![m, k], a.clone()));
         env.inputs.insert("b".into(), Tensor::new(vec![k, n], b.clone()));
@@ -91,15 +141,19 @@ fn main() {
             g.add_output("y", s);
             let mut exe = Cpu::new(1).compile(&g).expect("compiles");
             let t = best_seconds(|| drop(exe.run(&mut env, false).expect("runs")), reps.min(5));
-            format!("{:18.1}", flops / t / 1e9)
+            format!("{:14.1}", flops / t / 1e9)
         } else {
-            format!("{:>18}", "-")
+            format!("{:>14}", "-")
         };
+        let gf = |t: f64| flops / t / 1e9;
         println!(
-            "{:>18} {:14.1} {:14.1} {generated}",
+            "{:>18} {:10.1} {:10.1} {:10.1} {:10.1} {:11.1} {generated}",
             format!("{m}x{k}x{n}"),
-            flops / direct / 1e9,
-            flops / via_nnc / 1e9
+            gf(direct),
+            gf(mm_t),
+            gf(ours_b),
+            gf(ours_t),
+            gf(via_nnc)
         );
     }
 }

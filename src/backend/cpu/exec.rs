@@ -78,6 +78,8 @@ struct Runner {
     zero: Ptr,
     /// One block of scratch per thread, for prologues.
     scratch: Vec<Ptr>,
+    /// Scratch for a product's packed right operand.
+    packed: Ptr,
     threads: usize,
     parallel: bool,
 }
@@ -91,6 +93,8 @@ pub struct CpuExecutable {
     arena: Vec<f32>,
     /// Backing memory of `Runner::scratch`.
     _scratch: Vec<Vec<f32>>,
+    /// Backing memory of `Runner::packed`.
+    _packed: Vec<f32>,
     /// Copies of in-place targets, used when a run must not update.
     scratch: HashMap<BufId, Vec<f32>>,
     _zero: Box<[f32; 16]>,
@@ -197,11 +201,29 @@ impl CpuExecutable {
                 Ptr(unsafe { v.as_mut_ptr().add(skew) })
             })
             .collect();
+        let pack = program
+            .kernels
+            .iter()
+            .filter_map(|k| match k {
+                Kernel::Gemm(g) => Some(gemm::pack_len(g)),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let mut packed_mem = vec![0.0f32; if pack > 0 { pack + memory::ALIGN } else { 0 }];
+        let packed = if pack > 0 {
+            let skew = (packed_mem.as_ptr() as usize / 4).wrapping_neg() % memory::ALIGN;
+            // SAFETY: the vector has ALIGN spare elements.
+            Ptr(unsafe { packed_mem.as_mut_ptr().add(skew) })
+        } else {
+            Ptr(std::ptr::null_mut())
+        };
         let runner = Runner {
             program,
             steps,
             zero: Ptr(zero.as_mut_ptr()),
             scratch,
+            packed,
             threads,
             parallel: pool.is_some(),
         };
@@ -212,6 +234,7 @@ impl CpuExecutable {
             mem,
             arena,
             _scratch: scratch_mem,
+            _packed: packed_mem,
             scratch: HashMap::new(),
             _zero: zero,
             pool,
@@ -405,12 +428,15 @@ impl Runner {
         keys: &HashMap<u32, u64>,
         zero: Ptr,
     ) {
-        // SAFETY: view offsets are inside their buffers.
+        // SAFETY: view offsets are inside their buffers; the packing
+        // scratch holds every product's packed operand.
         let p = unsafe {
+            let b = ptrs[g.b.buf.0 as usize].0.offset(g.b.offset as isize);
             GemmPtrs {
                 a: ptrs[g.a.buf.0 as usize].0.offset(g.a.offset as isize),
-                b: ptrs[g.b.buf.0 as usize].0.offset(g.b.offset as isize),
+                b,
                 c: ptrs[g.c.0 as usize].0,
+                right: gemm::prepare(g, b, self.packed.0),
             }
         };
         let extent = gemm::split_extent(g);
@@ -434,7 +460,7 @@ impl Runner {
                 u = v;
             }
         };
-        if parallel && gemm::split_columns(g, self.threads) {
+        if parallel && p.right.is_none() && gemm::split_columns(g, self.threads) {
             let bounds = split(0, g.n as i64, self.threads as i64, 16);
             let columns = |c0: usize, c1: usize| {
                 // SAFETY: the columns are inside the result and the operands.
@@ -491,7 +517,15 @@ impl Runner {
                 unsafe { ptrs[v.buf.0 as usize].0.offset(v.offset as isize) }
             }
         };
-        let ptrs_ab = GemmPtrs { a: view(&g.a), b: view(&g.b), c: ptrs[g.c.0 as usize].0 };
+        let b = view(&g.b);
+        let right = match pro.operand {
+            // SAFETY: the right operand is a buffer; the packing scratch
+            // holds it packed.
+            crate::kernel::ir::Operand::A => unsafe { gemm::prepare(g, b, self.packed.0) },
+            // Each block is read where the prologue wrote it.
+            crate::kernel::ir::Operand::B => None,
+        };
+        let ptrs_ab = GemmPtrs { a: view(&g.a), b, c: ptrs[g.c.0 as usize].0, right };
         let p = &ptrs_ab;
         let parallel = self.parallel && gemm::flops(g) > PARALLEL_FLOPS;
         // Runs the prologue for block `u` into scratch `slot`; returns the
@@ -510,7 +544,7 @@ impl Runner {
                 let task = |slot: usize, u0: usize, u1: usize| {
                     for u in u0..u1 {
                         let base = produce(slot, u);
-                        let q = GemmPtrs { a: base.0, b: p.b, c: p.c };
+                        let q = GemmPtrs { a: base.0, ..*p };
                         // SAFETY: the block's rows of a are in scratch, of c in c.
                         unsafe { gemm::run_slice(g, q, u * r, (u + 1) * r) };
                         if let (Some(e), true) = (epi, per_block) {

@@ -1,11 +1,14 @@
-//! Matrix products through `matrixmultiply::sgemm`, which takes arbitrary
-//! row and column strides, so transposed and broadcast operands are read
-//! in place.
+//! Matrix products: through [`sgemm`] where the CPU has AVX-512, else
+//! through `matrixmultiply::sgemm`. Both take arbitrary strides for the
+//! left operand, so transposed and broadcast operands are read in place;
+//! the right operand is read in place when its rows are contiguous, else
+//! packed once per product ([`prepare`]).
 //!
 //! A GEMM kernel is split along the first dimension of its result (the
 //! first batch dimension, else the rows): each task multiplies its slice
 //! and then runs the fused epilogue on the same slice while it is in cache.
 
+use super::sgemm::{self, Right};
 use crate::kernel::ir::GemmKernel;
 
 /// Base pointers of a product's operands and result, already offset.
@@ -17,6 +20,44 @@ pub struct GemmPtrs {
     pub b: *const f32,
     /// Result.
     pub c: *mut f32,
+    /// The right operand as [`sgemm`] reads it, when it does (see
+    /// [`prepare`]).
+    pub right: Option<Right>,
+}
+
+/// The right operand's row and column strides.
+fn b_strides(g: &GemmKernel) -> (isize, isize) {
+    let nb = g.batch.len();
+    (g.b.strides[nb] as isize, g.b.strides[nb + 1] as isize)
+}
+
+/// Elements of packing scratch [`prepare`] needs for this product.
+pub fn pack_len(g: &GemmKernel) -> usize {
+    if g.batch.is_empty() && b_strides(g).1 != 1 { sgemm::packed_len(g.k, g.n) } else { 0 }
+}
+
+/// How [`sgemm`] reads the right operand at `b`, decided (and packed into
+/// `buf`, which holds [`pack_len`] elements) once per product before it is
+/// split into tasks: in place when its rows are contiguous; packed when
+/// they are not and the product is unbatched; `None` (products go to
+/// `matrixmultiply`) otherwise, or when the CPU lacks AVX-512.
+///
+/// # Safety
+/// `b` must address the operand with the kernel's strides.
+pub unsafe fn prepare(g: &GemmKernel, b: *const f32, buf: *mut f32) -> Option<Right> {
+    if !sgemm::available() {
+        return None;
+    }
+    let (rsb, csb) = b_strides(g);
+    if csb == 1 {
+        return Some(Right::direct(b, rsb));
+    }
+    if !g.batch.is_empty() || buf.is_null() {
+        return None;
+    }
+    // SAFETY: `buf` holds pack_len(g) elements and `b` the operand.
+    unsafe { sgemm::pack(g.k, g.n, b, rsb, csb, buf) };
+    Some(Right::packed(buf, g.k))
 }
 
 // SAFETY: the pointers address buffers that outlive the step, and tasks
@@ -55,6 +96,24 @@ pub unsafe fn run_k_block(
     c1: usize,
 ) {
     let sa = &g.a.strides;
+    if sgemm::available() {
+        // SAFETY: the block and columns are inside their buffers.
+        unsafe {
+            sgemm::gemm(
+                g.m,
+                rows,
+                c1 - c0,
+                p.a.offset((u * rows) as isize * sa[1] as isize),
+                sa[0] as isize,
+                sa[1] as isize,
+                Right::direct(block.add(c0), g.n as isize),
+                p.c.add(c0),
+                g.n,
+                u > 0,
+            );
+        }
+        return;
+    }
     // SAFETY: the block and columns are inside their buffers.
     unsafe {
         matrixmultiply::sgemm(
@@ -81,6 +140,7 @@ pub unsafe fn run_k_block(
 /// # Safety
 /// The pointers must address buffers of the kernel's shapes.
 pub unsafe fn run_columns(g: &GemmKernel, p: GemmPtrs, c0: usize, c1: usize) {
+    debug_assert!(p.right.is_none(), "products through sgemm split rows");
     let (sa, sb) = (&g.a.strides, &g.b.strides);
     // SAFETY: columns c0..c1 of b and c are inside their buffers.
     unsafe {
@@ -118,6 +178,24 @@ pub unsafe fn run_slice(g: &GemmKernel, p: GemmPtrs, r0: usize, r1: usize) {
     let (rsa, csa) = (sa[nb] as isize, sa[nb + 1] as isize);
     let (rsb, csb) = (sb[nb] as isize, sb[nb + 1] as isize);
     let (m, n, k) = (g.m, g.n, g.k);
+    if let (0, Some(right)) = (nb, p.right) {
+        // SAFETY: rows r0..r1 of a and c are inside their buffers.
+        unsafe {
+            sgemm::gemm(
+                r1 - r0,
+                k,
+                n,
+                p.a.offset(r0 as isize * rsa),
+                rsa,
+                csa,
+                right,
+                p.c.add(r0 * n),
+                n,
+                false,
+            )
+        };
+        return;
+    }
     if nb == 0 {
         // SAFETY: rows r0..r1 of a and c are inside their buffers.
         unsafe {
@@ -153,6 +231,14 @@ pub unsafe fn run_slice(g: &GemmKernel, p: GemmPtrs, r0: usize, r1: usize) {
                 ob += i as isize * sb[d] as isize;
             }
             let oc = (b0 * inner + rest) * m * n;
+            if p.right.is_some() {
+                // SAFETY: offsets stay inside the operands by the view's construction.
+                unsafe {
+                    let right = Right::direct(p.b.offset(ob), rsb);
+                    sgemm::gemm(m, k, n, p.a.offset(oa), rsa, csa, right, p.c.add(oc), n, false);
+                }
+                continue;
+            }
             // SAFETY: offsets stay inside the operands by the view's construction.
             unsafe {
                 matrixmultiply::sgemm(

@@ -1,6 +1,6 @@
 //! The CPU back end: fused kernels compiled to native code by Cranelift,
-//! matrix products by `matrixmultiply`, outer loops split across a rayon
-//! pool.
+//! matrix products by [`sgemm`] (AVX-512) or `matrixmultiply`, outer loops
+//! split across a rayon pool.
 //!
 //! Compiling a graph simplifies it ([`crate::opt`]), fuses it into a kernel
 //! program ([`crate::fuse`]), plans its temporaries into one arena
@@ -16,6 +16,7 @@ pub mod exec;
 pub mod gemm;
 pub mod jit;
 pub mod libm;
+pub mod sgemm;
 
 use std::sync::{Arc, OnceLock};
 
