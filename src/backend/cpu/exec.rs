@@ -9,6 +9,8 @@ use cranelift_jit::JITModule;
 
 use super::gemm::{self, GemmPtrs};
 use super::jit::{self, Abi, Jit, KernelFn};
+use super::sgemm;
+use super::team::Team;
 use crate::diag::{Code, Diagnostic};
 use crate::graph::{Graph, NodeId};
 use crate::kernel::ir::{BufId, BufKind, Kernel, LoopKernel, Program};
@@ -82,6 +84,7 @@ struct Runner {
     packed: Ptr,
     threads: usize,
     parallel: bool,
+    team: Option<Arc<Team>>,
 }
 
 /// A graph compiled for the CPU.
@@ -98,7 +101,6 @@ pub struct CpuExecutable {
     /// Copies of in-place targets, used when a run must not update.
     scratch: HashMap<BufId, Vec<f32>>,
     _zero: Box<[f32; 16]>,
-    pool: Option<Arc<rayon::ThreadPool>>,
     /// Seconds spent in each kernel, when profiling (`NNC_PROFILE=1`).
     timings: Option<Vec<f64>>,
     runs: usize,
@@ -125,6 +127,7 @@ impl CpuExecutable {
         graph: &Graph,
         threads: usize,
         pool: Option<Arc<rayon::ThreadPool>>,
+        team: Option<Arc<Team>>,
     ) -> Result<CpuExecutable, Diagnostic> {
         let t0 = std::time::Instant::now();
         let mut g = graph.clone();
@@ -225,7 +228,8 @@ impl CpuExecutable {
             scratch,
             packed,
             threads,
-            parallel: pool.is_some(),
+            parallel: team.is_some(),
+            team,
         };
         Ok(CpuExecutable {
             module: Some(module),
@@ -237,7 +241,6 @@ impl CpuExecutable {
             _packed: packed_mem,
             scratch: HashMap::new(),
             _zero: zero,
-            pool,
             timings: std::env::var_os("NNC_PROFILE").map(|_| vec![0.0; n_kernels]),
             runs: 0,
             phases,
@@ -304,6 +307,14 @@ impl CpuExecutable {
 }
 
 impl Runner {
+    /// Runs `f(0..parts)` across the team.
+    fn fork(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
+        match &self.team {
+            Some(team) => team.run(parts, f),
+            None => (0..parts).for_each(f),
+        }
+    }
+
     fn execute(
         &self,
         ptrs: &[Ptr],
@@ -411,13 +422,7 @@ impl Runner {
             return;
         }
         let bounds = split(begin, end, parts, c.align);
-        rayon::scope(|s| {
-            for w in bounds.windows(2).skip(1) {
-                let (a, b) = (w[0], w[1]);
-                s.spawn(move |_| call(t, a, b));
-            }
-            call(t, bounds[0], bounds[1]);
-        });
+        self.fork(bounds.len() - 1, &|i| call(t, bounds[i], bounds[i + 1]));
     }
 
     fn run_gemm(
@@ -428,8 +433,7 @@ impl Runner {
         keys: &HashMap<u32, u64>,
         zero: Ptr,
     ) {
-        // SAFETY: view offsets are inside their buffers; the packing
-        // scratch holds every product's packed operand.
+        // SAFETY: view offsets are inside their buffers.
         let p = unsafe {
             let b = ptrs[g.b.buf.0 as usize].0.offset(g.b.offset as isize);
             GemmPtrs {
@@ -439,6 +443,7 @@ impl Runner {
                 right: gemm::prepare(g, b, self.packed.0),
             }
         };
+        let packs = p.right.is_some() && gemm::pack_len(g) > 0;
         let extent = gemm::split_extent(g);
         let rows = g.rows.max(1);
         let units = extent / rows;
@@ -460,38 +465,43 @@ impl Runner {
                 u = v;
             }
         };
-        if parallel && p.right.is_none() && gemm::split_columns(g, self.threads) {
-            let bounds = split(0, g.n as i64, self.threads as i64, 16);
-            let columns = |c0: usize, c1: usize| {
-                // SAFETY: the columns are inside the result and the operands.
-                unsafe { gemm::run_columns(g, p, c0, c1) };
+        // A packed right operand is split by columns, each task packing and
+        // multiplying its own panels; so is a right operand larger than
+        // the left one, which every task would otherwise read whole.
+        let by_columns = parallel
+            && if p.right.is_some() {
+                packs && g.n >= 2 * sgemm::NR
+            } else {
+                gemm::split_columns(g, self.threads)
             };
-            rayon::scope(|s| {
-                for w in bounds.windows(2).skip(1) {
-                    let (a, b) = (w[0] as usize, w[1] as usize);
-                    let columns = &columns;
-                    s.spawn(move |_| columns(a, b));
+        if by_columns {
+            let bounds = gemm::column_bounds(g, self.threads, p.right.is_some());
+            let columns = |c0: usize, c1: usize| {
+                // SAFETY: the columns are inside the result and the
+                // operands; tasks pack disjoint panels.
+                unsafe {
+                    if packs {
+                        gemm::pack_columns(g, p.b, self.packed.0, c0, c1);
+                    }
+                    gemm::run_columns(g, p, c0, c1);
                 }
-                columns(bounds[0] as usize, bounds[1] as usize);
-            });
+            };
+            self.fork(bounds.len() - 1, &|i| columns(bounds[i], bounds[i + 1]));
             if let Some(e) = epi {
                 self.run_loop(e, ptrs, keys, zero, 0, e.extent, true, None);
             }
             return;
+        }
+        if packs {
+            // SAFETY: the packing scratch holds pack_len(g) elements.
+            unsafe { gemm::pack_columns(g, p.b, self.packed.0, 0, g.n) };
         }
         if parts <= 1 {
             task(0, units);
             return;
         }
         let bounds = split(0, units as i64, parts as i64, 1);
-        rayon::scope(|s| {
-            for w in bounds.windows(2).skip(1) {
-                let (a, b) = (w[0] as usize, w[1] as usize);
-                let task = &task;
-                s.spawn(move |_| task(a, b));
-            }
-            task(bounds[0] as usize, bounds[1] as usize);
-        });
+        self.fork(bounds.len() - 1, &|i| task(bounds[i] as usize, bounds[i + 1] as usize));
     }
 }
 
@@ -519,9 +529,14 @@ impl Runner {
         };
         let b = view(&g.b);
         let right = match pro.operand {
-            // SAFETY: the right operand is a buffer; the packing scratch
-            // holds it packed.
-            crate::kernel::ir::Operand::A => unsafe { gemm::prepare(g, b, self.packed.0) },
+            crate::kernel::ir::Operand::A => {
+                let right = gemm::prepare(g, b, self.packed.0);
+                if right.is_some() && gemm::pack_len(g) > 0 {
+                    // SAFETY: the packing scratch holds pack_len(g) elements.
+                    unsafe { gemm::pack_columns(g, b, self.packed.0, 0, g.n) };
+                }
+                right
+            }
             // Each block is read where the prologue wrote it.
             crate::kernel::ir::Operand::B => None,
         };
@@ -559,14 +574,9 @@ impl Runner {
                     task(0, 0, units);
                 } else {
                     let bounds = split(0, units as i64, parts as i64, 1);
-                    rayon::scope(|s| {
-                        for (slot, w) in bounds.windows(2).enumerate().skip(1) {
-                            let (a, b) = (w[0] as usize, w[1] as usize);
-                            let task = &task;
-                            s.spawn(move |_| task(slot, a, b));
-                        }
-                        task(0, bounds[0] as usize, bounds[1] as usize);
-                    });
+                    // Part i uses scratch slot i: there are as many slots
+                    // as threads, and parts.
+                    self.fork(bounds.len() - 1, &|i| task(i, bounds[i] as usize, bounds[i + 1] as usize));
                 }
                 if let (Some(e), false) = (epi, per_block) {
                     self.run_loop(e, ptrs, keys, zero, 0, e.extent, true, None);
@@ -592,14 +602,9 @@ impl Runner {
                     task(0, 0, g.n);
                 } else {
                     let bounds = split(0, g.n as i64, parts as i64, 16);
-                    rayon::scope(|s| {
-                        for (slot, w) in bounds.windows(2).enumerate().skip(1) {
-                            let (a, b) = (w[0] as usize, w[1] as usize);
-                            let task = &task;
-                            s.spawn(move |_| task(slot, a, b));
-                        }
-                        task(0, bounds[0] as usize, bounds[1] as usize);
-                    });
+                    // Part i uses scratch slot i: there are as many slots
+                    // as threads, and parts.
+                    self.fork(bounds.len() - 1, &|i| task(i, bounds[i] as usize, bounds[i + 1] as usize));
                 }
                 if let Some(e) = epi {
                     self.run_loop(e, ptrs, keys, zero, 0, e.extent, true, None);
@@ -653,10 +658,7 @@ impl Executable for CpuExecutable {
             keys.insert(s, rng::stream_key(env.seed, env.step, s));
         }
         let timings = self.timings.as_mut();
-        match &self.pool {
-            Some(pool) => pool.install(|| runner.execute(&ptrs, &keys, timings))?,
-            None => runner.execute(&ptrs, &keys, timings)?,
-        }
+        runner.execute(&ptrs, &keys, timings)?;
         self.runs += 1;
         let program = &runner.program;
         let read = |b: BufId| {

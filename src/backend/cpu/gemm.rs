@@ -36,15 +36,12 @@ pub fn pack_len(g: &GemmKernel) -> usize {
     if g.batch.is_empty() && b_strides(g).1 != 1 { sgemm::packed_len(g.k, g.n) } else { 0 }
 }
 
-/// How [`sgemm`] reads the right operand at `b`, decided (and packed into
-/// `buf`, which holds [`pack_len`] elements) once per product before it is
-/// split into tasks: in place when its rows are contiguous; packed when
-/// they are not and the product is unbatched; `None` (products go to
-/// `matrixmultiply`) otherwise, or when the CPU lacks AVX-512.
-///
-/// # Safety
-/// `b` must address the operand with the kernel's strides.
-pub unsafe fn prepare(g: &GemmKernel, b: *const f32, buf: *mut f32) -> Option<Right> {
+/// How [`sgemm`] reads the right operand at `b`: in place when its rows
+/// are contiguous; from `buf` (which holds [`pack_len`] elements) when they
+/// are not and the product is unbatched, once [`pack_columns`] has packed
+/// it there; `None` (the product goes to `matrixmultiply`) otherwise, or
+/// when the CPU lacks AVX-512.
+pub fn prepare(g: &GemmKernel, b: *const f32, buf: *mut f32) -> Option<Right> {
     if !sgemm::available() {
         return None;
     }
@@ -55,9 +52,31 @@ pub unsafe fn prepare(g: &GemmKernel, b: *const f32, buf: *mut f32) -> Option<Ri
     if !g.batch.is_empty() || buf.is_null() {
         return None;
     }
-    // SAFETY: `buf` holds pack_len(g) elements and `b` the operand.
-    unsafe { sgemm::pack(g.k, g.n, b, rsb, csb, buf) };
     Some(Right::packed(buf, g.k))
+}
+
+/// Packs columns `c0..c1` (`c0` a multiple of [`sgemm::NR`]) of the right
+/// operand at `b` into `buf`, where [`prepare`]'s packed `Right` reads them.
+/// Each task of a product split by columns packs its own, so the packed
+/// panels are in the cache of the core that multiplies them.
+///
+/// # Safety
+/// `b` must address the operand with the kernel's strides and `buf` hold
+/// [`pack_len`] elements.
+pub unsafe fn pack_columns(g: &GemmKernel, b: *const f32, buf: *mut f32, c0: usize, c1: usize) {
+    debug_assert!(c0.is_multiple_of(sgemm::NR));
+    let (rsb, csb) = b_strides(g);
+    // SAFETY: the columns are inside the operand, their panels inside `buf`.
+    unsafe { sgemm::pack(g.k, c1 - c0, b.offset(c0 as isize * csb), rsb, csb, buf.add(c0 * g.k)) };
+}
+
+/// Column bounds for `parts` tasks, at multiples of [`sgemm::NR`] (whole
+/// panels) when the product goes through [`sgemm`], else of 16.
+pub fn column_bounds(g: &GemmKernel, parts: usize, whole_panels: bool) -> Vec<usize> {
+    let unit = if whole_panels { sgemm::NR } else { 16 };
+    let units = g.n.div_ceil(unit);
+    let parts = parts.clamp(1, units.max(1));
+    (0..=parts).map(|i| (units * i / parts * unit).min(g.n)).collect()
 }
 
 // SAFETY: the pointers address buffers that outlive the step, and tasks
@@ -140,8 +159,25 @@ pub unsafe fn run_k_block(
 /// # Safety
 /// The pointers must address buffers of the kernel's shapes.
 pub unsafe fn run_columns(g: &GemmKernel, p: GemmPtrs, c0: usize, c1: usize) {
-    debug_assert!(p.right.is_none(), "products through sgemm split rows");
     let (sa, sb) = (&g.a.strides, &g.b.strides);
+    if let Some(right) = p.right {
+        // SAFETY: columns c0..c1 of b and c are inside their buffers.
+        unsafe {
+            sgemm::gemm(
+                g.m,
+                g.k,
+                c1 - c0,
+                p.a,
+                sa[0] as isize,
+                sa[1] as isize,
+                right.at(0, c0),
+                p.c.add(c0),
+                g.n,
+                false,
+            )
+        };
+        return;
+    }
     // SAFETY: columns c0..c1 of b and c are inside their buffers.
     unsafe {
         matrixmultiply::sgemm(

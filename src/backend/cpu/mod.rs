@@ -1,6 +1,7 @@
 //! The CPU back end: fused kernels compiled to native code by Cranelift,
 //! matrix products by [`sgemm`] (AVX-512) or `matrixmultiply`, outer loops
-//! split across a rayon pool.
+//! split across a [`team::Team`] of spinning threads (compilation runs on a
+//! rayon pool).
 //!
 //! Compiling a graph simplifies it ([`crate::opt`]), fuses it into a kernel
 //! program ([`crate::fuse`]), plans its temporaries into one arena
@@ -17,6 +18,7 @@ pub mod gemm;
 pub mod jit;
 pub mod libm;
 pub mod sgemm;
+pub mod team;
 
 use std::sync::{Arc, OnceLock};
 
@@ -28,12 +30,13 @@ use crate::runtime::exec::{Backend, Executable};
 pub struct Cpu {
     threads: usize,
     pool: OnceLock<Option<Arc<rayon::ThreadPool>>>,
+    team: OnceLock<Option<Arc<team::Team>>>,
 }
 
 impl Cpu {
     /// A back end using `threads` threads (at least one).
     pub fn new(threads: usize) -> Cpu {
-        Cpu { threads: threads.max(1), pool: OnceLock::new() }
+        Cpu { threads: threads.max(1), pool: OnceLock::new(), team: OnceLock::new() }
     }
 
     /// A back end using every available core.
@@ -62,10 +65,14 @@ impl Cpu {
             .clone()
     }
 
+    fn team(&self) -> Option<Arc<team::Team>> {
+        self.team.get_or_init(|| (self.threads >= 2).then(|| Arc::new(team::Team::new(self.threads)))).clone()
+    }
+
     /// Compiles a graph into the concrete executable type (for tools that
     /// want its statistics or fused program).
     pub fn compile_cpu(&self, graph: &Graph) -> Result<exec::CpuExecutable, Diagnostic> {
-        exec::CpuExecutable::new(graph, self.threads, self.pool())
+        exec::CpuExecutable::new(graph, self.threads, self.pool(), self.team())
     }
 }
 
