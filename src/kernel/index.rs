@@ -32,6 +32,16 @@ pub enum Atom {
     Mod(Box<IExpr>, i64),
 }
 
+impl Atom {
+    /// Every variable the atom mentions.
+    pub fn vars(&self) -> Vec<Var> {
+        match self {
+            Atom::Var(v) => vec![*v],
+            Atom::Div(e, _) | Atom::Mod(e, _) => e.vars(),
+        }
+    }
+}
+
 /// `Σ coefficient · atom + constant`, terms sorted by atom, no zero
 /// coefficients, no atom twice: two equal expressions are structurally equal.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]

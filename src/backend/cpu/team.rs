@@ -11,9 +11,11 @@
 //!
 //! A job is a function of the part index, `0..parts`; the calling thread
 //! takes parts too, and [`Team::run`] returns when every part has
-//! finished. Parts are claimed one at a time from a shared counter, so a
-//! thread slowed by another process leaves its share to the others; what
-//! a part computes does not depend on which thread runs it.
+//! finished. Thread `t` of `T` first claims parts `t`, `t + T`, ..., so
+//! consecutive kernels split the same way touch the same data from the
+//! same core, then any part still unclaimed: a thread slowed by another
+//! process leaves its share to the others. What a part computes does not
+//! depend on which thread runs it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -24,10 +26,12 @@ use std::time::{Duration, Instant};
 /// How long an idle worker spins before it sleeps.
 const SPIN: Duration = Duration::from_micros(300);
 
-/// Bits of the claim word for the part index and for the part count; the
-/// rest hold the job's number.
-const INDEX_BITS: u32 = 20;
-const MAX_PARTS: usize = (1 << INDEX_BITS) - 1;
+/// The claim word: the job's number (16 bits), its part count (6 bits)
+/// and one bit per part claimed (42 bits).
+const MASK_BITS: u32 = 42;
+const COUNT_BITS: u32 = 6;
+/// Parts a job is claimed in; a larger job runs several parts per claim.
+const MAX_PARTS: usize = MASK_BITS as usize;
 
 /// The job being run: its function, on the caller's stack.
 struct Job<'a> {
@@ -35,8 +39,8 @@ struct Job<'a> {
 }
 
 struct Shared {
-    /// `(job number << 40) | (parts << 20) | next part`: a part is claimed
-    /// by incrementing the word while it still names the same job.
+    /// `(job number << 48) | (parts << 42) | claimed parts`: a part is
+    /// claimed by setting its bit while the word still names the same job.
     claim: AtomicU64,
     /// The current job; read only by a thread that has claimed one of its
     /// parts, so the caller (waiting for that part) keeps it alive.
@@ -52,29 +56,36 @@ struct Shared {
     stop: AtomicBool,
 }
 
-fn unpack(c: u64) -> (u64, usize, usize) {
-    let mask = (1u64 << INDEX_BITS) - 1;
-    (c >> (2 * INDEX_BITS), ((c >> INDEX_BITS) & mask) as usize, (c & mask) as usize)
+fn unpack(c: u64) -> (u64, usize, u64) {
+    (
+        c >> (MASK_BITS + COUNT_BITS),
+        ((c >> MASK_BITS) & ((1 << COUNT_BITS) - 1)) as usize,
+        c & ((1 << MASK_BITS) - 1),
+    )
 }
 
 impl Shared {
-    /// Claims and runs parts of the current job until none is left;
-    /// returns whether it ran any.
-    fn work(&self) -> bool {
+    /// Claims and runs parts of the current job until none is left, its
+    /// own (`me` of `threads`) first; returns whether it ran any.
+    fn work(&self, me: usize, threads: usize) -> bool {
         let mut ran = false;
         loop {
             let c = self.claim.load(Ordering::Acquire);
-            let (_, parts, next) = unpack(c);
-            if next >= parts {
+            let (_, parts, taken) = unpack(c);
+            let free = |p: usize| taken & (1 << p) == 0;
+            let Some(p) =
+                (me..parts).step_by(threads).find(|&p| free(p)).or_else(|| (0..parts).find(|&p| free(p)))
+            else {
                 return ran;
-            }
-            if self.claim.compare_exchange_weak(c, c + 1, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            };
+            if self.claim.compare_exchange_weak(c, c | (1 << p), Ordering::AcqRel, Ordering::Relaxed).is_err()
+            {
                 continue;
             }
-            // SAFETY: part `next` of this job is claimed and not finished,
-            // so the caller is still waiting in `run` and the job is alive.
+            // SAFETY: part `p` of this job is claimed and not finished, so
+            // the caller is still waiting in `run` and the job is alive.
             let job = unsafe { &*self.job.load(Ordering::Acquire) };
-            if catch_unwind(AssertUnwindSafe(|| (job.f)(next))).is_err() {
+            if catch_unwind(AssertUnwindSafe(|| (job.f)(p))).is_err() {
                 self.panicked.store(true, Ordering::Relaxed);
             }
             self.done.fetch_add(1, Ordering::AcqRel);
@@ -83,15 +94,15 @@ impl Shared {
     }
 
     fn has_work(&self) -> bool {
-        let (_, parts, next) = unpack(self.claim.load(Ordering::SeqCst));
-        next < parts
+        let (_, parts, taken) = unpack(self.claim.load(Ordering::SeqCst));
+        taken.count_ones() < parts as u32
     }
 
-    fn worker(&self) {
+    fn worker(&self, me: usize, threads: usize) {
         let mut idle_since = Instant::now();
         let mut spins = 0u32;
         loop {
-            if self.work() {
+            if self.work(me, threads) {
                 idle_since = Instant::now();
                 spins = 0;
                 continue;
@@ -140,10 +151,14 @@ impl Team {
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
         });
-        let workers = (1..threads.max(1))
+        let threads = threads.max(1);
+        let workers = (1..threads)
             .filter_map(|i| {
                 let s = Arc::clone(&shared);
-                std::thread::Builder::new().name(format!("nnc-cpu-{i}")).spawn(move || s.worker()).ok()
+                std::thread::Builder::new()
+                    .name(format!("nnc-cpu-{i}"))
+                    .spawn(move || s.worker(i, threads))
+                    .ok()
             })
             .collect();
         Team { shared, workers, busy: AtomicBool::new(false) }
@@ -178,13 +193,13 @@ impl Team {
         s.job.store(ptr, Ordering::Release);
         s.done.store(0, Ordering::Release);
         let (number, _, _) = unpack(s.claim.load(Ordering::Relaxed));
-        let next = ((number + 1) & ((1 << (64 - 2 * INDEX_BITS)) - 1)) << (2 * INDEX_BITS);
-        s.claim.store(next | ((parts as u64) << INDEX_BITS), Ordering::SeqCst);
+        let number = (number + 1) & ((1 << (64 - MASK_BITS - COUNT_BITS)) - 1);
+        s.claim.store((number << (MASK_BITS + COUNT_BITS)) | ((parts as u64) << MASK_BITS), Ordering::SeqCst);
         if s.sleepers.load(Ordering::SeqCst) > 0 {
             let _guard = s.lock.lock().unwrap_or_else(|e| e.into_inner());
             s.wake.notify_all();
         }
-        s.work();
+        s.work(0, self.threads());
         while s.done.load(Ordering::Acquire) < parts {
             std::hint::spin_loop();
         }
@@ -215,7 +230,7 @@ mod tests {
     #[test]
     fn every_part_runs_once_across_many_jobs() {
         let team = Team::new(3);
-        for parts in [0, 1, 2, 3, 7, 64] {
+        for parts in [0, 1, 2, 3, 7, 42, 43, 100] {
             for round in 0..200 {
                 let hits: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
                 team.run(parts, &|i| {
