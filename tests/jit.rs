@@ -139,6 +139,24 @@ fn max_and_min_propagate_nan() {
 }
 
 #[test]
+fn max_and_min_against_constants_propagate_nan() {
+    // A constant operand takes a shorter path (one comparison, no NaN
+    // test); NaN must still win and ties keep the interpreter's choice.
+    for value in [0.0f32, -0.0, 0.5, -1.0] {
+        for op in [BinaryOp::Max, BinaryOp::Min] {
+            for constant_first in [false, true] {
+                let mut c = Case::new(30);
+                let data = vec![1.0, f32::NAN, -2.0, 0.0, f32::NAN, 3.0, -0.0, 7.0, 0.5, -1.0, f32::NAN, 2.0];
+                let a = c.input_data("a", &[12], data, DType::F32);
+                let k = constant(&mut c.g, value, &[12]);
+                let y = if constant_first { c.g.binary(op, k, a) } else { c.g.binary(op, a, k) };
+                check(c, y);
+            }
+        }
+    }
+}
+
+#[test]
 fn select_on_computed_conditions() {
     let mut c = Case::new(4);
     let cond = c.input("c", &[4, 6]);

@@ -883,13 +883,27 @@ impl<'a> Emitter<'a> {
                     self.arith(*op, x, y)
                 }
                 BinaryOp::Max | BinaryOp::Min => {
-                    let (x, y) = (self.val(*a), self.val(*b));
-                    let cc = if *op == BinaryOp::Max {
-                        FloatCC::GreaterThanOrEqual
+                    // `x >= y ? x : y` (`<=` for min), NaN if either is.
+                    let (ge, gt) = if *op == BinaryOp::Max {
+                        (FloatCC::GreaterThanOrEqual, FloatCC::GreaterThan)
                     } else {
-                        FloatCC::LessThanOrEqual
+                        (FloatCC::LessThanOrEqual, FloatCC::LessThan)
                     };
-                    let m = self.fcmp(cc, x, y);
+                    let number = |e: ExprId| matches!(self.k.expr(self.resolve(e)), Expr::Const(c) if !f32::from_bits(*c).is_nan());
+                    let (a_number, b_number) = (number(*a), number(*b));
+                    let (x, y) = (self.val(*a), self.val(*b));
+                    if a_number {
+                        // A NaN `y` fails the comparison and is chosen.
+                        let m = self.fcmp(ge, x, y);
+                        return self.select(m, x, y);
+                    }
+                    if b_number {
+                        // The same as `y > x ? y : x` (ties give `x`), which
+                        // chooses a NaN `x`.
+                        let m = self.fcmp(gt, y, x);
+                        return self.select(m, y, x);
+                    }
+                    let m = self.fcmp(ge, x, y);
                     let r = self.select(m, x, y);
                     let nan = self.fcmp(FloatCC::Unordered, x, x);
                     self.select(nan, x, r)
