@@ -472,6 +472,29 @@ fn producers_of_product_operands_run_block_by_block() {
 }
 
 #[test]
+fn product_results_read_only_by_their_epilogue_stay_in_blocks() {
+    // A col2im-like epilogue: each image's rows of the product, summed with
+    // the same rows shifted by one (a guarded read inside the image).
+    let mut c = Case::new(22);
+    let a = c.input("a", &[8192, 40]);
+    let b = c.input("b", &[40, 48]);
+    let y = c.g.matmul(a, b);
+    let y3 = c.g.reshape(y, Shape(vec![128, 64, 48]));
+    let p = c.g.pad(y3, vec![(0, 0), (1, 0), (0, 0)]);
+    let shifted = c.g.slice_axis(p, 1, 0, 64);
+    let z = c.g.binary(BinaryOp::Add, y3, shifted);
+    let k = constant(&mut c.g, 0.0, &[128, 64, 48]);
+    let z = c.g.binary(BinaryOp::Max, z, k);
+    let mut g = c.g.clone();
+    g.add_output("out", z);
+    let program = nnc::backend::cpu::Cpu::new(1).compile_cpu(&g).unwrap().program().clone();
+    let blocked =
+        program.kernels.iter().filter(|k| matches!(k, nnc::kernel::Kernel::Gemm(g) if g.c_blocks)).count();
+    assert_eq!(blocked, 1, "{}", nnc::kernel::dump::text(&g, &program, &nnc::kernel::memory::plan(&program)));
+    check(c, z);
+}
+
+#[test]
 fn kernels_that_differ_only_in_buffers_share_code_correctly() {
     // The same computation on three pairs of buffers (as the time steps of
     // an unrolled recurrence are), plus random draws on two streams.

@@ -120,6 +120,7 @@ fn build_group(
                 epilogue: None,
                 rows: *rows,
                 prologue: None,
+                c_blocks: false,
             };
             let epi = epilogue.as_ref().map(|full| {
                 build_loop(g, realized, bufs, full, &[], &group.members, Some((*mm, *rows as i64)), loaded)

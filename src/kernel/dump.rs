@@ -79,7 +79,12 @@ pub fn text(g: &Graph, p: &Program, mem: &MemoryPlan) -> String {
                     gm.b
                 );
                 if let Some(e) = &gm.epilogue {
-                    let _ = writeln!(out, "  epilogue, {} product rows per row:", gm.rows);
+                    let blocks = if gm.c_blocks {
+                        format!(", {} kept one block at a time", gm.c)
+                    } else {
+                        String::new()
+                    };
+                    let _ = writeln!(out, "  epilogue, {} product rows per row{blocks}:", gm.rows);
                     loop_body(&mut out, e, "    ");
                 }
             }

@@ -379,6 +379,11 @@ pub struct GemmKernel {
     pub rows: usize,
     /// The producer of an operand, run block by block (unbatched products only).
     pub prologue: Option<Box<Prologue>>,
+    /// The result exists one epilogue block at a time: only the epilogue
+    /// reads it, block `i` only rows `rows * i .. rows * (i + 1)`, so a back
+    /// end computes each block into scratch and never materialises `c`
+    /// (unbatched products only).
+    pub c_blocks: bool,
 }
 
 /// `out[i, ..] = table[idx[i], ..]` for rows of `row` elements.
@@ -459,7 +464,9 @@ impl Kernel {
         match self {
             Kernel::Loop(k) => loop_accesses(k, &mut out),
             Kernel::Gemm(g) => {
-                out.push((g.c, true));
+                if !g.c_blocks {
+                    out.push((g.c, true));
+                }
                 for v in [&g.a, &g.b] {
                     if g.prologue.as_ref().is_none_or(|p| p.buf != v.buf) {
                         out.push((v.buf, false));
@@ -472,7 +479,10 @@ impl Kernel {
                     out.extend(inner.into_iter().filter(|&(b, _)| b != p.buf));
                 }
                 if let Some(e) = &g.epilogue {
-                    loop_accesses(e, &mut out);
+                    let mut inner = Vec::new();
+                    loop_accesses(e, &mut inner);
+                    // Blocks of the result are read from scratch.
+                    out.extend(inner.into_iter().filter(|&(b, _)| !g.c_blocks || b != g.c));
                 }
             }
             Kernel::Gather(g) => out.extend([(g.table, false), (g.idx, false), (g.out, true)]),

@@ -1,6 +1,9 @@
 //! GEMM prologues: a loop kernel whose only result is the operand of one
 //! or more products is moved into those products and run one block at a
-//! time, right before the block is multiplied.
+//! time, right before the block is multiplied. And the mirror image: a
+//! product whose result only its epilogue reads is computed one block at a
+//! time into scratch, right before the epilogue reads that block
+//! ([`blocked_results`]).
 //!
 //! The im2col matrix of a convolution is the case this is for: 42 MB
 //! written once and streamed twice (forward product, weight gradient)
@@ -28,8 +31,87 @@ const MAX_UNIT: usize = 2 << 20;
 /// of a larger producer.
 const MIN_OPERAND: usize = 1 << 18;
 
-/// Moves every qualifying producer into its products.
+/// Moves every qualifying producer into its products, then keeps every
+/// qualifying product result in blocks ([`blocked_results`]).
 pub fn run(p: &mut Program) {
+    producers(p);
+    blocked_results(p);
+}
+
+/// Marks products whose result only their epilogue reads, block by block,
+/// as [`GemmKernel::c_blocks`](super::ir::GemmKernel::c_blocks): the input
+/// gradient of a convolution (its 42 MB `dcols` matrix, read by the col2im
+/// epilogue one image at a time) then stays in cache.
+///
+/// Conditions, for product `G` with result `c`:
+/// - `G` is unbatched, has an epilogue, and `c` is a temporary of at least
+///   [`MIN_OPERAND`] elements that is not an output or update value;
+/// - no other kernel reads `c`, and the epilogue does not write it;
+/// - epilogue point `i` loads only elements `unit * i .. unit * (i + 1)` of
+///   `c`, where `unit` is [`GemmKernel::rows`](super::ir::GemmKernel::rows)
+///   rows of `c`.
+fn blocked_results(p: &mut Program) {
+    for i in 0..p.kernels.len() {
+        let Kernel::Gemm(g) = &p.kernels[i] else { continue };
+        let Some(e) = g.epilogue.as_deref() else { continue };
+        let c = g.c;
+        let unit = (g.rows * g.n) as i64;
+        let buf = p.buffer(c);
+        let numel = buf.numel();
+        let others_read =
+            p.kernels.iter().enumerate().any(|(j, k)| j != i && k.accesses().iter().any(|&(b, _)| b == c));
+        let ok = g.batch.is_empty()
+            && !g.c_blocks
+            && buf.kind == BufKind::Temp
+            && numel >= MIN_OPERAND
+            && !p.outputs.iter().any(|&(_, b)| b == c)
+            && !p.updates.iter().any(|&(_, v)| v == c)
+            && !others_read
+            && !writes(e, &[c])
+            && e.outer.first().is_some_and(|&v0| e.extents[v0.0 as usize] * unit == numel as i64)
+            && block_local(e, c, unit);
+        if ok && let Kernel::Gemm(g) = &mut p.kernels[i] {
+            g.c_blocks = true;
+        }
+    }
+}
+
+/// True when every load of `c` in `e` at point `i` of its first variable
+/// is inside elements `unit * i .. unit * (i + 1)`.
+fn block_local(e: &LoopKernel, c: BufId, unit: i64) -> bool {
+    let v0 = e.outer[0];
+    let bounds: Vec<(i64, i64)> = e.extents.iter().map(|&x| (0, x - 1)).collect();
+    e.exprs.iter().all(|x| match x {
+        Expr::Load { buf, index, guard } if *buf == c => {
+            // A guarded load reads only where its guard holds: narrow each
+            // variable by the guard's conditions on it alone.
+            let mut bounds = bounds.clone();
+            for g in guard {
+                let vars = g.index.vars();
+                let ([v], true) = (vars.as_slice(), g.index.is_affine()) else { continue };
+                let a = g.index.coefficient(*v);
+                if a <= 0 {
+                    continue;
+                }
+                // a*v + k in [lo, hi)  <=>  v in [ceil((lo-k)/a), ceil((hi-k)/a))
+                let k = g.index.constant;
+                let ceil = |x: i64| x.div_euclid(a) + i64::from(x.rem_euclid(a) != 0);
+                let r = &mut bounds[v.0 as usize];
+                *r = (r.0.max(ceil(g.lo - k)), r.1.min(ceil(g.hi - k) - 1));
+            }
+            if bounds.iter().any(|&(lo, hi)| lo > hi) {
+                return true;
+            }
+            let rest = index.add(&super::index::IExpr::var(v0).scale(-unit));
+            let (lo, hi) = range_with(&rest, &bounds);
+            !rest.mentions_nonlinearly(v0) && rest.coefficient(v0) == 0 && lo >= 0 && hi < unit
+        }
+        _ => true,
+    })
+}
+
+/// Moves every qualifying producer into its products.
+fn producers(p: &mut Program) {
     let mut i = 0;
     while i < p.kernels.len() {
         match plan(p, i) {

@@ -189,7 +189,9 @@ impl CpuExecutable {
             .kernels
             .iter()
             .filter_map(|k| match k {
-                Kernel::Gemm(g) => g.prologue.as_ref().map(|p| p.unit),
+                Kernel::Gemm(g) => {
+                    Some(g.prologue.as_ref().map_or(0, |p| p.unit).max(gemm::result_block_len(g)))
+                }
                 _ => None,
             })
             .max()
@@ -449,10 +451,34 @@ impl Runner {
         let units = extent / rows;
         let parallel = self.parallel && gemm::flops(g) > PARALLEL_FLOPS;
         let parts = if parallel { self.threads.min(units) } else { 1 };
-        // Epilogue units per product call: enough rows for an efficient
-        // product, few enough that its block is still in cache for the
-        // epilogue.
-        let block = if g.batch.is_empty() { 256usize.div_ceil(rows) } else { 1 };
+        let block = gemm::epilogue_units(g);
+        if g.c_blocks {
+            if packs {
+                // SAFETY: the packing scratch holds pack_len(g) elements.
+                unsafe { gemm::pack_columns(g, p.b, self.packed.0, 0, g.n) };
+            }
+            // Part i computes each block of its rows into scratch slot i,
+            // where the epilogue reads it.
+            let unit = rows * g.n;
+            let pr = &p;
+            let task = |slot: usize, u0: usize, u1: usize| {
+                let mut u = u0;
+                while u < u1 {
+                    let v = (u + block).min(u1);
+                    let base = Ptr(self.scratch[slot].0.wrapping_sub(u * unit));
+                    let q = GemmPtrs { c: base.0, ..*pr };
+                    // SAFETY: rows u * rows .. v * rows land in the slot.
+                    unsafe { gemm::run_slice(g, q, u * rows, v * rows) };
+                    if let Some(e) = epi {
+                        self.run_loop(e, ptrs, keys, zero, u as i64, v as i64, false, Some((g.c, base)));
+                    }
+                    u = v;
+                }
+            };
+            let bounds = split(0, units as i64, parts as i64, 1);
+            self.fork(bounds.len() - 1, &|i| task(i, bounds[i] as usize, bounds[i + 1] as usize));
+            return;
+        }
         let task = |u0: usize, u1: usize| {
             let mut u = u0;
             while u < u1 {

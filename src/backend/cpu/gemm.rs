@@ -199,6 +199,18 @@ pub unsafe fn run_columns(g: &GemmKernel, p: GemmPtrs, c0: usize, c1: usize) {
     }
 }
 
+/// Epilogue units per product call: enough rows for an efficient product,
+/// few enough that its block is still in cache for the epilogue.
+pub fn epilogue_units(g: &GemmKernel) -> usize {
+    if g.batch.is_empty() { 256usize.div_ceil(g.rows.max(1)) } else { 1 }
+}
+
+/// Elements of scratch one task needs for a product's result kept in
+/// blocks ([`GemmKernel::c_blocks`]).
+pub fn result_block_len(g: &GemmKernel) -> usize {
+    if g.c_blocks { epilogue_units(g) * g.rows.max(1) * g.n } else { 0 }
+}
+
 /// Multiply-adds of the whole product.
 pub fn flops(g: &GemmKernel) -> f64 {
     2.0 * g.batch.iter().product::<usize>() as f64 * g.m as f64 * g.n as f64 * g.k as f64
