@@ -326,6 +326,9 @@ struct Frame {
     entry: cranelift_codegen::ir::Inst,
     /// Index parts computed before the loop, by expression.
     hoisted: HashMap<IExpr, Value>,
+    /// Indices computed in the loop's body (not inside a nested loop),
+    /// by expression and lane.
+    indices: HashMap<(IExpr, i64), Value>,
 }
 
 struct Emitter<'a> {
@@ -584,7 +587,7 @@ impl<'a> Emitter<'a> {
         let body = self.b.create_block();
         let exit = self.b.create_block();
         let entry = self.b.ins().jump(header, &[]);
-        self.frames.push(Frame { var: v, entry, hoisted: HashMap::new() });
+        self.frames.push(Frame { var: v, entry, hoisted: HashMap::new(), indices: HashMap::new() });
         self.b.switch_to_block(header);
         let i = self.b.use_var(var);
         let next = self.b.ins().iadd_imm_s(i, step);
@@ -1151,6 +1154,19 @@ impl<'a> Emitter<'a> {
 
     /// The value of an index at `lane` of the current vector (an `i64`).
     fn index(&mut self, ix: &IExpr, lane: i64) -> Value {
+        // The same index in the same loop body (loads and stores of
+        // several buffers at one element) is computed once.
+        if let Some(&v) = self.frames.last().and_then(|f| f.indices.get(&(ix.clone(), lane))) {
+            return v;
+        }
+        let v = self.compute_index(ix, lane);
+        if let Some(f) = self.frames.last_mut() {
+            f.indices.insert((ix.clone(), lane), v);
+        }
+        v
+    }
+
+    fn compute_index(&mut self, ix: &IExpr, lane: i64) -> Value {
         let (base, terms) = self.hoisted_base(ix);
         let mut acc = match base {
             Some(b) => b,
