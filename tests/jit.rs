@@ -495,6 +495,35 @@ fn product_results_read_only_by_their_epilogue_stay_in_blocks() {
 }
 
 #[test]
+fn a_product_with_a_prologue_and_a_result_only_its_epilogue_reads() {
+    // Both block-by-block rewrites apply to one product: its left operand
+    // is produced block by block and its result is read only by its
+    // epilogue. (The result is then materialised: blocks of both kinds in
+    // one product are not supported.)
+    let mut c = Case::new(23);
+    let x = c.input("x", &[128, 16, 64]);
+    let p = c.g.pad(x, vec![(0, 0), (0, 0), (1, 1)]);
+    let w0 = c.g.slice_axis(p, 2, 0, 64);
+    let w2 = c.g.slice_axis(p, 2, 2, 66);
+    let cat = c.g.concat(&[w0, w2], 1);
+    let t = c.g.permute(cat, &[0, 2, 1]);
+    let rows = c.g.reshape(t, Shape(vec![8192, 32]));
+    let w = c.input("w", &[32, 32]);
+    let y = c.g.matmul(rows, w);
+    let k = constant(&mut c.g, 0.0, &[8192, 32]);
+    let z = c.g.binary(BinaryOp::Max, y, k);
+    let mut g = c.g.clone();
+    g.add_output("out", z);
+    let program = nnc::backend::cpu::Cpu::new(1).compile_cpu(&g).unwrap().program().clone();
+    let dump = nnc::kernel::dump::text(&g, &program, &nnc::kernel::memory::plan(&program));
+    assert!(
+        program.kernels.iter().any(|k| matches!(k, nnc::kernel::Kernel::Gemm(g) if g.prologue.is_some())),
+        "{dump}"
+    );
+    check(c, z);
+}
+
+#[test]
 fn kernels_that_differ_only_in_buffers_share_code_correctly() {
     // The same computation on three pairs of buffers (as the time steps of
     // an unrolled recurrence are), plus random draws on two streams.

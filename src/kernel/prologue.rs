@@ -44,7 +44,8 @@ pub fn run(p: &mut Program) {
 /// epilogue one image at a time) then stays in cache.
 ///
 /// Conditions, for product `G` with result `c`:
-/// - `G` is unbatched, has an epilogue, and `c` is a temporary of at least
+/// - `G` is unbatched, has an epilogue and no prologue, and `c` is a
+///   temporary of at least
 ///   [`MIN_OPERAND`] elements that is not an output or update value;
 /// - no other kernel reads `c`, and the epilogue does not write it;
 /// - epilogue point `i` loads only elements `unit * i .. unit * (i + 1)` of
@@ -61,6 +62,7 @@ fn blocked_results(p: &mut Program) {
         let others_read =
             p.kernels.iter().enumerate().any(|(j, k)| j != i && k.accesses().iter().any(|&(b, _)| b == c));
         let ok = g.batch.is_empty()
+            && g.prologue.is_none()
             && !g.c_blocks
             && buf.kind == BufKind::Temp
             && numel >= MIN_OPERAND

@@ -39,6 +39,12 @@ pub fn verify(p: &Program) -> Result<(), String> {
         match k {
             Kernel::Loop(l) => check_loop(p, l).or_else(&err)?,
             Kernel::Gemm(g) => {
+                if g.c_blocks && (g.epilogue.is_none() || g.prologue.is_some() || !g.batch.is_empty()) {
+                    return err(
+                        "a result kept in blocks needs an unbatched product with an epilogue and no prologue"
+                            .into(),
+                    );
+                }
                 if let Some(e) = &g.epilogue {
                     check_loop(p, e).or_else(|m| err(format!("epilogue: {m}")))?;
                 }
