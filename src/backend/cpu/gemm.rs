@@ -31,28 +31,33 @@ fn b_strides(g: &GemmKernel) -> (isize, isize) {
     (g.b.strides[nb] as isize, g.b.strides[nb + 1] as isize)
 }
 
-/// Elements of packing scratch [`prepare`] needs for this product.
-pub fn pack_len(g: &GemmKernel) -> usize {
-    if g.batch.is_empty() && b_strides(g).1 != 1 { sgemm::packed_len(g.k, g.n) } else { 0 }
+/// Whether [`sgemm`] reads the right operand packed: when its rows are not
+/// contiguous, and when the product is large, since rows thousands of
+/// bytes apart (a weight's) compete for the same cache sets while every
+/// tile of rows goes past them. Only unbatched products pack.
+fn packs(g: &GemmKernel) -> bool {
+    g.batch.is_empty() && (b_strides(g).1 != 1 || (g.m >= 128 && g.n >= 256 && g.k >= 128))
 }
 
-/// How [`sgemm`] reads the right operand at `b`: in place when its rows
-/// are contiguous; from `buf` (which holds [`pack_len`] elements) when they
-/// are not and the product is unbatched, once [`pack_columns`] has packed
-/// it there; `None` (the product goes to `matrixmultiply`) otherwise, or
-/// when the CPU lacks AVX-512.
+/// Elements of packing scratch [`prepare`] needs for this product.
+pub fn pack_len(g: &GemmKernel) -> usize {
+    if packs(g) { sgemm::packed_len(g.k, g.n) } else { 0 }
+}
+
+/// How [`sgemm`] reads the right operand at `b`: from `buf` (which holds
+/// [`pack_len`] elements) when it [`packs`], once [`pack_columns`] has
+/// packed it there; else in place when its rows are contiguous; `None`
+/// (the product goes to `matrixmultiply`) otherwise, or when the CPU lacks
+/// AVX-512.
 pub fn prepare(g: &GemmKernel, b: *const f32, buf: *mut f32) -> Option<Right> {
     if !sgemm::available() {
         return None;
     }
     let (rsb, csb) = b_strides(g);
-    if csb == 1 {
-        return Some(Right::direct(b, rsb));
+    if packs(g) && !buf.is_null() {
+        return Some(Right::packed(buf, g.k));
     }
-    if !g.batch.is_empty() || buf.is_null() {
-        return None;
-    }
-    Some(Right::packed(buf, g.k))
+    (csb == 1).then(|| Right::direct(b, rsb))
 }
 
 /// Packs columns `c0..c1` (`c0` a multiple of [`sgemm::NR`]) of the right
