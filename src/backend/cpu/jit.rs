@@ -237,6 +237,10 @@ impl Jit {
                 .collect();
             let mut em =
                 Emitter::new(b, k, plan, self.fma, libm, ptrs, zero, keys, abi, params[2], params[3]);
+            // Values no loop changes (a step counter, a learning rate,
+            // constants) once, before every loop.
+            let needed = em.needed(em.all_roots());
+            em.emit_level(0, &needed);
             em.emit_outer(0);
             em.b.ins().return_(&[]);
             em.b.finalize(self.module.target_config());
