@@ -241,6 +241,7 @@ impl Jit {
             // constants) once, before every loop.
             let needed = em.needed(em.all_roots());
             em.emit_level(0, &needed);
+            em.hoist_vectors(&needed);
             em.emit_outer(0);
             em.b.ins().return_(&[]);
             em.b.finalize(self.module.target_config());
@@ -338,6 +339,10 @@ struct Frame {
 struct Emitter<'a> {
     b: FunctionBuilder<'a>,
     frames: Vec<Frame>,
+    /// Vectors of values computed before every loop, by scalar.
+    splats: HashMap<Value, Value>,
+    /// Vector masks of conditions computed before every loop.
+    masks: HashMap<ExprId, Value>,
     k: &'a LoopKernel,
     order: Vec<Var>,
     fma: bool,
@@ -394,6 +399,8 @@ impl<'a> Emitter<'a> {
         Emitter {
             b,
             frames: Vec::new(),
+            splats: HashMap::new(),
+            masks: HashMap::new(),
             k,
             order: plan.order.clone(),
             fma,
@@ -925,7 +932,11 @@ impl<'a> Emitter<'a> {
                 }
             },
             Expr::Select(c, a, b) => {
-                let m = self.mask(*c);
+                let hoisted = self.masks.get(&self.resolve(*c)).copied().filter(|_| self.lanes == W);
+                let m = match hoisted {
+                    Some(v) => Mask::V(v),
+                    None => self.mask(*c),
+                };
                 let (x, y) = (self.val(*a), self.val(*b));
                 self.select(m, x, y)
             }
@@ -949,7 +960,38 @@ impl<'a> Emitter<'a> {
     fn vector(&mut self, v: Val) -> Value {
         match v {
             Val::V(x) => x,
-            Val::S(x) => self.b.ins().splat(types::F32X4, x),
+            Val::S(x) => match self.splats.get(&x) {
+                Some(&v) => v,
+                None => self.b.ins().splat(types::F32X4, x),
+            },
+        }
+    }
+
+    /// Before every loop of a vectorised kernel: the vector of each value
+    /// already computed there, and the vector mask of each such condition
+    /// a select reads, so loop bodies do not rebuild them per iteration.
+    fn hoist_vectors(&mut self, needed: &[ExprId]) {
+        if self.vec_var.is_none() {
+            return;
+        }
+        for &e in needed {
+            if let Some(Val::S(x)) = self.vals[e.0 as usize]
+                && !self.splats.contains_key(&x)
+            {
+                let v = self.b.ins().splat(types::F32X4, x);
+                self.splats.insert(x, v);
+            }
+        }
+        let k = self.k;
+        for e in &k.exprs {
+            if let Expr::Select(c, _, _) = e {
+                let c = self.resolve(*c);
+                if needed.contains(&c) && self.depth(c) == 0 && !self.masks.contains_key(&c) {
+                    let m = self.mask(c);
+                    let v = self.mask_vector(m);
+                    self.masks.insert(c, v);
+                }
+            }
         }
     }
 
