@@ -302,3 +302,32 @@ fn cosine_without_t_max_decays_over_the_run() {
         assert!((got - want).abs() < 1e-9, "learning rates {lrs:?}, expected {want:?}");
     }
 }
+
+/// `nnc run FILE --epochs 1 --limit N --no-save` as a separate process,
+/// with `NNC_GEMM` set as given: the exit code and the last train loss.
+fn run_with_gemm(file: &str, limit: &str, gemm: Option<&str>) -> (i32, f64) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nnc"));
+    cmd.args(["run", file, "--epochs", "1", "--limit", limit, "--no-save"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    match gemm {
+        Some(g) => cmd.env("NNC_GEMM", g),
+        None => cmd.env_remove("NNC_GEMM"),
+    };
+    let out = cmd.output().expect("nnc runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), train_loss(&text))
+}
+
+#[test]
+fn the_portable_gemm_trains_like_the_avx512_kernel() {
+    // Products through matrixmultiply (the path of CPUs without AVX-512)
+    // and through nnc's own kernel sum in different orders: the losses
+    // agree to rounding. The CNN covers prologues, blocked results and
+    // packed operands on both paths.
+    for file in ["examples/mnist_cnn.nn", "examples/mnist_mlp.nn"] {
+        let (code, native) = run_with_gemm(file, "512", None);
+        let (code_mm, portable) = run_with_gemm(file, "512", Some("matrixmultiply"));
+        assert_eq!((code, code_mm), (0, 0), "{file}");
+        assert!((native - portable).abs() <= 1e-3 * native.abs(), "{file}: {native} vs {portable}");
+    }
+}
