@@ -21,12 +21,13 @@ use crate::runtime::interp::{Env, EvalError, FeedKind};
 use crate::runtime::rng;
 
 /// Work (points times expressions) below which a loop kernel runs on the
-/// calling thread: splitting costs a few microseconds.
+/// calling thread: splitting costs about a microsecond, and moves data
+/// between cores.
 const PARALLEL_WORK: f64 = 60_000.0;
-/// Ranges per thread a split loop kernel is cut into: rayon's work
-/// stealing then rebalances when a thread is slowed (another process, a
-/// page fault), and the results do not depend on the cut. Products are cut
-/// once per thread, since every slice repacks an operand.
+/// Ranges per thread a split loop kernel is cut into: a thread slowed by
+/// another process or a page fault then leaves parts to the others (the
+/// team's threads take any part left), and the results do not depend on the
+/// cut. Products are cut once per thread.
 const CHUNKS_PER_THREAD: i64 = 4;
 /// Multiply-adds below which a product runs on the calling thread.
 const PARALLEL_FLOPS: f64 = 400_000.0;
@@ -59,8 +60,8 @@ struct Tables {
     keys: *const u64,
 }
 
-// SAFETY: the tables live on the calling thread's stack until every task of
-// the kernel has finished (rayon scopes join before returning).
+// SAFETY: the tables live on the calling thread's stack until every part of
+// the kernel has finished (`Team::run` returns only then).
 unsafe impl Send for Tables {}
 unsafe impl Sync for Tables {}
 
