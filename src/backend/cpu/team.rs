@@ -176,11 +176,11 @@ impl Team {
     /// # Panics
     /// When a part panicked, after every part has finished.
     pub fn run(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
-        if parts <= 1
-            || self.workers.is_empty()
-            || parts > MAX_PARTS
-            || self.busy.swap(true, Ordering::Acquire)
-        {
+        if parts > MAX_PARTS {
+            // Claim q runs parts q, q + MAX_PARTS, ...
+            return self.run(MAX_PARTS, &|q| (q..parts).step_by(MAX_PARTS).for_each(f));
+        }
+        if parts <= 1 || self.workers.is_empty() || self.busy.swap(true, Ordering::Acquire) {
             (0..parts).for_each(f);
             return;
         }
