@@ -472,6 +472,29 @@ fn producers_of_product_operands_run_block_by_block() {
 }
 
 #[test]
+fn large_products_in_every_operand_layout() {
+    // Large enough that a right operand with contiguous rows is packed, and
+    // that two threads split the product by columns; with the transposed
+    // right operand (a linear layer's weight), a broadcast left one, and
+    // an epilogue.
+    let mut c = Case::new(24);
+    let a = c.input("a", &[130, 140]);
+    let b = c.input("b", &[140, 270]);
+    let bt = c.input("bt", &[270, 140]);
+    let y = c.g.matmul(a, b);
+    let btt = c.g.transpose_last(bt);
+    let z = c.g.matmul(a, btt);
+    let s = c.g.binary(BinaryOp::Add, y, z);
+    let k = constant(&mut c.g, 0.0, &[130, 270]);
+    let s = c.g.binary(BinaryOp::Max, s, k);
+    let row = c.input("row", &[1, 140]);
+    let rows = c.g.broadcast_to(row, &Shape(vec![130, 140]));
+    let w = c.g.matmul(rows, b);
+    let out = c.g.binary(BinaryOp::Add, s, w);
+    check(c, out);
+}
+
+#[test]
 fn product_results_read_only_by_their_epilogue_stay_in_blocks() {
     // A col2im-like epilogue: each image's rows of the product, summed with
     // the same rows shifted by one (a guarded read inside the image).
