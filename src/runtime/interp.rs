@@ -307,11 +307,11 @@ fn eval_node(g: &Graph, id: NodeId, xs: &[&Tensor], env: &Env) -> Result<Tensor,
 pub(crate) fn unary(op: UnaryOp, x: f32) -> f32 {
     match op {
         UnaryOp::Neg => -x,
-        UnaryOp::Exp => x.exp(),
+        UnaryOp::Exp => super::mathf::exp(x),
         UnaryOp::Log => x.ln(),
         UnaryOp::Sqrt => x.sqrt(),
         UnaryOp::Recip => 1.0 / x,
-        UnaryOp::Tanh => x.tanh(),
+        UnaryOp::Tanh => super::mathf::tanh(x),
         UnaryOp::Sin => x.sin(),
         UnaryOp::Cos => x.cos(),
     }

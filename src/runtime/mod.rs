@@ -4,6 +4,7 @@
 pub mod tensor;
 pub mod rng;
 pub mod interp;
+pub mod mathf;
 pub mod exec;
 pub mod data;
 pub mod examples;
