@@ -95,6 +95,23 @@ pub struct Cond {
     pub hi: i64,
 }
 
+impl Cond {
+    /// For a condition on one variable with a positive coefficient
+    /// (`a*v + k` in `[lo, hi)`), that variable and the range `[from, to)`
+    /// of its values that pass.
+    pub fn var_range(&self) -> Option<(Var, i64, i64)> {
+        let vars = self.index.vars();
+        let ([v], true) = (vars.as_slice(), self.index.is_affine()) else { return None };
+        let a = self.index.coefficient(*v);
+        if a <= 0 {
+            return None;
+        }
+        let k = self.index.constant;
+        let ceil = |x: i64| x.div_euclid(a) + i64::from(x.rem_euclid(a) != 0);
+        Some((*v, ceil(self.lo - k), ceil(self.hi - k)))
+    }
+}
+
 impl fmt::Display for Cond {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} <= {} < {}", self.lo, self.index, self.hi)

@@ -21,7 +21,7 @@
 //!   (an in-place update must not be seen by later blocks).
 
 use super::index::range_with;
-use super::ir::{BufId, BufKind, Expr, Kernel, LoopKernel, Operand, Program, Prologue};
+use super::ir::{BufId, BufKind, Cond, Expr, Kernel, LoopKernel, Operand, Program, Prologue};
 
 /// The largest block moved into scratch, in elements (8 MB).
 const MAX_UNIT: usize = 2 << 20;
@@ -88,18 +88,9 @@ fn block_local(e: &LoopKernel, c: BufId, unit: i64) -> bool {
             // A guarded load reads only where its guard holds: narrow each
             // variable by the guard's conditions on it alone.
             let mut bounds = bounds.clone();
-            for g in guard {
-                let vars = g.index.vars();
-                let ([v], true) = (vars.as_slice(), g.index.is_affine()) else { continue };
-                let a = g.index.coefficient(*v);
-                if a <= 0 {
-                    continue;
-                }
-                // a*v + k in [lo, hi)  <=>  v in [ceil((lo-k)/a), ceil((hi-k)/a))
-                let k = g.index.constant;
-                let ceil = |x: i64| x.div_euclid(a) + i64::from(x.rem_euclid(a) != 0);
+            for (v, from, to) in guard.iter().filter_map(Cond::var_range) {
                 let r = &mut bounds[v.0 as usize];
-                *r = (r.0.max(ceil(g.lo - k)), r.1.min(ceil(g.hi - k) - 1));
+                *r = (r.0.max(from), r.1.min(to - 1));
             }
             if bounds.iter().any(|&(lo, hi)| lo > hi) {
                 return true;

@@ -1655,17 +1655,8 @@ fn segments(k: &LoopKernel) -> Vec<Vec<(i64, i64)>> {
     let n = k.extents.len();
     let mut cuts: Vec<Vec<i64>> = vec![Vec::new(); n];
     let mut add = |c: &Cond| {
-        let vars = c.index.vars();
-        let [v] = vars.as_slice() else { return };
-        let a = c.index.coefficient(*v);
-        if a <= 0 || !c.index.is_affine() {
-            return;
-        }
-        let k0 = c.index.constant;
-        // a*v + k0 in [lo, hi)  <=>  v in [ceil((lo-k0)/a), ceil((hi-k0)/a))
-        for bound in [c.lo, c.hi] {
-            let x = (bound - k0).div_euclid(a) + i64::from((bound - k0).rem_euclid(a) != 0);
-            cuts[v.0 as usize].push(x);
+        if let Some((v, from, to)) = c.var_range() {
+            cuts[v.0 as usize].extend([from, to]);
         }
     };
     for e in &k.exprs {
