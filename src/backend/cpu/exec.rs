@@ -310,6 +310,16 @@ impl CpuExecutable {
 }
 
 impl Runner {
+    /// Packs a product's whole right operand (at `b`) into the packing
+    /// scratch when `right` reads it packed.
+    fn pack_right(&self, g: &crate::kernel::ir::GemmKernel, b: *const f32, right: Option<sgemm::Right>) {
+        if right.is_some_and(sgemm::Right::is_packed) {
+            // SAFETY: `prepare` chose packing, so the scratch holds
+            // pack_len(g) elements and `b` addresses the operand.
+            unsafe { gemm::pack_columns(g, b, self.packed.0, 0, g.n) };
+        }
+    }
+
     /// Runs `f(0..parts)` across the team.
     fn fork(&self, parts: usize, f: &(dyn Fn(usize) + Sync)) {
         match &self.team {
@@ -446,56 +456,17 @@ impl Runner {
                 right: gemm::prepare(g, b, self.packed.0),
             }
         };
-        let packs = p.right.is_some() && gemm::pack_len(g) > 0;
+        let packs = p.right.is_some_and(sgemm::Right::is_packed);
         let extent = gemm::split_extent(g);
         let rows = g.rows.max(1);
         let units = extent / rows;
         let parallel = self.parallel && gemm::flops(g) > PARALLEL_FLOPS;
-        let parts = if parallel { self.threads.min(units) } else { 1 };
-        let block = gemm::epilogue_units(g);
-        if g.c_blocks {
-            if packs {
-                // SAFETY: the packing scratch holds pack_len(g) elements.
-                unsafe { gemm::pack_columns(g, p.b, self.packed.0, 0, g.n) };
-            }
-            // Part i computes each block of its rows into scratch slot i,
-            // where the epilogue reads it.
-            let unit = rows * g.n;
-            let pr = &p;
-            let task = |slot: usize, u0: usize, u1: usize| {
-                let mut u = u0;
-                while u < u1 {
-                    let v = (u + block).min(u1);
-                    let base = Ptr(self.scratch[slot].0.wrapping_sub(u * unit));
-                    let q = GemmPtrs { c: base.0, ..*pr };
-                    // SAFETY: rows u * rows .. v * rows land in the slot.
-                    unsafe { gemm::run_slice(g, q, u * rows, v * rows) };
-                    if let Some(e) = epi {
-                        self.run_loop(e, ptrs, keys, zero, u as i64, v as i64, false, Some((g.c, base)));
-                    }
-                    u = v;
-                }
-            };
-            let bounds = split(0, units as i64, parts as i64, 1);
-            self.fork(bounds.len() - 1, &|i| task(i, bounds[i] as usize, bounds[i + 1] as usize));
-            return;
-        }
-        let task = |u0: usize, u1: usize| {
-            let mut u = u0;
-            while u < u1 {
-                let v = (u + block).min(u1);
-                // SAFETY: the slices are inside the result and the operands.
-                unsafe { gemm::run_slice(g, p, u * rows, v * rows) };
-                if let Some(e) = epi {
-                    self.run_loop(e, ptrs, keys, zero, u as i64, v as i64, false, None);
-                }
-                u = v;
-            }
-        };
-        // A packed right operand is split by columns, each task packing and
+        // A packed right operand is split by columns, each part packing and
         // multiplying its own panels; so is a right operand larger than
-        // the left one, which every task would otherwise read whole.
+        // the left one, which every part would otherwise read whole. The
+        // epilogue then runs after all parts.
         let by_columns = parallel
+            && !g.c_blocks
             && if p.right.is_some() {
                 packs && g.n >= 2 * sgemm::NR
             } else {
@@ -505,7 +476,7 @@ impl Runner {
             let bounds = gemm::column_bounds(g, self.threads, p.right.is_some());
             let columns = |c0: usize, c1: usize| {
                 // SAFETY: the columns are inside the result and the
-                // operands; tasks pack disjoint panels.
+                // operands; parts pack disjoint panels.
                 unsafe {
                     if packs {
                         gemm::pack_columns(g, p.b, self.packed.0, c0, c1);
@@ -519,16 +490,32 @@ impl Runner {
             }
             return;
         }
-        if packs {
-            // SAFETY: the packing scratch holds pack_len(g) elements.
-            unsafe { gemm::pack_columns(g, p.b, self.packed.0, 0, g.n) };
-        }
-        if parts <= 1 {
-            task(0, units);
-            return;
-        }
-        let bounds = split(0, units as i64, parts as i64, 1);
-        self.fork(bounds.len() - 1, &|i| task(bounds[i] as usize, bounds[i + 1] as usize));
+        self.pack_right(g, p.b, p.right);
+        // Part `slot` computes blocks of its rows, each followed by the
+        // epilogue on that block while it is in cache. A result kept in
+        // blocks is computed into the part's scratch slot (there are as
+        // many slots as threads, and parts), where the epilogue reads it.
+        let block = gemm::epilogue_units(g);
+        let unit = rows * g.n;
+        let pr = &p;
+        let task = |slot: usize, u0: usize, u1: usize| {
+            let mut u = u0;
+            while u < u1 {
+                let v = (u + block).min(u1);
+                let over = g.c_blocks.then(|| (g.c, Ptr(self.scratch[slot].0.wrapping_sub(u * unit))));
+                let q = GemmPtrs { c: over.map_or(pr.c, |(_, base)| base.0), ..*pr };
+                // SAFETY: the slices are inside the result (or the slot) and
+                // the operands.
+                unsafe { gemm::run_slice(g, q, u * rows, v * rows) };
+                if let Some(e) = epi {
+                    self.run_loop(e, ptrs, keys, zero, u as i64, v as i64, false, over);
+                }
+                u = v;
+            }
+        };
+        let parts = if parallel { self.threads.min(units) } else { 1 };
+        let bounds = split(0, units as i64, parts.max(1) as i64, 1);
+        self.fork(bounds.len() - 1, &|i| task(i, bounds[i] as usize, bounds[i + 1] as usize));
     }
 }
 
@@ -558,10 +545,7 @@ impl Runner {
         let right = match pro.operand {
             crate::kernel::ir::Operand::A => {
                 let right = gemm::prepare(g, b, self.packed.0);
-                if right.is_some() && gemm::pack_len(g) > 0 {
-                    // SAFETY: the packing scratch holds pack_len(g) elements.
-                    unsafe { gemm::pack_columns(g, b, self.packed.0, 0, g.n) };
-                }
+                self.pack_right(g, b, right);
                 right
             }
             // Each block is read where the prologue wrote it.

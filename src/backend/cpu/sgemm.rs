@@ -63,6 +63,7 @@ pub struct Right {
     ptr: *const f32,
     row: isize,
     panel: isize,
+    packed: bool,
 }
 
 // SAFETY: a `Right` addresses an operand that outlives the product, and
@@ -74,19 +75,25 @@ impl Right {
     /// `B` read in place: its columns are contiguous (`csb == 1`) and rows
     /// `rsb` elements apart.
     pub fn direct(b: *const f32, rsb: isize) -> Right {
-        Right { ptr: b, row: rsb, panel: NR as isize }
+        Right { ptr: b, row: rsb, panel: NR as isize, packed: false }
     }
 
     /// `B` packed by [`pack`] for a contracted dimension of `k`.
     pub fn packed(buf: *const f32, k: usize) -> Right {
-        Right { ptr: buf, row: NR as isize, panel: (k * NR) as isize }
+        Right { ptr: buf, row: NR as isize, panel: (k * NR) as isize, packed: true }
+    }
+
+    /// Whether the operand is read from a packed copy (which must be made
+    /// before the product runs).
+    pub fn is_packed(self) -> bool {
+        self.packed
     }
 
     /// The operand from column `c0` on (a multiple of [`NR`] when packed)
     /// and contracted row `k0` on.
     pub fn at(self, k0: usize, c0: usize) -> Right {
-        debug_assert!(self.panel == NR as isize || c0.is_multiple_of(NR));
-        let col = if self.panel == NR as isize { c0 as isize } else { (c0 / NR) as isize * self.panel };
+        debug_assert!(!self.packed || c0.is_multiple_of(NR));
+        let col = if self.packed { (c0 / NR) as isize * self.panel } else { c0 as isize };
         Right { ptr: self.ptr.wrapping_offset(k0 as isize * self.row + col), ..self }
     }
 }
