@@ -183,47 +183,23 @@ impl CpuExecutable {
             .collect();
         let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1000.0;
         let phases = [ms(t0, t1), ms(t1, t2), ms(t2, std::time::Instant::now())];
-        let arena = vec![0.0f32; mem.arena + memory::ALIGN];
+        let arena = aligned(mem.arena);
         let n_kernels = program.kernels.len();
         let mut zero = Box::new([0.0f32; 16]);
-        let unit = program
-            .kernels
-            .iter()
-            .filter_map(|k| match k {
-                Kernel::Gemm(g) => {
-                    Some(g.prologue.as_ref().map_or(0, |p| p.unit).max(gemm::result_block_len(g)))
-                }
-                _ => None,
-            })
-            .max()
+        let largest = |size: &dyn Fn(&crate::kernel::ir::GemmKernel) -> usize| {
+            program
+                .kernels
+                .iter()
+                .filter_map(|k| if let Kernel::Gemm(g) = k { Some(size(g)) } else { None })
+                .max()
+        };
+        let unit = largest(&|g| g.prologue.as_ref().map_or(0, |p| p.unit).max(gemm::result_block_len(g)))
             .unwrap_or(0);
         let mut scratch_mem: Vec<Vec<f32>> =
-            (0..if unit > 0 { threads } else { 0 }).map(|_| vec![0.0f32; unit + memory::ALIGN]).collect();
-        let scratch = scratch_mem
-            .iter_mut()
-            .map(|v| {
-                let skew = (v.as_ptr() as usize / 4).wrapping_neg() % memory::ALIGN;
-                // SAFETY: the vector has ALIGN spare elements.
-                Ptr(unsafe { v.as_mut_ptr().add(skew) })
-            })
-            .collect();
-        let pack = program
-            .kernels
-            .iter()
-            .filter_map(|k| match k {
-                Kernel::Gemm(g) => Some(gemm::pack_len(g)),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0);
-        let mut packed_mem = vec![0.0f32; if pack > 0 { pack + memory::ALIGN } else { 0 }];
-        let packed = if pack > 0 {
-            let skew = (packed_mem.as_ptr() as usize / 4).wrapping_neg() % memory::ALIGN;
-            // SAFETY: the vector has ALIGN spare elements.
-            Ptr(unsafe { packed_mem.as_mut_ptr().add(skew) })
-        } else {
-            Ptr(std::ptr::null_mut())
-        };
+            (0..if unit > 0 { threads } else { 0 }).map(|_| aligned(unit)).collect();
+        let scratch = scratch_mem.iter_mut().map(|v| Ptr(aligned_start(v))).collect();
+        let mut packed_mem = aligned(largest(&gemm::pack_len).unwrap_or(0));
+        let packed = Ptr(aligned_start(&mut packed_mem));
         let runner = Runner {
             program,
             steps,
@@ -267,8 +243,7 @@ impl CpuExecutable {
 
     /// The address of every buffer for this run.
     fn bind(&mut self, env: &mut Env, update: bool) -> Result<Vec<Ptr>, EvalError> {
-        let base = self.arena.as_mut_ptr();
-        let skew = (base as usize / 4).wrapping_neg() % memory::ALIGN;
+        let base = aligned_start(&mut self.arena);
         let program = &self.runner.program;
         let in_place: Vec<BufId> = program.updates.iter().filter(|(t, v)| t == v).map(|&(t, _)| t).collect();
         let mut ptrs = Vec::with_capacity(program.buffers.len());
@@ -277,7 +252,7 @@ impl CpuExecutable {
                 BufKind::Temp => {
                     // SAFETY: offsets are inside the arena, which has ALIGN spare elements.
                     ptrs.push(Ptr(match self.mem.offsets[i] {
-                        Some(off) => unsafe { base.add(skew + off) },
+                        Some(off) => unsafe { base.add(off) },
                         None => std::ptr::null_mut(),
                     }));
                     continue;
@@ -623,6 +598,19 @@ impl Runner {
             }
         }
     }
+}
+
+/// Zeroed memory for `len` elements starting at a multiple of
+/// [`memory::ALIGN`] elements (see [`aligned_start`]).
+fn aligned(len: usize) -> Vec<f32> {
+    vec![0.0; len + memory::ALIGN]
+}
+
+/// The aligned start of memory made by [`aligned`].
+fn aligned_start(v: &mut [f32]) -> *mut f32 {
+    let skew = (v.as_ptr() as usize / 4).wrapping_neg() % memory::ALIGN;
+    // SAFETY: `aligned` leaves ALIGN spare elements.
+    unsafe { v.as_mut_ptr().add(skew) }
 }
 
 /// `parts + 1` increasing bounds from `begin` to `end`; inner bounds are
