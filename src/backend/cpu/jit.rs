@@ -354,6 +354,8 @@ struct Emitter<'a> {
     splats: HashMap<Value, Value>,
     /// Vector masks of conditions computed before every loop.
     masks: HashMap<ExprId, Value>,
+    /// Constants made before every loop, by bits.
+    constants: HashMap<u32, Value>,
     k: &'a LoopKernel,
     order: Vec<Var>,
     fma: bool,
@@ -412,6 +414,7 @@ impl<'a> Emitter<'a> {
             frames: Vec::new(),
             splats: HashMap::new(),
             masks: HashMap::new(),
+            constants: HashMap::new(),
             k,
             order: plan.order.clone(),
             fma,
@@ -960,9 +963,30 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// An `f32` constant, made once before every loop (as a vector too).
+    /// An `f32` constant, made once before every loop (with its vector in a
+    /// vectorised kernel) and shared by every later use.
     fn constant(&mut self, c: f32) -> Val {
-        let x = self.b.ins().f32const(c);
+        if let Some(&x) = self.constants.get(&c.to_bits()) {
+            return Val::S(x);
+        }
+        let vector = self.vec_var.is_some();
+        let (x, v) = match self.frames.first() {
+            // Before the outermost open loop, which precedes all later code.
+            Some(f) => {
+                let mut cur = FuncCursor::new(self.b.func).at_inst(f.entry);
+                let x = cur.ins().f32const(c);
+                (x, vector.then(|| cur.ins().splat(types::F32X4, x)))
+            }
+            // Not in a loop yet: here precedes every loop.
+            None => {
+                let x = self.b.ins().f32const(c);
+                (x, vector.then(|| self.b.ins().splat(types::F32X4, x)))
+            }
+        };
+        if let Some(v) = v {
+            self.splats.insert(x, v);
+        }
+        self.constants.insert(c.to_bits(), x);
         Val::S(x)
     }
 
