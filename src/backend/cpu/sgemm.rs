@@ -242,27 +242,27 @@ pub unsafe fn gemm(
             let mb = MC.min(m - ic);
             for jp in 0..n.div_ceil(NR) {
                 let j0 = jp * NR;
-                let cols = NR.min(n - j0);
+                let (m0, m1) = lane_masks(NR.min(n - j0));
                 let bp = b.at(k0, j0);
                 let mut i0 = ic;
                 while i0 < ic + mb {
                     let rows = MR.min(ic + mb - i0);
+                    let t = Tile {
+                        k: kn,
+                        a: a.wrapping_offset(i0 as isize * rsa + k0 as isize * csa),
+                        rsa,
+                        csa,
+                        b: bp.ptr,
+                        rsb: bp.row,
+                        c: c.wrapping_add(i0 * ldc + j0),
+                        ldc,
+                        m0,
+                        m1,
+                        acc,
+                    };
                     // SAFETY: the tile is inside the operands by the
                     // caller's contract, and this CPU has AVX-512.
-                    unsafe {
-                        tile(
-                            rows,
-                            kn,
-                            a.offset(i0 as isize * rsa + k0 as isize * csa),
-                            rsa,
-                            csa,
-                            bp,
-                            c.add(i0 * ldc + j0),
-                            ldc,
-                            cols,
-                            acc,
-                        )
-                    };
+                    unsafe { tile(rows, t) };
                     i0 += rows;
                 }
             }
@@ -271,33 +271,18 @@ pub unsafe fn gemm(
     }
 }
 
-/// One tile of `rows <= MR` rows and `cols <= NR` columns.
-#[allow(clippy::too_many_arguments)]
+/// The lanes of a tile's two column vectors inside `cols` columns.
+fn lane_masks(cols: usize) -> (u16, u16) {
+    let mask = |n: usize| if n >= 16 { 0xffff } else { ((1u32 << n) - 1) as u16 };
+    (mask(cols), mask(cols.saturating_sub(16)))
+}
+
+/// One tile of `rows <= MR` rows.
 #[cfg(target_arch = "x86_64")]
-unsafe fn tile(
-    rows: usize,
-    k: usize,
-    a: *const f32,
-    rsa: isize,
-    csa: isize,
-    b: Right,
-    c: *mut f32,
-    ldc: usize,
-    cols: usize,
-    acc: bool,
-) {
-    let m0 = if cols >= 16 { 0xffff } else { ((1u32 << cols) - 1) as u16 };
-    let m1 = if cols >= 32 {
-        0xffff
-    } else if cols <= 16 {
-        0
-    } else {
-        ((1u32 << (cols - 16)) - 1) as u16
-    };
-    let t = Tile { k, a, rsa, csa, b: b.ptr, rsb: b.row, c, ldc, m0, m1, acc };
+unsafe fn tile(rows: usize, t: Tile) {
     macro_rules! dispatch {
         ($($r:literal)*) => {
-            match (rows, rsa == 1) {
+            match (rows, t.rsa == 1) {
                 $(($r, true) => unsafe { micro::<$r, true>(t) },
                   ($r, false) => unsafe { micro::<$r, false>(t) },)*
                 _ => unreachable!("tiles have 1 to {MR} rows"),
@@ -308,19 +293,7 @@ unsafe fn tile(
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile(
-    _: usize,
-    _: usize,
-    _: *const f32,
-    _: isize,
-    _: isize,
-    _: Right,
-    _: *mut f32,
-    _: usize,
-    _: usize,
-    _: bool,
-) {
+unsafe fn tile(_: usize, _: Tile) {
     unreachable!("gemm is only called when available() is true")
 }
 
@@ -418,8 +391,19 @@ mod tests {
         if !available() {
             return;
         }
-        let shapes =
-            [(1, 1, 1), (5, 3, 7), (12, 320, 32), (13, 321, 33), (25, 700, 70), (64, 64, 10), (3, 17, 100)];
+        // Edges: partial row tiles, partial column panels of under and over
+        // 16 columns, several passes and row blocks.
+        let shapes = [
+            (1, 1, 1),
+            (5, 3, 7),
+            (12, 320, 32),
+            (13, 321, 33),
+            (25, 700, 70),
+            (64, 64, 10),
+            (3, 17, 100),
+            (7, 9, 20),
+            (101, 330, 130),
+        ];
         for (s, &(m, k, n)) in shapes.iter().enumerate() {
             let a = data(m * k, s as u64);
             let b = data(k * n, 100 + s as u64);
