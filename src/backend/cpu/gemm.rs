@@ -7,6 +7,8 @@
 //! A GEMM kernel is split along the first dimension of its result (the
 //! first batch dimension, else the rows): each task multiplies its slice
 //! and then runs the fused epilogue on the same slice while it is in cache.
+//! A product whose right operand is packed, or larger than the left one,
+//! is split by columns instead ([`column_bounds`]), the epilogue after.
 
 use super::sgemm::{self, Right};
 use crate::kernel::ir::GemmKernel;
