@@ -3,7 +3,7 @@
 //! time, right before the block is multiplied. And the mirror image: a
 //! product whose result only its epilogue reads is computed one block at a
 //! time into scratch, right before the epilogue reads that block
-//! ([`blocked_results`]).
+//! (`blocked_results`).
 //!
 //! The im2col matrix of a convolution is the case this is for: 42 MB
 //! written once and streamed twice (forward product, weight gradient)
@@ -32,7 +32,7 @@ const MAX_UNIT: usize = 2 << 20;
 const MIN_OPERAND: usize = 1 << 18;
 
 /// Moves every qualifying producer into its products, then keeps every
-/// qualifying product result in blocks ([`blocked_results`]).
+/// qualifying product result in blocks (`blocked_results`).
 pub fn run(p: &mut Program) {
     producers(p);
     blocked_results(p);

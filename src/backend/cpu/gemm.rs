@@ -47,7 +47,7 @@ pub fn pack_len(g: &GemmKernel) -> usize {
 }
 
 /// How [`sgemm`] reads the right operand at `b`: from `buf` (which holds
-/// [`pack_len`] elements) when it [`packs`], once [`pack_columns`] has
+/// [`pack_len`] elements) when it `packs`, once [`pack_columns`] has
 /// packed it there; else in place when its rows are contiguous; `None`
 /// (the product goes to `matrixmultiply`) otherwise, or when the CPU lacks
 /// AVX-512.

@@ -15,7 +15,7 @@
 //!   and every thread then shares. The executable packs a weight once per
 //!   step, not once per block of rows as a library call would.
 //!
-//! The contracted dimension is cut into passes of at most [`KC`] rows, so
+//! The contracted dimension is cut into passes of at most 320 rows (`KC`), so
 //! one panel of `B` (40 KB) stays in the level-1 cache while every tile
 //! of rows goes past it.
 //!

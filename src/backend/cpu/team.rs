@@ -5,7 +5,7 @@
 //! lets its idle threads sleep almost at once, and waking one costs about
 //! 10 µs on a virtual machine: as much as the work it is woken for. A
 //! team's workers instead spin for a while after each job (up to
-//! [`SPIN`]), so the next kernel's parts start within a fraction of a
+//! `SPIN`, 300 µs), so the next kernel's parts start within a fraction of a
 //! microsecond, and only then sleep until woken. Outside steps they sleep
 //! and cost nothing.
 //!
