@@ -17,11 +17,10 @@
 
 use std::time::Instant;
 
+use nnc::backend::Env;
+use nnc::backend::Tensor;
 use nnc::backend::cpu::{Cpu, sgemm};
 use nnc::graph::{BinaryOp, DType, Graph, Op, ReduceOp, Shape};
-use nnc::runtime::Tensor;
-use nnc::runtime::exec::Backend;
-use nnc::runtime::interp::Env;
 
 fn best_seconds(mut f: impl FnMut(), reps: usize) -> f64 {
     f();
@@ -127,7 +126,7 @@ fn main() {
         let ib = g.add(Op::Input { name: "b".into() }, &[], Shape(vec![k, n]), DType::F32, None);
         let y = g.matmul(ia, ib);
         g.add_output("y", y);
-        let mut exe = Cpu::new(1).compile(&g).expect("compiles");
+        let mut exe = nnc::backend::compile(&Cpu::new(1), &g).expect("compiles");
         let via_nnc = best_seconds(|| drop(exe.run(&mut env, false).expect("runs")), reps);
         let generated = if flops <= 2e9 {
             let mut g = Graph::new();
@@ -141,7 +140,7 @@ fn main() {
             let p = g.binary(BinaryOp::Mul, a3, b3);
             let s = g.reduce(ReduceOp::Sum, p, &[2]);
             g.add_output("y", s);
-            let mut exe = Cpu::new(1).compile(&g).expect("compiles");
+            let mut exe = nnc::backend::compile(&Cpu::new(1), &g).expect("compiles");
             let t = best_seconds(|| drop(exe.run(&mut env, false).expect("runs")), reps.min(5));
             format!("{:14.1}", flops / t / 1e9)
         } else {

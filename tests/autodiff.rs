@@ -21,10 +21,10 @@
 use std::collections::BTreeSet;
 
 use nnc::autodiff::{AutodiffError, grad};
+use nnc::backend::Tensor;
+use nnc::backend::{Env, interp::eval};
+use nnc::graph::semantics::rng::Rng;
 use nnc::graph::{BinaryOp, DType, Graph, NodeId, Op, ReduceOp, Shape, SliceRange, UnaryOp};
-use nnc::runtime::Tensor;
-use nnc::runtime::interp::{Env, eval};
-use nnc::runtime::rng::Rng;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 
@@ -935,9 +935,9 @@ fn detach_stops_the_gradient() {
     let loss = g.reduce(ReduceOp::Sum, y, &[0]);
     let loss = g.reshape(loss, Shape::default());
     let grads = nnc::autodiff::grad(&mut g, loss, &[x]).unwrap();
-    let mut env = nnc::runtime::interp::Env::new(0);
-    env.params.insert("x".into(), nnc::runtime::Tensor::new(vec![3], vec![1.0, -2.0, 3.0]));
-    let values = nnc::runtime::interp::eval(&g, &env).unwrap();
+    let mut env = nnc::backend::Env::new(0);
+    env.params.insert("x".into(), nnc::backend::Tensor::new(vec![3], vec![1.0, -2.0, 3.0]));
+    let values = nnc::backend::interp::eval(&g, &env).unwrap();
     // d/dx sum(x * detach(x)) = detach(x) = x, not 2x.
     assert_eq!(values.get(grads[0]).data, vec![1.0, -2.0, 3.0]);
 }

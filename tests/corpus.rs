@@ -95,3 +95,29 @@ fn step_stage_prints_the_simplified_training_step() {
     assert!(step.starts_with("// Mlp training step (batch 64), simplified"), "{step}");
     assert!(step.contains("matmul") && step.contains("update"));
 }
+
+/// What `nnc graph --stage fused` prints is the program the CPU back end
+/// runs: the executable the trainer compiles (through
+/// `nnc::backend::compile`, the call `Session` makes) exposes its kernel
+/// program, and its dump is the command's output, for every example.
+#[test]
+fn fused_dump_is_the_program_that_runs() {
+    insta::glob!("../examples", "*.nn", |path| {
+        let rel = relative(path);
+        let file = rel.to_str().unwrap();
+        let (code, fused, stderr) = nnc(&["graph", file, "--stage", "fused"]);
+        assert_eq!(code, 0, "{file} should fuse:\n{stderr}");
+        let (prog, diags) = nnc::cli::load_checked(&rel);
+        assert!(diags.iter().all(|d| !d.is_error()), "{file} should check");
+        let train = prog.trains.first().expect("every example has a train block");
+        let (cfg, _) = nnc::sema::train::check_train(&prog, train);
+        let cfg = cfg.expect("the train block checks");
+        let step = nnc::train::build_step(&prog, &cfg, cfg.batch, true).expect("the step builds");
+        let exe = nnc::backend::compile(&nnc::backend::cpu::Cpu::new(1), &step.graph).expect("compiles");
+        let running = exe.compiled().fused_text().expect("the CPU back end runs a kernel program");
+        let (title, printed) = fused.split_once('\n').unwrap();
+        assert!(title.ends_with(", fused"), "{title}");
+        assert_eq!(printed, running, "{file}: the dump is not the program that runs");
+        assert!(exe.stats().kernels > 0);
+    });
+}

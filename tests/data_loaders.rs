@@ -6,11 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use flate2::{Compression, write::GzEncoder};
+use nnc::backend::Tensor;
 use nnc::diag::{Code, Diagnostic};
 use nnc::graph::Shape;
-use nnc::runtime::Tensor;
-use nnc::runtime::checkpoint;
-use nnc::runtime::data::{self, Batches, CsvOptions, Dataset, LabelColumn, load_csv, load_idx, load_npy};
+use nnc::train::checkpoint;
+use nnc::train::data::{self, Batches, CsvOptions, Dataset, LabelColumn, load_csv, load_idx, load_npy};
 
 fn mnist(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist").join(name)

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use nnc::runtime::interp::{self, Env};
-use nnc::runtime::{Tensor, checkpoint};
+use nnc::backend::{Env, interp};
 use nnc::sema::{self, Program};
 use nnc::syntax::ast;
+use nnc::{backend::Tensor, train::checkpoint};
 
 fn fixtures() -> HashMap<String, Tensor> {
     checkpoint::load(Path::new("tests/fixtures/forward.safetensors")).unwrap().into_iter().collect()

@@ -11,12 +11,12 @@
 use std::collections::HashMap;
 
 use nnc::autodiff;
+use nnc::backend::{Env, interp};
+use nnc::graph::semantics::rng::Rng;
 use nnc::graph::{DType, Graph, NodeId, Op, Shape};
-use nnc::runtime::interp::{self, Env};
-use nnc::runtime::rng::Rng;
-use nnc::runtime::{Tensor, trainer};
 use nnc::sema::{self, Program};
 use nnc::syntax::ast;
+use nnc::{backend::Tensor, train::trainer};
 
 const EPS: f32 = 1e-2;
 

@@ -20,12 +20,11 @@
 mod common;
 
 use common::{Case, add_gradients, constant, random_graph};
+use nnc::backend::Tensor;
 use nnc::backend::cpu::Cpu;
+use nnc::backend::{Env, EvalError, interp};
+use nnc::graph::semantics::rng::Rng;
 use nnc::graph::{BinaryOp, DType, Graph, NodeId, Op, ReduceOp, Shape, SliceRange, UnaryOp};
-use nnc::runtime::Tensor;
-use nnc::runtime::exec::Backend;
-use nnc::runtime::interp::{self, Env, EvalError};
-use nnc::runtime::rng::Rng;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 
@@ -58,7 +57,8 @@ fn close(name: &str, want: &Tensor, got: &Tensor) -> Result<(), String> {
 fn compare(g: &Graph, env: &Env, threads: usize) -> Result<(), String> {
     let mut want_env = env.clone();
     let want = interp::step(g, &mut want_env).map_err(|e| format!("interpreter: {e}"))?;
-    let mut exe = Cpu::new(threads).compile(g).map_err(|d| format!("compile: {}", d.message))?;
+    let mut exe =
+        nnc::backend::compile(&Cpu::new(threads), g).map_err(|d| format!("compile: {}", d.message))?;
     let mut got_env = env.clone();
     let got = exe.run(&mut got_env, true).map_err(|e| format!("cpu: {e}"))?;
     for (name, id) in g.outputs() {
@@ -141,12 +141,12 @@ fn exp_and_tanh_are_the_interpreters_bit_for_bit() {
         let y = c.g.unary(op, a);
         c.g.add_output("out", y);
         for threads in [1, 2] {
-            let mut exe = Cpu::new(threads).compile(&c.g).expect("compiles");
+            let mut exe = nnc::backend::compile(&Cpu::new(threads), &c.g).expect("compiles");
             let got = exe.run(&mut c.env.clone(), false).expect("runs");
             for (i, (&x, &g)) in data.iter().zip(&got["out"].data).enumerate() {
                 let want = match op {
-                    UnaryOp::Exp => nnc::runtime::mathf::exp(x),
-                    _ => nnc::runtime::mathf::tanh(x),
+                    UnaryOp::Exp => nnc::graph::semantics::mathf::exp(x),
+                    _ => nnc::graph::semantics::mathf::tanh(x),
                 };
                 assert!(
                     g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()),
@@ -338,7 +338,7 @@ fn gather_out_of_range_is_the_same_error() {
     let y = c.g.gather(table, idx);
     c.g.add_output("out", y);
     let want = interp::eval(&c.g, &c.env).unwrap_err();
-    let mut exe = Cpu::new(1).compile(&c.g).unwrap();
+    let mut exe = nnc::backend::compile(&Cpu::new(1), &c.g).unwrap();
     let got = exe.run(&mut c.env.clone(), true).unwrap_err();
     assert_eq!(want, got);
     assert!(matches!(got, EvalError::IndexOutOfRange { bound: 3, .. }));
@@ -350,7 +350,7 @@ fn missing_and_misshapen_feeds_are_the_same_errors() {
     let w = c.g.add(Op::Param { name: "w".into() }, &[], Shape(vec![2]), DType::F32, None);
     let y = c.g.unary(UnaryOp::Neg, w);
     c.g.add_output("y", y);
-    let mut exe = Cpu::new(1).compile(&c.g).unwrap();
+    let mut exe = nnc::backend::compile(&Cpu::new(1), &c.g).unwrap();
     let mut env = c.env.clone();
     assert_eq!(exe.run(&mut env, false).unwrap_err(), interp::eval(&c.g, &env).unwrap_err());
     env.params.insert("w".into(), Tensor::zeros(vec![3]));
@@ -391,7 +391,7 @@ fn random_draws_are_bit_identical() {
     c.g.add_output("pt", pt);
     let want = interp::eval(&c.g, &c.env).unwrap();
     for threads in [1, 2] {
-        let mut exe = Cpu::new(threads).compile(&c.g).unwrap();
+        let mut exe = nnc::backend::compile(&Cpu::new(threads), &c.g).unwrap();
         let got = exe.run(&mut c.env.clone(), false).unwrap();
         assert_eq!(want.output(&c.g, "r").data, got["r"].data);
         assert_eq!(want.output(&c.g, "pt").data, got["pt"].data);
@@ -416,7 +416,7 @@ fn updates_read_old_values_and_run_without_update_changes_nothing() {
     for threads in [1, 2] {
         compare(&c.g, &env, threads).unwrap();
     }
-    let mut exe = Cpu::new(1).compile(&c.g).unwrap();
+    let mut exe = nnc::backend::compile(&Cpu::new(1), &c.g).unwrap();
     let mut e = env.clone();
     exe.run(&mut e, false).unwrap();
     assert_eq!(e.params, env.params);
@@ -508,7 +508,8 @@ fn producers_of_product_operands_run_block_by_block() {
     c.g.add_output("y", y);
     let mut both = c.g.clone();
     both.add_output("dw", dw);
-    let program = nnc::backend::cpu::Cpu::new(1).compile_cpu(&both).unwrap().program().clone();
+    let program =
+        (*nnc::compile::graph(&both, &nnc::backend::cpu::target()).unwrap().kernels.unwrap().program).clone();
     let prologues = program
         .kernels
         .iter()
@@ -562,7 +563,8 @@ fn product_results_read_only_by_their_epilogue_stay_in_blocks() {
     let z = c.g.binary(BinaryOp::Max, z, k);
     let mut g = c.g.clone();
     g.add_output("out", z);
-    let program = nnc::backend::cpu::Cpu::new(1).compile_cpu(&g).unwrap().program().clone();
+    let program =
+        (*nnc::compile::graph(&g, &nnc::backend::cpu::target()).unwrap().kernels.unwrap().program).clone();
     let blocked =
         program.kernels.iter().filter(|k| matches!(k, nnc::kernel::Kernel::Gemm(g) if g.c_blocks)).count();
     assert_eq!(blocked, 1, "{}", nnc::kernel::dump::text(&g, &program, &nnc::kernel::memory::plan(&program)));
@@ -589,7 +591,8 @@ fn a_product_with_a_prologue_and_a_result_only_its_epilogue_reads() {
     let z = c.g.binary(BinaryOp::Max, y, k);
     let mut g = c.g.clone();
     g.add_output("out", z);
-    let program = nnc::backend::cpu::Cpu::new(1).compile_cpu(&g).unwrap().program().clone();
+    let program =
+        (*nnc::compile::graph(&g, &nnc::backend::cpu::target()).unwrap().kernels.unwrap().program).clone();
     let dump = nnc::kernel::dump::text(&g, &program, &nnc::kernel::memory::plan(&program));
     assert!(
         program.kernels.iter().any(|k| matches!(k, nnc::kernel::Kernel::Gemm(g) if g.prologue.is_some())),
@@ -678,7 +681,7 @@ fn training_step(src: &'static str, seed: u64) -> (Graph, Env) {
     let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
     let step = nnc::train::build_step(&prog, &cfg, cfg.batch, true).expect("the step builds");
     let mut env = Env::new(seed);
-    env.params = nnc::runtime::trainer::init_params(&step.params, seed).into_iter().collect();
+    env.params = nnc::train::trainer::init_params(&step.params, seed).into_iter().collect();
     for s in &step.states {
         env.states.insert(s.name.clone(), Tensor::zeros(s.shape.clone()));
     }
@@ -710,7 +713,7 @@ fn check_training(src: &'static str, steps: usize) {
     let (g, env) = training_step(src, 5);
     let mut want_env = env.clone();
     let mut got_env = env;
-    let mut exe = Cpu::new(2).compile(&g).expect("compiles");
+    let mut exe = nnc::backend::compile(&Cpu::new(2), &g).expect("compiles");
     for step in 0..steps {
         let want = interp::step(&g, &mut want_env).expect("interpreter step");
         let got = exe.run(&mut got_env, true).expect("cpu step");
@@ -833,7 +836,7 @@ fn encoder_decoder_training_matches_the_interpreter() {
 /// Losses and parameters of `steps` CPU steps.
 fn cpu_run(src: &'static str, steps: usize, threads: usize) -> (Vec<u32>, Vec<(String, Vec<u32>)>) {
     let (g, mut env) = training_step(src, 11);
-    let mut exe = Cpu::new(threads).compile(&g).expect("compiles");
+    let mut exe = nnc::backend::compile(&Cpu::new(threads), &g).expect("compiles");
     let losses =
         (0..steps).map(|_| exe.run(&mut env, true).expect("runs")["loss"].data[0].to_bits()).collect();
     let mut params: Vec<(String, Vec<u32>)> =

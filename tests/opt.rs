@@ -7,10 +7,10 @@
 mod common;
 
 use common::{Case, add_gradients, constant, random_graph, same};
+use nnc::backend::{Env, interp};
 use nnc::graph::verify::verify;
 use nnc::graph::{BinaryOp, Graph, Op, ReduceOp, Shape, UnaryOp};
 use nnc::opt::{self, algebra, cse, dce, fold};
-use nnc::runtime::interp::{self, Env};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 

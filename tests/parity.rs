@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use nnc::backend::interp::Interp;
 use nnc::cli::FsLoader;
-use nnc::runtime::exec::Interp;
-use nnc::runtime::trainer::{RunOptions, Session, Summary};
-use nnc::runtime::{Tensor, checkpoint};
 use nnc::sema::{Program, train::check_train};
+use nnc::train::trainer::{RunOptions, Session, Summary};
+use nnc::{backend::Tensor, train::checkpoint};
 
 fn train(name: &str, steps: usize) -> Summary {
     let file = PathBuf::from(format!("tests/fixtures/parity_{name}.nn"));

@@ -6,16 +6,16 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use nnc::backend::Tensor;
+use nnc::backend::interp::Interp;
+use nnc::backend::{Env, interp};
 use nnc::cli::FsLoader;
 use nnc::diag::Code;
-use nnc::runtime::Tensor;
-use nnc::runtime::examples::generate;
-use nnc::runtime::exec::Interp;
-use nnc::runtime::interp::{self, Env};
-use nnc::runtime::trainer::{RunOptions, Session, Summary};
 use nnc::sema::train::{SequenceTask, TaskKind, check_train};
 use nnc::sema::{self, Program};
 use nnc::syntax::ast;
+use nnc::train::examples::generate;
+use nnc::train::trainer::{RunOptions, Session, Summary};
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);

@@ -9,11 +9,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use nnc::autodiff;
+use nnc::backend::{Env, interp};
 use nnc::graph::{DType, NodeId, Op, ReduceOp, Shape};
-use nnc::runtime::interp::{self, Env};
-use nnc::runtime::{Tensor, checkpoint};
 use nnc::sema::{self, Program};
 use nnc::syntax::ast;
+use nnc::{backend::Tensor, train::checkpoint};
 
 fn fixtures() -> HashMap<String, Tensor> {
     checkpoint::load(Path::new("tests/fixtures/sequence.safetensors")).unwrap().into_iter().collect()

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use nnc::backend::interp::Interp;
 use nnc::cli::FsLoader;
-use nnc::runtime::exec::Interp;
-use nnc::runtime::trainer::{RunOptions, Session};
 use nnc::sema::{Program, train::check_train};
+use nnc::train::trainer::{RunOptions, Session};
 
 fn mnist(file: &str) -> String {
     format!("{}/data/mnist/{file}", env!("CARGO_MANIFEST_DIR"))
@@ -254,7 +254,7 @@ fn an_interrupted_run_writes_no_checkpoint() {
     let mut s = Session::new(&prog, &cfg, &opts, &Interp).unwrap();
     let mut steps = 0;
     let res = s.train(&opts, &mut |ev| {
-        if let nnc::runtime::trainer::Event::Step { .. } = ev {
+        if let nnc::train::trainer::Event::Step { .. } = ev {
             steps += 1;
             if steps == 3 {
                 flag.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -5,13 +5,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::{BackendArg, Outcome, load_checked};
+use crate::backend::{Backend, Env, Tensor};
 use crate::diag::{Code, Diagnostic};
-use crate::runtime::Tensor;
-use crate::runtime::exec::Backend;
-use crate::runtime::interp::Env;
-use crate::runtime::rng::Rng;
-use crate::runtime::trainer::init_params;
+use crate::graph::semantics::rng::Rng;
 use crate::sema::train::check_train;
+use crate::train::trainer::init_params;
 use crate::train::{self, TARGET, optim};
 
 /// Flags of `nnc bench`.
@@ -149,8 +147,20 @@ fn measure(
     let step = train::build_step(prog, cfg, batch, true)
         .map_err(|mut ds| ds.pop().unwrap_or_else(|| Diagnostic::error_nowhere(Code::BACKEND, "no step")))?;
     let front_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let mut exe = backend.compile(&step.graph)?;
+    let mut exe = crate::backend::compile(backend, &step.graph)?;
     let compile_ms = start.elapsed().as_secs_f64() * 1000.0;
+    // `NNC_DUMP_CODE=DIR`: each compiled function's machine code, as
+    // `DIR/kernelN.bin` (`objdump -D -b binary -m i386:x86-64`).
+    if let Some(dir) = std::env::var_os("NNC_DUMP_CODE").map(std::path::PathBuf::from) {
+        for (name, bytes) in exe.code() {
+            std::fs::write(dir.join(name), bytes).map_err(|e| {
+                Diagnostic::error_nowhere(
+                    Code::WRITE,
+                    format!("cannot write `{}`: {e}", dir.join(name).display()),
+                )
+            })?;
+        }
+    }
     let mut env = Env::new(cfg.seed);
     env.params = init_params(&step.params, cfg.seed).into_iter().collect();
     for s in &step.states {
@@ -192,7 +202,7 @@ fn measure(
         }
         final_loss = outs.get("loss").map_or(f32::NAN, |t| t.data[0]);
     }
-    let stats = exe.stats();
+    let stats = exe.compiled().kernels.is_some().then(|| exe.stats());
     Ok(Report {
         compile_ms,
         phases: stats.map(|s| [front_ms, s.simplify_ms, s.fuse_ms, s.codegen_ms]),

@@ -1,9 +1,10 @@
-//! `nnc graph FILE --stage ast|ir|backward|step|fused --format text|dot`: print a pipeline stage.
+//! `nnc graph FILE --stage ast|ir|backward|step|fused --format text|dot --target cpu`: print a
+//! pipeline stage; `step` and `fused` are what the compile driver produces for the target.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{Format, Outcome, Stage, load_checked};
+use super::{Format, Outcome, Stage, TargetArg, load_checked};
 use crate::diag::{Code, Diagnostic};
 use crate::graph::dump;
 use crate::sema::{self, Program};
@@ -14,6 +15,7 @@ pub fn run(
     file: &Path,
     stage: Stage,
     format: Format,
+    target: TargetArg,
     model: Option<String>,
     dims: &[(String, i64)],
 ) -> Outcome {
@@ -35,21 +37,26 @@ pub fn run(
         }
         Stage::Backward | Stage::Step | Stage::Fused => match step_graph(&prog, model.as_deref(), dims) {
             Err(ds) => diags.extend(ds),
-            Ok((title, mut graph)) => {
-                if stage != Stage::Backward {
-                    crate::opt::simplify(&mut graph);
-                }
-                stdout = match (stage, format) {
-                    (Stage::Fused, _) => {
-                        let p = crate::fuse::run(&graph);
-                        let mem = crate::kernel::memory::plan(&p);
-                        format!("// {title}, fused\n{}", crate::kernel::dump::text(&graph, &p, &mem))
-                    }
-                    (Stage::Step, Format::Text) => format!("// {title}, simplified\n{}", dump::text(&graph)),
-                    (_, Format::Text) => format!("// {title}\n{}", dump::text(&graph)),
-                    (_, Format::Dot) => dump::dot(&graph),
+            Ok((title, graph)) if stage == Stage::Backward => {
+                stdout = match format {
+                    Format::Text => format!("// {title}\n{}", dump::text(&graph)),
+                    Format::Dot => dump::dot(&graph),
                 };
             }
+            // What the compile driver makes of the step for the target: the
+            // same call every back end's compilation goes through.
+            Ok((title, graph)) => match crate::compile::graph(&graph, &target.target()) {
+                Err(d) => diags.push(d),
+                Ok(compiled) => {
+                    stdout = match (stage, format, compiled.fused_text()) {
+                        (Stage::Fused, _, Some(text)) => format!("// {title}, fused\n{text}"),
+                        (Stage::Fused | Stage::Step, Format::Text, _) => {
+                            format!("// {title}, simplified\n{}", dump::text(&compiled.graph))
+                        }
+                        (_, _, _) => dump::dot(&compiled.graph),
+                    };
+                }
+            },
         },
         Stage::Ir => match select_model(&prog, model.as_deref()) {
             Err(d) => diags.push(d),

@@ -53,6 +53,9 @@ enum Command {
         /// dimension defaults to the train block's batch size, else 1.
         #[arg(long = "dim", value_parser = parse_binding)]
         dims: Vec<(String, i64)>,
+        /// The target whose compilation `--stage step` and `--stage fused` show.
+        #[arg(long, value_enum, default_value_t = TargetArg::Cpu)]
+        target: TargetArg,
     },
     /// Compile and train the program's train block, evaluating after each epoch.
     Run {
@@ -131,11 +134,41 @@ pub enum BackendArg {
 }
 
 impl BackendArg {
-    /// The back end, with `threads` threads where that applies.
-    pub fn make(self, threads: usize) -> Box<dyn crate::runtime::exec::Backend> {
+    /// The back end, with `threads` threads where that applies. The CPU
+    /// back end's debug knobs come from the environment: `NNC_PROFILE`
+    /// (time each kernel), `NNC_DUMP_CODE` (keep the machine code, which
+    /// `nnc bench` writes there), `NNC_GEMM=matrixmultiply` (products
+    /// through the portable library).
+    pub fn make(self, threads: usize) -> Box<dyn crate::backend::Backend> {
+        use crate::backend::cpu::{Cpu, CpuOptions, Gemm};
         match self {
-            BackendArg::Interp => Box::new(crate::runtime::exec::Interp),
-            BackendArg::Cpu => Box::new(crate::backend::cpu::Cpu::new(threads)),
+            BackendArg::Interp => Box::new(crate::backend::interp::Interp),
+            BackendArg::Cpu => Box::new(Cpu::with_options(CpuOptions {
+                threads,
+                profile: std::env::var_os("NNC_PROFILE").is_some(),
+                keep_code: std::env::var_os("NNC_DUMP_CODE").is_some(),
+                gemm: if std::env::var("NNC_GEMM").is_ok_and(|v| v == "matrixmultiply") {
+                    Gemm::Portable
+                } else {
+                    Gemm::Auto
+                },
+            })),
+        }
+    }
+}
+
+/// Targets `nnc graph` can show the compilation for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    /// The CPU back end's kernels (with its cache blocking).
+    Cpu,
+}
+
+impl TargetArg {
+    /// What the compile driver is asked for.
+    pub fn target(self) -> crate::compile::Target {
+        match self {
+            TargetArg::Cpu => crate::backend::cpu::target(),
         }
     }
 }
@@ -246,7 +279,9 @@ where
 fn dispatch(cli: Cli, console: &mut Console) -> Outcome {
     match cli.command {
         Command::Check { file } => check::run(&file),
-        Command::Graph { file, stage, format, model, dims } => graph::run(&file, stage, format, model, &dims),
+        Command::Graph { file, stage, format, model, dims, target } => {
+            graph::run(&file, stage, format, target, model, &dims)
+        }
         Command::Run { file, init, log_json, epochs, limit, no_save, backend, threads } => {
             let backend = backend.make(default_threads(threads));
             let flags = run::RunFlags { init, log_json, epochs, limit, no_save };

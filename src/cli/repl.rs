@@ -10,14 +10,15 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{Console, FsLoader, Outcome};
+use crate::backend::interp::Interp;
+use crate::backend::{self, Env};
 use crate::diag::{SourceMap, render};
 use crate::graph::NodeId;
-use crate::runtime::interp::{self, Env};
-use crate::runtime::{Tensor, trainer};
 use crate::sema::eval::{Elaborator, Frame};
-use crate::sema::value::{Callable, Value};
+use crate::sema::value::{Callable, TensorVal, Value};
 use crate::sema::{Program, dim::show_shape};
 use crate::syntax::{ReplLine, ast, parse_repl};
+use crate::{backend::Tensor, train::trainer};
 
 const HELP: &str = "\
 Enter definitions (`model`, `fn`, `use \"file.nn\"`), statements (`let x = ...`) or expressions.
@@ -250,23 +251,32 @@ fn exec(el: &mut Elaborator<'_>, s: &ast::Stmt, frame: &mut Frame) -> Option<(St
     }
 }
 
-/// Formats shown values; tensors are computed on the interpreter.
+/// Formats shown values; tensors are computed on the interpreter, through
+/// the compile driver like every other graph: each shown tensor becomes an
+/// output of the session's graph.
 fn show(el: &Elaborator<'_>, shown: &[(String, Value)]) -> String {
     let mut out = String::new();
     let values = el.graph.as_ref().and_then(|g| {
-        if !shown.iter().any(|(_, v)| matches!(v, Value::Tensor(_))) {
+        let mut g = g.clone();
+        for (i, (_, v)) in shown.iter().enumerate() {
+            if let Value::Tensor(TensorVal { node: Some(n), .. }) = v {
+                g.add_output(format!("shown{i}"), *n);
+            }
+        }
+        if g.outputs().is_empty() {
             return None;
         }
         let mut env = Env::new(0);
         env.params = trainer::init_params(&el.params, 0).into_iter().collect();
-        interp::eval(g, &env).ok()
+        let mut exe = backend::compile(&Interp, &g).ok()?;
+        exe.run(&mut env, false).ok()
     });
-    for (name, v) in shown {
+    for (i, (name, v)) in shown.iter().enumerate() {
         let prefix = if name.is_empty() { String::new() } else { format!("{name} = ") };
         let text = match v {
-            Value::Tensor(t) => match (&values, t.node) {
-                (Some(vals), Some(n)) => format_tensor(vals.get(n)),
-                _ => format!("{}{}", t.dtype, show_shape(&t.shape)),
+            Value::Tensor(t) => match values.as_ref().and_then(|vals| vals.get(&format!("shown{i}"))) {
+                Some(value) => format_tensor(value),
+                None => format!("{}{}", t.dtype, show_shape(&t.shape)),
             },
             Value::Layer(id) => {
                 let inst = &el.layers[id.0 as usize];

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use super::{Console, Outcome, load_checked};
+use crate::backend::Backend;
 use crate::diag::{Code, Diagnostic};
-use crate::runtime::exec::Backend;
-use crate::runtime::trainer::{EpochReport, Event, RunOptions, Session};
 use crate::sema::train::{Optimizer, TrainConfig, check_train};
 use crate::sema::{self, Program};
+use crate::train::trainer::{EpochReport, Event, RunOptions, Session};
 
 /// Flags of `nnc run`.
 #[derive(Debug, Default)]

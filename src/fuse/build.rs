@@ -10,10 +10,10 @@
 
 use std::collections::HashMap;
 
+use crate::graph::semantics;
 use crate::graph::{DType, Graph, NodeId, Op, Shape};
 use crate::kernel::index::Simplifier;
 use crate::kernel::ir::{AccId, BufId, BufKind, Buffer, Cond, Expr, ExprId, IExpr, Var};
-use crate::runtime::interp;
 
 /// Which nodes are materialised, and the buffers given to them so far.
 pub struct Buffers {
@@ -168,11 +168,11 @@ impl<'a> Builder<'a> {
     fn fold(&self, e: Expr) -> Expr {
         match &e {
             Expr::Unary(u, a) => match self.constant_of(*a) {
-                Some(x) => Expr::constant(interp::unary(*u, x)),
+                Some(x) => Expr::constant(semantics::unary(*u, x)),
                 None => e,
             },
             Expr::Binary(b, x, y) => match (self.constant_of(*x), self.constant_of(*y)) {
-                (Some(x), Some(y)) => Expr::constant(interp::binary(*b, x, y)),
+                (Some(x), Some(y)) => Expr::constant(semantics::binary(*b, x, y)),
                 _ => e,
             },
             Expr::Select(c, a, b) => match self.constant_of(*c) {

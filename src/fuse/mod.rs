@@ -4,9 +4,9 @@
 //! materialised, [`group`] gathers realized nodes into kernels (elementwise
 //! chains, reductions with their producers and consumers, matrix products
 //! with their epilogues), and [`lower`] writes each group as loops over
-//! index expressions ([`build`] folds every movement op into them). The
-//! in-place update and GEMM prologue rewrites and the kernel verifier run
-//! last.
+//! index expressions ([`build`] folds every movement op into them).
+//! The compile driver (the `compile` module) runs the target's kernel passes
+//! and the kernel verifier afterwards.
 
 pub mod build;
 pub mod group;
@@ -14,15 +14,13 @@ pub mod lower;
 pub mod realize;
 
 use crate::graph::Graph;
-use crate::kernel::{Program, inplace, prologue};
+use crate::kernel::Program;
 
 /// Fuses a graph that has passed `graph::verify`.
 pub fn run(g: &Graph) -> Program {
     let realized = realize::plan(g);
     let groups = group::run(g, &realized);
-    let mut p = lower::run(g, &realized, &groups);
-    inplace::run(&mut p);
-    prologue::run(&mut p);
+    let p = lower::run(g, &realized, &groups);
     if cfg!(debug_assertions)
         && let Err(e) = crate::kernel::verify::verify(&p)
     {

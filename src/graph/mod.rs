@@ -5,5 +5,6 @@ pub mod build;
 pub mod dump;
 pub mod ir;
 pub mod verify;
+pub mod semantics;
 
 pub use ir::{BinaryOp, DType, Graph, Node, NodeId, Op, ReduceOp, Shape, SliceRange, UnaryOp};

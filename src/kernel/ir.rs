@@ -138,7 +138,7 @@ pub enum Expr {
     },
     /// An index as a float (`iota`).
     Index(IExpr),
-    /// [`crate::runtime::rng::uniform`]`(seed, step, stream, index)`.
+    /// [`crate::graph::semantics::rng::uniform`]`(seed, step, stream, index)`.
     Rand {
         /// The graph's random stream.
         stream: u32,

@@ -20,22 +20,24 @@
 //! - nothing `P` reads is written between `P` and `G`, or by `G`'s epilogue
 //!   (an in-place update must not be seen by later blocks).
 
+use super::Blocking;
 use super::index::range_with;
 use super::ir::{BufId, BufKind, Cond, Expr, Kernel, LoopKernel, Operand, Program, Prologue};
 
-/// The largest block moved into scratch, in elements (8 MB).
-const MAX_UNIT: usize = 2 << 20;
-/// The smallest operand worth producing block by block, in elements
-/// (1 MB): a smaller one stays in cache between its producer and the
-/// product, and producing it inside the product would only take the place
-/// of a larger producer.
-const MIN_OPERAND: usize = 1 << 18;
-
 /// Moves every qualifying producer into its products, then keeps every
-/// qualifying product result in blocks (`blocked_results`).
-pub fn run(p: &mut Program) {
-    producers(p);
-    blocked_results(p);
+/// qualifying product result in blocks (`blocked_results`), as far as the
+/// target's [`Blocking`] asks. Sizes below `min_bytes` stay in cache
+/// between producer and product anyway, and producing them inside the
+/// product would only take the place of a larger producer.
+pub fn run(p: &mut Program, b: &Blocking) {
+    let min_operand = b.min_bytes / 4;
+    let max_unit = b.max_block_bytes / 4;
+    if b.prologues {
+        producers(p, min_operand, max_unit);
+    }
+    if b.blocked_results {
+        blocked_results(p, min_operand);
+    }
 }
 
 /// Marks products whose result only their epilogue reads, block by block,
@@ -46,12 +48,12 @@ pub fn run(p: &mut Program) {
 /// Conditions, for product `G` with result `c`:
 /// - `G` is unbatched, has an epilogue and no prologue, and `c` is a
 ///   temporary of at least
-///   [`MIN_OPERAND`] elements that is not an output or update value;
+///   `min_operand` elements (the target's [`Blocking::min_bytes`]) that is not an output or update value;
 /// - no other kernel reads `c`, and the epilogue does not write it;
 /// - epilogue point `i` loads only elements `unit * i .. unit * (i + 1)` of
 ///   `c`, where `unit` is [`GemmKernel::rows`](super::ir::GemmKernel::rows)
 ///   rows of `c`.
-fn blocked_results(p: &mut Program) {
+fn blocked_results(p: &mut Program, min_operand: usize) {
     for i in 0..p.kernels.len() {
         let Kernel::Gemm(g) = &p.kernels[i] else { continue };
         let Some(e) = g.epilogue.as_deref() else { continue };
@@ -65,7 +67,7 @@ fn blocked_results(p: &mut Program) {
             && g.prologue.is_none()
             && !g.c_blocks
             && buf.kind == BufKind::Temp
-            && numel >= MIN_OPERAND
+            && numel >= min_operand
             && !p.outputs.iter().any(|&(_, b)| b == c)
             && !p.updates.iter().any(|&(_, v)| v == c)
             && !others_read
@@ -104,10 +106,10 @@ fn block_local(e: &LoopKernel, c: BufId, unit: i64) -> bool {
 }
 
 /// Moves every qualifying producer into its products.
-fn producers(p: &mut Program) {
+fn producers(p: &mut Program, min_operand: usize, max_unit: usize) {
     let mut i = 0;
     while i < p.kernels.len() {
-        match plan(p, i) {
+        match plan(p, i, min_operand, max_unit) {
             Some((u, unit, readers)) => {
                 let Kernel::Loop(k) = p.kernels.remove(i) else { unreachable!("checked by plan") };
                 for j in readers {
@@ -123,7 +125,7 @@ fn producers(p: &mut Program) {
 }
 
 /// The buffer, block size and reading products when kernel `i` qualifies.
-fn plan(p: &Program, i: usize) -> Option<(BufId, usize, Vec<usize>)> {
+fn plan(p: &Program, i: usize, min_operand: usize, max_unit: usize) -> Option<(BufId, usize, Vec<usize>)> {
     let Kernel::Loop(k) = &p.kernels[i] else { return None };
     let stores: Vec<_> = k.stages.iter().flat_map(|s| &s.stores).collect();
     let ([store], true) = (stores.as_slice(), k.stages.iter().all(|s| s.reductions.is_empty())) else {
@@ -139,7 +141,7 @@ fn plan(p: &Program, i: usize) -> Option<(BufId, usize, Vec<usize>)> {
     let v0 = k.outer[0];
     let extent = k.extents[v0.0 as usize] as usize;
     let numel = p.buffer(u).numel();
-    if extent < 2 || numel < MIN_OPERAND || !numel.is_multiple_of(extent) || numel / extent > MAX_UNIT {
+    if extent < 2 || numel < min_operand || !numel.is_multiple_of(extent) || numel / extent > max_unit {
         return None;
     }
     let unit = numel / extent;

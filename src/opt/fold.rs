@@ -6,8 +6,8 @@
 //! constant of the new shape, which later stages read without an index.
 
 use super::const_value;
+use crate::graph::semantics;
 use crate::graph::{DType, Graph, NodeId, Op, ReduceOp};
-use crate::runtime::interp;
 
 /// The largest reduction folded by summing element by element.
 const MAX_FOLDED_SUM: usize = 1 << 16;
@@ -40,8 +40,8 @@ fn fold(g: &Graph, id: NodeId) -> Option<f32> {
     let cs: Vec<f32> = operands.iter().map(|&o| const_value(g, o)).collect::<Option<_>>()?;
     let node = g.node(id);
     match &node.op {
-        Op::Unary(u) => Some(interp::unary(*u, cs[0])),
-        Op::Binary(b) => Some(interp::binary(*b, cs[0], cs[1])),
+        Op::Unary(u) => Some(semantics::unary(*u, cs[0])),
+        Op::Binary(b) => Some(semantics::binary(*b, cs[0], cs[1])),
         Op::Select => Some(if cs[0] != 0.0 { cs[1] } else { cs[2] }),
         Op::Cast | Op::Detach | Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. } => {
             Some(cs[0])

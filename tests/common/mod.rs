@@ -3,11 +3,11 @@
 
 #![allow(dead_code)]
 
+use nnc::backend::Env;
+use nnc::backend::Tensor;
 use nnc::graph::build::broadcast_shapes;
+use nnc::graph::semantics::rng::Rng;
 use nnc::graph::{BinaryOp, DType, Graph, NodeId, Op, ReduceOp, Shape, SliceRange, UnaryOp};
-use nnc::runtime::Tensor;
-use nnc::runtime::interp::Env;
-use nnc::runtime::rng::Rng;
 
 /// A graph under construction with the environment that feeds it.
 pub struct Case {

@@ -11,14 +11,16 @@ use super::gemm::{self, GemmPtrs};
 use super::jit::{self, Abi, Jit, KernelFn};
 use super::sgemm;
 use super::team::Team;
+use super::{CpuOptions, Gemm};
+use crate::backend::Tensor;
+use crate::backend::{Env, EvalError, FeedKind};
+use crate::backend::{ExecStats, Executable};
+use crate::compile::Compiled;
 use crate::diag::{Code, Diagnostic};
-use crate::graph::{Graph, NodeId};
+use crate::graph::NodeId;
+use crate::graph::semantics::rng;
 use crate::kernel::ir::{BufId, BufKind, Kernel, LoopKernel, Program};
 use crate::kernel::memory::{self, MemoryPlan};
-use crate::runtime::Tensor;
-use crate::runtime::exec::{ExecStats, Executable};
-use crate::runtime::interp::{Env, EvalError, FeedKind};
-use crate::runtime::rng;
 
 /// Work (points times expressions) below which a loop kernel runs on the
 /// calling thread: splitting costs about a microsecond, and moves data
@@ -76,7 +78,9 @@ unsafe impl Sync for Ptr {}
 
 /// The part of an executable worker threads see.
 struct Runner {
-    program: Program,
+    program: Arc<Program>,
+    /// Products go to [`sgemm`] (else to `matrixmultiply`).
+    fast_gemm: bool,
     steps: Vec<Step>,
     zero: Ptr,
     /// One block of scratch per thread, for prologues.
@@ -91,9 +95,8 @@ struct Runner {
 /// A graph compiled for the CPU.
 pub struct CpuExecutable {
     module: Option<JITModule>,
-    graph: Graph,
+    compiled: Compiled,
     runner: Runner,
-    mem: MemoryPlan,
     arena: Vec<f32>,
     /// Backing memory of `Runner::scratch`.
     _scratch: Vec<Vec<f32>>,
@@ -102,11 +105,13 @@ pub struct CpuExecutable {
     /// Copies of in-place targets, used when a run must not update.
     scratch: HashMap<BufId, Vec<f32>>,
     _zero: Box<[f32; 16]>,
-    /// Seconds spent in each kernel, when profiling (`NNC_PROFILE=1`).
+    /// Seconds spent in each kernel, when profiling.
     timings: Option<Vec<f64>>,
     runs: usize,
-    /// Milliseconds of simplification, fusion and code generation.
-    phases: [f64; 3],
+    /// Milliseconds of code generation.
+    codegen_ms: f64,
+    /// Each compiled function's machine code, when kept.
+    code: Vec<crate::backend::CodeFile>,
 }
 
 impl Drop for CpuExecutable {
@@ -123,21 +128,18 @@ fn backend_error(msg: String) -> Diagnostic {
 }
 
 impl CpuExecutable {
-    /// Simplifies, fuses, plans and compiles a graph.
+    /// Compiles the driver's kernel program to native code.
     pub fn new(
-        graph: &Graph,
-        threads: usize,
+        compiled: Compiled,
+        options: &CpuOptions,
         pool: Option<Arc<rayon::ThreadPool>>,
         team: Option<Arc<Team>>,
     ) -> Result<CpuExecutable, Diagnostic> {
-        let t0 = std::time::Instant::now();
-        let mut g = graph.clone();
-        crate::opt::simplify(&mut g);
-        let t1 = std::time::Instant::now();
-        crate::graph::verify::verify(&g).map_err(|e| backend_error(e.to_string()))?;
-        let program = crate::fuse::run(&g);
-        crate::kernel::verify::verify(&program).map_err(backend_error)?;
-        let mem = memory::plan(&program);
+        let Some(kernels) = &compiled.kernels else {
+            return Err(backend_error("the driver produced no kernel program".into()));
+        };
+        let program = Arc::clone(&kernels.program);
+        let threads = options.threads.max(1);
         let t2 = std::time::Instant::now();
         let mut jit = Jit::new().map_err(backend_error)?;
         let mut pending = Vec::with_capacity(program.kernels.len());
@@ -163,7 +165,7 @@ impl CpuExecutable {
                 Kernel::Gather(_) | Kernel::ScatterAdd(_) => (None, k, None),
             });
         }
-        let module = jit.finish(pool.as_deref()).map_err(backend_error)?;
+        let (module, code) = jit.finish(pool.as_deref(), options.keep_code).map_err(backend_error)?;
         let call =
             |(id, abi, l, plan): (cranelift_module::FuncId, Abi, &LoopKernel, jit::LoopPlan)| LoopCall {
                 f: jit::function(&module, id),
@@ -181,9 +183,8 @@ impl CpuExecutable {
                 Kernel::ScatterAdd(sk) => Step::ScatterAdd(sk.clone()),
             })
             .collect();
-        let ms = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64() * 1000.0;
-        let phases = [ms(t0, t1), ms(t1, t2), ms(t2, std::time::Instant::now())];
-        let arena = aligned(mem.arena);
+        let codegen_ms = t2.elapsed().as_secs_f64() * 1000.0;
+        let arena = aligned(kernels.memory.arena);
         let n_kernels = program.kernels.len();
         let mut zero = Box::new([0.0f32; 16]);
         let largest = |size: &dyn Fn(&crate::kernel::ir::GemmKernel) -> usize| {
@@ -202,6 +203,7 @@ impl CpuExecutable {
         let packed = Ptr(aligned_start(&mut packed_mem));
         let runner = Runner {
             program,
+            fast_gemm: options.gemm == Gemm::Auto && sgemm::available(),
             steps,
             zero: Ptr(zero.as_mut_ptr()),
             scratch,
@@ -212,33 +214,22 @@ impl CpuExecutable {
         };
         Ok(CpuExecutable {
             module: Some(module),
-            graph: g,
+            compiled,
             runner,
-            mem,
             arena,
             _scratch: scratch_mem,
             _packed: packed_mem,
             scratch: HashMap::new(),
             _zero: zero,
-            timings: std::env::var_os("NNC_PROFILE").map(|_| vec![0.0; n_kernels]),
+            timings: options.profile.then(|| vec![0.0; n_kernels]),
             runs: 0,
-            phases,
+            codegen_ms,
+            code,
         })
     }
 
-    /// The simplified graph that was fused.
-    pub fn graph(&self) -> &Graph {
-        &self.graph
-    }
-
-    /// The fused program.
-    pub fn program(&self) -> &Program {
-        &self.runner.program
-    }
-
-    /// The memory plan.
-    pub fn memory(&self) -> &MemoryPlan {
-        &self.mem
+    fn memory(&self) -> &MemoryPlan {
+        &self.compiled.kernels.as_ref().expect("checked by new").memory
     }
 
     /// The address of every buffer for this run.
@@ -251,7 +242,7 @@ impl CpuExecutable {
             let (map, kind, name) = match &b.kind {
                 BufKind::Temp => {
                     // SAFETY: offsets are inside the arena, which has ALIGN spare elements.
-                    ptrs.push(Ptr(match self.mem.offsets[i] {
+                    ptrs.push(Ptr(match self.memory().offsets[i] {
                         Some(off) => unsafe { base.add(off) },
                         None => std::ptr::null_mut(),
                     }));
@@ -428,7 +419,8 @@ impl Runner {
                 a: ptrs[g.a.buf.0 as usize].0.offset(g.a.offset as isize),
                 b,
                 c: ptrs[g.c.0 as usize].0,
-                right: gemm::prepare(g, b, self.packed.0),
+                right: gemm::prepare(g, b, self.packed.0, self.fast_gemm),
+                fast: self.fast_gemm,
             }
         };
         let packs = p.right.is_some_and(sgemm::Right::is_packed);
@@ -519,14 +511,14 @@ impl Runner {
         let b = view(&g.b);
         let right = match pro.operand {
             crate::kernel::ir::Operand::A => {
-                let right = gemm::prepare(g, b, self.packed.0);
+                let right = gemm::prepare(g, b, self.packed.0, self.fast_gemm);
                 self.pack_right(g, b, right);
                 right
             }
             // Each block is read where the prologue wrote it.
             crate::kernel::ir::Operand::B => None,
         };
-        let ptrs_ab = GemmPtrs { a: view(&g.a), b, c: ptrs[g.c.0 as usize].0, right };
+        let ptrs_ab = GemmPtrs { a: view(&g.a), b, c: ptrs[g.c.0 as usize].0, right, fast: self.fast_gemm };
         let p = &ptrs_ab;
         let parallel = self.parallel && gemm::flops(g) > PARALLEL_FLOPS;
         // Runs the prologue for block `u` into scratch `slot`; returns the
@@ -710,7 +702,7 @@ impl Executable for CpuExecutable {
         let mut order: Vec<usize> = (0..t.len()).collect();
         order.sort_by(|&a, &b| t[b].total_cmp(&t[a]));
         let number: HashMap<NodeId, usize> =
-            self.graph.topo_order().iter().enumerate().map(|(i, &n)| (n, i)).collect();
+            self.compiled.graph.topo_order().iter().enumerate().map(|(i, &n)| (n, i)).collect();
         let mut out = format!("kernel  ms/step      %  nodes ({} runs)\n", self.runs);
         for i in order {
             let k = &self.runner.program.kernels[i];
@@ -724,7 +716,7 @@ impl Executable for CpuExecutable {
                 .nodes()
                 .iter()
                 .take(6)
-                .map(|n| format!("%{} {}", number[n], self.graph.node(*n).op.name()))
+                .map(|n| format!("%{} {}", number[n], self.compiled.graph.node(*n).op.name()))
                 .collect();
             out += &format!(
                 "{i:>6} {:>8.4} {:>6.1}  {kind}: {}\n",
@@ -736,14 +728,15 @@ impl Executable for CpuExecutable {
         Some(out)
     }
 
-    fn stats(&self) -> Option<ExecStats> {
-        Some(ExecStats {
-            kernels: self.runner.program.kernels.len(),
-            peak_bytes: self.mem.peak_bytes(),
-            naive_bytes: self.mem.naive_bytes(),
-            simplify_ms: self.phases[0],
-            fuse_ms: self.phases[1],
-            codegen_ms: self.phases[2],
-        })
+    fn compiled(&self) -> &Compiled {
+        &self.compiled
+    }
+
+    fn code(&self) -> &[crate::backend::CodeFile] {
+        &self.code
+    }
+
+    fn stats(&self) -> ExecStats {
+        ExecStats { codegen_ms: self.codegen_ms, ..ExecStats::of(&self.compiled) }
     }
 }

@@ -25,6 +25,8 @@ pub struct GemmPtrs {
     /// The right operand as [`sgemm`] reads it, when it does (see
     /// [`prepare`]).
     pub right: Option<Right>,
+    /// Products go to [`sgemm`] (else to `matrixmultiply`).
+    pub fast: bool,
 }
 
 /// The right operand's row and column strides.
@@ -49,10 +51,10 @@ pub fn pack_len(g: &GemmKernel) -> usize {
 /// How [`sgemm`] reads the right operand at `b`: from `buf` (which holds
 /// [`pack_len`] elements) when it `packs`, once [`pack_columns`] has
 /// packed it there; else in place when its rows are contiguous; `None`
-/// (the product goes to `matrixmultiply`) otherwise, or when the CPU lacks
-/// AVX-512.
-pub fn prepare(g: &GemmKernel, b: *const f32, buf: *mut f32) -> Option<Right> {
-    if !sgemm::available() {
+/// (the product goes to `matrixmultiply`) otherwise, or when `fast` is
+/// false (the CPU lacks AVX-512, or the portable path was chosen).
+pub fn prepare(g: &GemmKernel, b: *const f32, buf: *mut f32, fast: bool) -> Option<Right> {
+    if !fast {
         return None;
     }
     let (rsb, csb) = b_strides(g);
@@ -122,7 +124,7 @@ pub unsafe fn run_k_block(
     c1: usize,
 ) {
     let sa = &g.a.strides;
-    if sgemm::available() {
+    if p.fast {
         // SAFETY: the block and columns are inside their buffers.
         unsafe {
             sgemm::gemm(

@@ -43,10 +43,10 @@ use cranelift_module::{FuncId, Linkage, Module, ModuleReloc};
 use rayon::prelude::*;
 
 use super::libm;
+use crate::graph::semantics::mathf;
 use crate::graph::{BinaryOp, ReduceOp, UnaryOp};
 use crate::kernel::index::{Atom, IExpr, Var, range_with};
 use crate::kernel::ir::{BufId, Cond, Expr, ExprId, LoopKernel, Stage, Store};
-use crate::runtime::mathf;
 
 /// The native signature of a compiled kernel.
 pub type KernelFn = unsafe extern "C" fn(*const *mut f32, *const u64, i64, i64);
@@ -253,8 +253,13 @@ impl Jit {
     }
 
     /// Generates machine code for every kernel added (on `pool`'s threads
-    /// when there is one) and links it; returns the module owning the code.
-    pub fn finish(mut self, pool: Option<&rayon::ThreadPool>) -> Result<JITModule, String> {
+    /// when there is one) and links it; returns the module owning the code,
+    /// and with `keep_code` a copy of each function's machine code.
+    pub fn finish(
+        mut self,
+        pool: Option<&rayon::ThreadPool>,
+        keep_code: bool,
+    ) -> Result<(JITModule, Vec<crate::backend::CodeFile>), String> {
         let isa = self.isa.clone();
         let pending = std::mem::take(&mut self.pending);
         let generate =
@@ -279,18 +284,18 @@ impl Jit {
             }
             _ => pending.into_iter().map(generate).collect(),
         };
-        // `NNC_DUMP_CODE=DIR` writes each function's machine code to
-        // `DIR/kernelN.bin` (`objdump -D -b binary -m i386:x86-64`).
-        let dump = std::env::var_os("NNC_DUMP_CODE").map(std::path::PathBuf::from);
+        // With `keep_code`, each function's machine code is returned as
+        // `kernelN.bin` (`objdump -D -b binary -m i386:x86-64` reads it).
+        let mut code = Vec::new();
         for r in done {
             let (id, align, bytes, relocs) = r?;
-            if let Some(dir) = &dump {
-                let _ = std::fs::write(dir.join(format!("kernel{}.bin", id.as_u32())), &bytes);
+            if keep_code {
+                code.push((format!("kernel{}.bin", id.as_u32()), bytes.clone()));
             }
             self.module.define_function_bytes(id, align, &bytes, &relocs).map_err(|e| e.to_string())?;
         }
         self.module.finalize_definitions().map_err(|e| e.to_string())?;
-        Ok(self.module)
+        Ok((self.module, code))
     }
 }
 

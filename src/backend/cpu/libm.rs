@@ -1,13 +1,13 @@
 //! The transcendental functions generated code calls, one lane at a time.
 //!
 //! They are the interpreter's own functions (Rust's `f32` ones, and
-//! [`crate::runtime::mathf`] for `exp` and `tanh`, which generated code
+//! [`crate::graph::semantics::mathf`] for `exp` and `tanh`, which generated code
 //! computes inline when the CPU has fused multiply-add), so JIT-compiled
 //! code gives bit for bit the interpreter's results.
 
 /// `e^x`.
 pub extern "C" fn nnc_expf(x: f32) -> f32 {
-    crate::runtime::mathf::exp(x)
+    crate::graph::semantics::mathf::exp(x)
 }
 
 /// Natural logarithm.
@@ -17,7 +17,7 @@ pub extern "C" fn nnc_logf(x: f32) -> f32 {
 
 /// Hyperbolic tangent.
 pub extern "C" fn nnc_tanhf(x: f32) -> f32 {
-    crate::runtime::mathf::tanh(x)
+    crate::graph::semantics::mathf::tanh(x)
 }
 
 /// Sine.

@@ -38,16 +38,13 @@ const KC: usize = 320;
 /// the tiles of `C` written meanwhile are close together.
 const MC: usize = 8 * MR;
 
-/// True when this CPU has AVX-512, so the kernels here can run, and
-/// `NNC_GEMM=matrixmultiply` does not ask for the portable library instead
-/// (to compare the two).
+/// True when this CPU has AVX-512, so the kernels here can run.
 pub fn available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
             std::arch::is_x86_feature_detected!("avx512f")
-                && !std::env::var("NNC_GEMM").is_ok_and(|v| v == "matrixmultiply")
         }
         #[cfg(not(target_arch = "x86_64"))]
         {

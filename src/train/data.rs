@@ -29,9 +29,9 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
+use crate::backend::Tensor;
 use crate::diag::{Code, Diagnostic};
 use crate::graph::Shape;
-use crate::runtime::Tensor;
 
 pub use batch::Batches;
 pub use csv::{CsvOptions, LabelColumn, load_csv};

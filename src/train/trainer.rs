@@ -11,15 +11,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::Tensor;
 use super::checkpoint;
 use super::data::{self, Batches, CsvOptions, LabelColumn};
 use super::examples::{self, Examples};
-use super::exec::{Backend, Executable, Interp};
-use super::interp::Env;
-use super::rng::Rng;
+use crate::backend::interp::Interp;
+use crate::backend::{Backend, Env, Executable, Tensor};
 use crate::diag::{Code, Diagnostic};
 use crate::graph::Shape;
+use crate::graph::semantics::rng::Rng;
 use crate::sema::Program;
 use crate::sema::eval::ParamSpec;
 use crate::sema::train::{DataConfig, Source, TrainConfig};
@@ -157,7 +156,7 @@ impl Steps<'_> {
     fn get(&mut self, batch: usize, training: bool) -> Result<&mut (Step, Box<dyn Executable>), Diagnostic> {
         if !self.cache.contains_key(&(batch, training)) {
             let step = train::build_step(self.prog, self.cfg, batch, training).map_err(first)?;
-            let exe = self.backend.compile(&step.graph)?;
+            let exe = crate::backend::compile(self.backend, &step.graph)?;
             self.cache.insert((batch, training), (step, exe));
         }
         Ok(self.cache.get_mut(&(batch, training)).expect("inserted above"))

@@ -10,9 +10,9 @@
 use std::path::Path;
 
 use super::{Dataset, checked_numel, malformed, pair, read_file};
+use crate::backend::Tensor;
 use crate::diag::Diagnostic;
 use crate::graph::Shape;
-use crate::runtime::Tensor;
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 

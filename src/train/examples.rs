@@ -12,10 +12,10 @@
 
 use std::path::Path;
 
-use super::Tensor;
 use super::data::{self, Dataset};
-use super::rng::Rng;
+use crate::backend::Tensor;
 use crate::diag::{Code, Diagnostic};
+use crate::graph::semantics::rng::Rng;
 use crate::graph::{DType, Shape};
 use crate::sema::train::{SequenceTask, TaskKind};
 use crate::train::{Step, StepInput};

@@ -18,116 +18,15 @@
 //!   else is an [`EvalError::IndexOutOfRange`], never a panic.
 
 use std::collections::HashMap;
-use std::fmt;
 
-use super::rng;
+use super::env::{Env, EvalError, FeedKind};
 use super::tensor::Tensor;
-use crate::graph::verify::{VerifierError, verify};
-use crate::graph::{BinaryOp, DType, Graph, NodeId, Op, ReduceOp, Shape, UnaryOp};
-
-/// Everything a graph reads from outside: feeds for its leaves and the
-/// coordinates of its random draws.
-///
-/// Leaves are looked up by name in the map of their kind: `Input` nodes in
-/// `inputs`, `Param` nodes in `params`, `State` nodes in `states`.
-#[derive(Clone, Debug, Default)]
-pub struct Env {
-    /// Per-step data (images, labels), by input name.
-    pub inputs: HashMap<String, Tensor>,
-    /// Trainable parameters, by dotted path.
-    pub params: HashMap<String, Tensor>,
-    /// Non-trainable persistent tensors (optimizer moments, counters).
-    pub states: HashMap<String, Tensor>,
-    /// The run's seed, for `Rand`.
-    pub seed: u64,
-    /// The step number, for `Rand`; [`step`] advances it.
-    pub step: u64,
-}
-
-impl Env {
-    /// An environment without feeds.
-    pub fn new(seed: u64) -> Env {
-        Env { seed, ..Env::default() }
-    }
-}
-
-/// Which map of an [`Env`] a leaf is fed from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FeedKind {
-    /// [`Env::inputs`].
-    Input,
-    /// [`Env::params`].
-    Param,
-    /// [`Env::states`].
-    State,
-}
-
-impl fmt::Display for FeedKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FeedKind::Input => "input",
-            FeedKind::Param => "param",
-            FeedKind::State => "state",
-        })
-    }
-}
-
-/// Why a graph could not be evaluated.
-#[derive(Clone, Debug, PartialEq)]
-pub enum EvalError {
-    /// The graph failed [`verify`].
-    Invalid(VerifierError),
-    /// A leaf has no tensor in the environment.
-    MissingFeed {
-        /// The map it was looked up in.
-        kind: FeedKind,
-        /// Its name.
-        name: String,
-    },
-    /// A leaf's tensor has another shape than the node.
-    FeedShape {
-        /// The map it was looked up in.
-        kind: FeedKind,
-        /// Its name.
-        name: String,
-        /// The node's shape.
-        expected: Shape,
-        /// The fed tensor's shape.
-        found: Shape,
-    },
-    /// A gather or scatter-add index is not an integer in `0..bound`.
-    IndexOutOfRange {
-        /// The gather or scatter-add node.
-        node: NodeId,
-        /// The offending index.
-        index: f32,
-        /// The table's first dimension.
-        bound: usize,
-    },
-}
-
-impl fmt::Display for EvalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EvalError::Invalid(e) => write!(f, "{e}"),
-            EvalError::MissingFeed { kind, name } => write!(f, "no value for {kind} `{name}`"),
-            EvalError::FeedShape { kind, name, expected, found } => {
-                write!(f, "{kind} `{name}` has shape {found}, expected {expected}")
-            }
-            EvalError::IndexOutOfRange { node, index, bound } => {
-                write!(f, "index {index} out of range 0..{bound} at {node}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for EvalError {}
-
-impl From<VerifierError> for EvalError {
-    fn from(e: VerifierError) -> EvalError {
-        EvalError::Invalid(e)
-    }
-}
+use super::{Backend, Executable};
+use crate::compile::{Compiled, Target};
+use crate::diag::Diagnostic;
+use crate::graph::semantics::{binary, rng, unary};
+use crate::graph::verify::verify;
+use crate::graph::{DType, Graph, NodeId, Op, ReduceOp, Shape};
 
 /// The value of every node of an evaluated graph.
 #[derive(Clone, Debug)]
@@ -304,47 +203,6 @@ fn eval_node(g: &Graph, id: NodeId, xs: &[&Tensor], env: &Env) -> Result<Tensor,
     Ok(Tensor::new(shape.clone(), data))
 }
 
-pub(crate) fn unary(op: UnaryOp, x: f32) -> f32 {
-    match op {
-        UnaryOp::Neg => -x,
-        UnaryOp::Exp => super::mathf::exp(x),
-        UnaryOp::Log => x.ln(),
-        UnaryOp::Sqrt => x.sqrt(),
-        UnaryOp::Recip => 1.0 / x,
-        UnaryOp::Tanh => super::mathf::tanh(x),
-        UnaryOp::Sin => x.sin(),
-        UnaryOp::Cos => x.cos(),
-    }
-}
-
-pub(crate) fn binary(op: BinaryOp, a: f32, b: f32) -> f32 {
-    match op {
-        BinaryOp::Add => a + b,
-        BinaryOp::Sub => a - b,
-        BinaryOp::Mul => a * b,
-        BinaryOp::Div => a / b,
-        BinaryOp::Max if a.is_nan() || b.is_nan() => f32::NAN,
-        BinaryOp::Max => {
-            if a >= b {
-                a
-            } else {
-                b
-            }
-        }
-        BinaryOp::Min if a.is_nan() || b.is_nan() => f32::NAN,
-        BinaryOp::Min => {
-            if a <= b {
-                a
-            } else {
-                b
-            }
-        }
-        BinaryOp::Pow => a.powf(b),
-        BinaryOp::Lt => f32::from(u8::from(a < b)),
-        BinaryOp::Eq => f32::from(u8::from(a == b)),
-    }
-}
-
 /// Calls `f(base + Σ c[k] * strides[k])` for every coordinate `c` of
 /// `dims`, in row-major order (an odometer, so no division per element).
 fn for_each_offset(dims: &[usize], strides: &[usize], base: usize, mut f: impl FnMut(usize)) {
@@ -445,10 +303,43 @@ fn check_index(node: NodeId, index: f32, bound: usize) -> Result<usize, EvalErro
     }
 }
 
+/// The reference interpreter as a back end: it runs the verified graph as
+/// built, with [`step`] and [`eval`].
+pub struct Interp;
+
+struct Interpreted(Compiled);
+
+impl Executable for Interpreted {
+    fn run(&mut self, env: &mut Env, update: bool) -> Result<HashMap<String, Tensor>, EvalError> {
+        let g = &self.0.graph;
+        let values = if update { step(g, env)? } else { eval(g, env)? };
+        Ok(g.outputs().iter().map(|(name, id)| (name.clone(), values.get(*id).clone())).collect())
+    }
+
+    fn compiled(&self) -> &Compiled {
+        &self.0
+    }
+}
+
+impl Backend for Interp {
+    fn name(&self) -> &'static str {
+        "interp"
+    }
+
+    fn target(&self) -> Target {
+        Target::reference()
+    }
+
+    fn load(&self, compiled: Compiled) -> Result<Box<dyn Executable>, Diagnostic> {
+        Ok(Box::new(Interpreted(compiled)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::SliceRange;
+    use crate::graph::verify::VerifierError;
+    use crate::graph::{BinaryOp, SliceRange, UnaryOp};
 
     /// A graph builder with an environment alongside: `input` adds an
     /// `Input` leaf and feeds it.

@@ -10,8 +10,8 @@
 use std::path::Path;
 
 use super::{Dataset, malformed, read_file};
+use crate::backend::Tensor;
 use crate::diag::Diagnostic;
-use crate::runtime::Tensor;
 
 /// Which column of a CSV file holds the label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

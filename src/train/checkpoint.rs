@@ -18,9 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use safetensors::{Dtype, SafeTensors, View};
 
+use crate::backend::Tensor;
 use crate::diag::{Code, Diagnostic};
 use crate::graph::Shape;
-use crate::runtime::Tensor;
 
 /// Writes `tensors` to `path` as a safetensors file of F32 tensors, atomically.
 ///

@@ -9,8 +9,8 @@
 use std::path::Path;
 
 use super::{Dataset, checked_numel, malformed, pair, read_file};
+use crate::backend::Tensor;
 use crate::diag::Diagnostic;
-use crate::runtime::Tensor;
 
 /// An IDX element type: its byte size and its decoder.
 #[derive(Clone, Copy)]

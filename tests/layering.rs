@@ -1,0 +1,177 @@
+//! The module layering `docs/ARCHITECTURE.md` states, checked on the source:
+//! every `crate::` and `super::` path in every file of `src/` (code, doc
+//! links and comments alike) is resolved to the top-level module it names,
+//! and each module may name only the modules below it. Also, only `train`
+//! and `cli` touch the file system or read environment variables.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Each top-level module and the modules it may depend on.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("diag", &[]),
+    ("syntax", &["diag"]),
+    ("graph", &["diag"]),
+    ("sema", &["diag", "syntax", "graph"]),
+    ("autodiff", &["diag", "graph"]),
+    ("opt", &["diag", "graph"]),
+    ("kernel", &["diag", "graph"]),
+    ("fuse", &["diag", "graph", "kernel"]),
+    ("compile", &["diag", "graph", "opt", "fuse", "kernel"]),
+    ("backend", &["diag", "graph", "kernel", "compile"]),
+    ("train", &["diag", "syntax", "sema", "graph", "autodiff", "kernel", "compile", "backend"]),
+    (
+        "cli",
+        &[
+            "diag", "syntax", "sema", "graph", "autodiff", "opt", "fuse", "kernel", "compile", "backend",
+            "train",
+        ],
+    ),
+];
+
+/// Modules that may touch the file system or the environment.
+const IO_LAYERS: &[&str] = &["train", "cli"];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The module path of a file: `src/backend/cpu/exec.rs` is
+/// `["backend", "cpu", "exec"]`, `src/backend/mod.rs` is `["backend"]`.
+fn module_path(src: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib" || p == "main") {
+        parts.pop();
+    }
+    parts
+}
+
+fn ident_at(s: &str) -> &str {
+    let end = s.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(s.len());
+    &s[..end]
+}
+
+/// The top-level modules a text names through `crate::` and `super::`
+/// paths, for a file whose module path is `module`.
+fn referenced(text: &str, module: &[String]) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < text.len() {
+        let rest = &text[i..];
+        let boundary = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if boundary && rest.starts_with("crate::") {
+            let after = &rest["crate::".len()..];
+            if let Some(group) = after.strip_prefix('{') {
+                // `crate::{a::b, c}`: the first name of each item at depth 1.
+                let mut depth = 1;
+                let mut start = true;
+                for (j, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 1 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 1 => start = true,
+                        c if start && depth == 1 && (c.is_alphanumeric() || c == '_') => {
+                            found.insert(ident_at(&group[j..]).to_string());
+                            start = false;
+                        }
+                        _ => {}
+                    }
+                }
+            } else {
+                found.insert(ident_at(after).to_string());
+            }
+            i += "crate::".len();
+            continue;
+        }
+        if boundary && rest.starts_with("super::") {
+            let mut ups = 0;
+            let mut tail = rest;
+            while let Some(t) = tail.strip_prefix("super::") {
+                ups += 1;
+                tail = t;
+            }
+            // `super` of a file's module is its parent; a test module
+            // inside the file (`mod tests { use super::*; }`) is one
+            // deeper, which this conservatively treats the same.
+            let base = module.len().saturating_sub(ups);
+            let top = if base == 0 { ident_at(tail).to_string() } else { module[0].clone() };
+            found.insert(top);
+            i += rest.len() - tail.len();
+            continue;
+        }
+        i += rest.chars().next().map_or(1, char::len_utf8);
+    }
+    found
+}
+
+#[test]
+fn modules_depend_only_on_the_layers_below() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let known: BTreeSet<&str> = ALLOWED.iter().map(|(m, _)| *m).collect();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for file in &files {
+        let module = module_path(&src, file);
+        let Some(top) = module.first() else { continue };
+        let Some((_, allowed)) = ALLOWED.iter().find(|(m, _)| m == top) else {
+            problems
+                .push(format!("{}: top-level module `{top}` is not in the layering table", file.display()));
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        for name in referenced(&text, &module) {
+            if name == *top || !known.contains(name.as_str()) {
+                continue;
+            }
+            if !allowed.contains(&name.as_str()) {
+                problems.push(format!("{}: `{top}` must not depend on `{name}`", file.display()));
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} files were checked");
+    assert!(problems.is_empty(), "layering violations:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn only_the_top_layers_touch_files_and_the_environment() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut problems = Vec::new();
+    for file in &files {
+        let module = module_path(&src, file);
+        let Some(top) = module.first() else { continue };
+        if IO_LAYERS.contains(&top.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for needle in ["std::fs", "std::env", "File::", "println!", "eprintln!", "std::process::exit"] {
+            if text.contains(needle) {
+                problems.push(format!("{}: `{top}` uses `{needle}`", file.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "I/O outside train and cli:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn the_scanner_resolves_every_path_form() {
+    let module = vec!["backend".to_string(), "cpu".to_string(), "exec".to_string()];
+    let text = "use crate::graph::Graph;\nuse crate::{train::trainer, sema};\n/// [`crate::cli`]\nuse super::gemm;\nuse super::super::super::fuse::run;\nlet x = my_crate::train;";
+    let found: Vec<String> = referenced(text, &module).into_iter().collect();
+    assert_eq!(found, ["backend", "cli", "fuse", "graph", "sema", "train"]);
+}
