@@ -9,23 +9,32 @@ use std::fmt::Write as _;
 
 use super::ir::{Graph, NodeId, Op};
 
+/// The number each node gets in the dumps: its position in
+/// [`Graph::topo_order`]. The verifier names nodes by these numbers too, so
+/// its messages can be read next to a dump.
+pub fn numbering(g: &Graph) -> HashMap<NodeId, usize> {
+    g.topo_order().iter().enumerate().map(|(i, &n)| (n, i)).collect()
+}
+
+/// One node as the text dump prints it, without the newline:
+/// `%3 = matmul %1, %2 : f32[64,128]`. `number` is [`numbering`]'s map.
+pub fn node_line(g: &Graph, number: &HashMap<NodeId, usize>, id: NodeId) -> String {
+    let node = g.node(id);
+    let mut out = format!("%{} = {}{}", number[&id], node.op.name(), attributes(&node.op));
+    let operands: Vec<String> = g.operands(id).iter().map(|o| format!("%{}", number[o])).collect();
+    if !operands.is_empty() {
+        let _ = write!(out, " {}", operands.join(", "));
+    }
+    let _ = write!(out, " : {}{}", node.dtype, node.shape);
+    out
+}
+
 /// One line per node: `%3 = matmul %1, %2 : f32[64,128]`, then outputs and updates.
 pub fn text(g: &Graph) -> String {
-    let order = g.topo_order();
-    let number: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let number = numbering(g);
     let mut out = String::new();
-    for &id in &order {
-        let node = g.node(id);
-        let _ = write!(out, "%{} = {}", number[&id], node.op.name());
-        let attrs = attributes(&node.op);
-        if !attrs.is_empty() {
-            let _ = write!(out, "{attrs}");
-        }
-        let operands: Vec<String> = g.operands(id).iter().map(|o| format!("%{}", number[o])).collect();
-        if !operands.is_empty() {
-            let _ = write!(out, " {}", operands.join(", "));
-        }
-        let _ = writeln!(out, " : {}{}", node.dtype, node.shape);
+    for id in g.topo_order() {
+        let _ = writeln!(out, "{}", node_line(g, &number, id));
     }
     for (name, o) in g.outputs() {
         let _ = writeln!(out, "output {name} = %{}", number[o]);
@@ -39,7 +48,7 @@ pub fn text(g: &Graph) -> String {
 /// A Graphviz `digraph`: one box per node labelled with op, attributes and type.
 pub fn dot(g: &Graph) -> String {
     let order = g.topo_order();
-    let number: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let number = numbering(g);
     let mut out = String::from("digraph nnc {\n  node [shape=box, fontname=\"monospace\"];\n");
     for &id in &order {
         let node = g.node(id);
