@@ -5,7 +5,6 @@
 //! computes, then its loops: outer variables first, then each stage with
 //! the expressions it needs in SSA form, each printed once.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::ir::{BufKind, Expr, ExprId, Kernel, LoopKernel, Program};
@@ -15,7 +14,7 @@ use crate::graph::{Graph, NodeId, Op};
 
 /// The whole program: buffers, kernels, outputs, updates and the memory plan.
 pub fn text(g: &Graph, p: &Program, mem: &MemoryPlan) -> String {
-    let number: HashMap<NodeId, usize> = g.topo_order().iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let number = crate::graph::dump::numbering(g);
     let node = |n: NodeId| {
         let nd = g.node(n);
         let attrs = match nd.op {

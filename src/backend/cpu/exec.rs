@@ -701,8 +701,7 @@ impl Executable for CpuExecutable {
         let runs = self.runs.max(1) as f64;
         let mut order: Vec<usize> = (0..t.len()).collect();
         order.sort_by(|&a, &b| t[b].total_cmp(&t[a]));
-        let number: HashMap<NodeId, usize> =
-            self.compiled.graph.topo_order().iter().enumerate().map(|(i, &n)| (n, i)).collect();
+        let number = crate::graph::dump::numbering(&self.compiled.graph);
         let mut out = format!("kernel  ms/step      %  nodes ({} runs)\n", self.runs);
         for i in order {
             let k = &self.runner.program.kernels[i];
