@@ -376,12 +376,18 @@ pub(crate) fn decode(scope: &mut Scope<'_>, opcode: &str, ops: &[Opnd]) -> Resul
             let [t] = mods else { return Err(outside()) };
             let kind = data_ty(t).ok_or_else(outside)?.1;
             cx.count(4)?;
-            Op::Selp { d: cx.dst(0, kind)?, a: cx.src(1, kind)?, b: cx.src(2, kind)?, p: cx.src(3, Kind::Pred)? }
+            Op::Selp {
+                d: cx.dst(0, kind)?,
+                a: cx.src(1, kind)?,
+                b: cx.src(2, kind)?,
+                p: cx.src(3, Kind::Pred)?,
+            }
         }
         "cvt" => cvt(&mut cx, mods).map_err(|e| e.message(outside))?,
         "sqrt" | "rcp" | "ex2" | "lg2" | "sin" | "cos" => {
             let exact = matches!(mnemonic, "sqrt" | "rcp");
-            let [mode, ftz] = flags(front, [if exact { "rn" } else { "approx" }, "ftz"]).ok_or_else(outside)?;
+            let [mode, ftz] =
+                flags(front, [if exact { "rn" } else { "approx" }, "ftz"]).ok_or_else(outside)?;
             if !mode || last != "f32" {
                 return Err(outside());
             }
@@ -505,7 +511,11 @@ fn load_store(cx: &mut Cx<'_, '_>, is_load: bool, mods: &[&str]) -> Result<Op, D
         };
         let (a, param) = cx.scope.param(base).ok_or_else(|| format!("unknown parameter `{base}`"))?;
         if param.ty.size() != width.bytes() {
-            return Err(DecodeError::Msg(format!("parameter `{base}` is {} bytes, the load reads {}", param.ty.size(), width.bytes())));
+            return Err(DecodeError::Msg(format!(
+                "parameter `{base}` is {} bytes, the load reads {}",
+                param.ty.size(),
+                width.bytes()
+            )));
         }
         return Ok(Op::Mov { d: cx.dst(0, kind)?, a });
     }
@@ -614,7 +624,8 @@ fn cvt(cx: &mut Cx<'_, '_>, mods: &[&str]) -> Result<Op, DecodeError> {
     let (front, types) = mods.split_at(mods.len() - 2);
     let (dst, src) = (types[0], types[1]);
     let [rn, rz, rm, rp, rni, rzi, rmi, rpi, ftz] =
-        flags(front, ["rn", "rz", "rm", "rp", "rni", "rzi", "rmi", "rpi", "ftz"]).ok_or(DecodeError::Outside)?;
+        flags(front, ["rn", "rz", "rm", "rp", "rni", "rzi", "rmi", "rpi", "ftz"])
+            .ok_or(DecodeError::Outside)?;
     let float_round = [(rn, Round::Nearest), (rz, Round::Zero), (rm, Round::Down), (rp, Round::Up)];
     let int_round = [(rni, Round::Nearest), (rzi, Round::Zero), (rmi, Round::Down), (rpi, Round::Up)];
     let pick_round = |set: &[(bool, Round)]| -> Option<Round> {

@@ -177,10 +177,9 @@ impl fmt::Display for FaultKind {
                     ),
                 }
             }
-            FaultKind::NonCoherent { addr } => write!(
-                f,
-                "global {addr:#x} is both written and read through ld.global.nc in one launch"
-            ),
+            FaultKind::NonCoherent { addr } => {
+                write!(f, "global {addr:#x} is both written and read through ld.global.nc in one launch")
+            }
             FaultKind::DivisionByZero => write!(f, "integer division by zero"),
             FaultKind::Budget { limit } => {
                 write!(f, "instruction budget of {limit} exhausted (infinite loop?)")

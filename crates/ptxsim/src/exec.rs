@@ -104,7 +104,12 @@ pub(crate) fn run(cx: &mut Ctx<'_>, th: &mut Threads, t: usize, steps: u64) -> R
     let code = &cx.entry.code[..];
     let regs = &mut th.regs[t * n..(t + 1) * n];
     let init = &mut th.init[t * n..(t + 1) * n];
-    let who = Who { thread: t as u32, interval: cx.interval, block_first: cx.block_first, launch_first: cx.launch_first };
+    let who = Who {
+        thread: t as u32,
+        interval: cx.interval,
+        block_first: cx.block_first,
+        launch_first: cx.launch_first,
+    };
     let mut pc = th.pc[t] as usize;
     let mut done = 0u64;
 

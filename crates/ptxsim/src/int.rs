@@ -36,7 +36,9 @@ pub(crate) fn binary(op: IntOp, a: u64, b: u64) -> Option<u64> {
         IntOp::MulHiU64 => ((a as u128 * b as u128) >> 64) as u64,
         IntOp::MulWideS32 => (s32(a) as i64 * s32(b) as i64) as u64,
         IntOp::MulWideU32 => a * b,
-        IntOp::DivS32 => lo(s32(a).checked_div(s32(b)).or_else(|| (b != 0).then_some(i32::MIN))? as u32 as u64),
+        IntOp::DivS32 => {
+            lo(s32(a).checked_div(s32(b)).or_else(|| (b != 0).then_some(i32::MIN))? as u32 as u64)
+        }
         IntOp::DivU32 => a.checked_div(b)?,
         IntOp::DivS64 => (a as i64).checked_div(b as i64).or_else(|| (b != 0).then_some(i64::MIN))? as u64,
         IntOp::DivU64 => a.checked_div(b)?,

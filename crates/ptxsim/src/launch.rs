@@ -162,7 +162,10 @@ impl Device {
         let mut arg_bits = Vec::with_capacity(args.len());
         for (i, (arg, param)) in args.iter().zip(&entry.params).enumerate() {
             let bits = arg.matches(param.ty).ok_or_else(|| {
-                launch_error(kernel, format!("argument {i} is {arg:?} but `{}` is {:?}", param.name, param.ty))
+                launch_error(
+                    kernel,
+                    format!("argument {i} is {arg:?} but `{}` is {:?}", param.name, param.ty),
+                )
             })?;
             arg_bits.push(bits);
         }
@@ -231,7 +234,8 @@ impl Device {
                 for &(i, d) in &per_block {
                     threads.regs[base + i] = ctaid[d as usize] as u64;
                 }
-                let tid = [t as u32 % block[0], (t as u32 / block[0]) % block[1], t as u32 / (block[0] * block[1])];
+                let tid =
+                    [t as u32 % block[0], (t as u32 / block[0]) % block[1], t as u32 / (block[0] * block[1])];
                 for &(i, s) in &per_thread {
                     threads.regs[base + i] = match s {
                         Sreg::Tid(d) => tid[d as usize] as u64,

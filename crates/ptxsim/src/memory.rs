@@ -91,7 +91,8 @@ pub(crate) struct Allocation {
 
 impl Allocation {
     fn contains(&self, addr: u64, len: u64) -> bool {
-        addr >= self.base && addr.wrapping_sub(self.base).checked_add(len).is_some_and(|e| e <= self.data.len() as u64)
+        addr >= self.base
+            && addr.wrapping_sub(self.base).checked_add(len).is_some_and(|e| e <= self.data.len() as u64)
     }
 }
 
@@ -176,9 +177,9 @@ impl Device {
     }
 
     fn host_range(&self, addr: u64, len: usize) -> Result<(usize, usize), SimError> {
-        let idx = self.find(addr, len as u64).ok_or_else(|| {
-            host_err(format!("{len} bytes at {addr:#x} are not inside one allocation"))
-        })?;
+        let idx = self
+            .find(addr, len as u64)
+            .ok_or_else(|| host_err(format!("{len} bytes at {addr:#x} are not inside one allocation")))?;
         Ok((idx, (addr - self.allocs[idx].base) as usize))
     }
 
@@ -329,7 +330,14 @@ impl Device {
     }
 
     /// A kernel store of `n` elements of `width` bytes from `vals` to `addr`.
-    pub(crate) fn store(&mut self, addr: u64, width: u32, n: u32, who: &Who, vals: &[u64; 4]) -> Result<(), MemFault> {
+    pub(crate) fn store(
+        &mut self,
+        addr: u64,
+        width: u32,
+        n: u32,
+        who: &Who,
+        vals: &[u64; 4],
+    ) -> Result<(), MemFault> {
         let total = width * n;
         if addr % total as u64 != 0 {
             return Err(MemFault::Misaligned { addr, align: total });
@@ -365,7 +373,12 @@ fn read_global(w: &mut GWord, addr: u64, nc: bool, who: &Who) -> Result<(), MemF
         return Err(MemFault::Uninit { addr });
     }
     if conflicts(w.w_int, w.w_thr, who) {
-        return Err(MemFault::Race { addr, kind: RaceKind::ReadAfterWrite, interval: w.w_int, thread: w.w_thr });
+        return Err(MemFault::Race {
+            addr,
+            kind: RaceKind::ReadAfterWrite,
+            interval: w.w_int,
+            thread: w.w_thr,
+        });
     }
     if nc && w.w_int >= who.launch_first {
         return Err(MemFault::NonCoherent { addr });
@@ -390,13 +403,28 @@ fn read_global(w: &mut GWord, addr: u64, nc: bool, who: &Who) -> Result<(), MemF
 #[inline]
 fn write_global(w: &mut GWord, addr: u64, who: &Who) -> Result<(), MemFault> {
     if conflicts(w.w_int, w.w_thr, who) {
-        return Err(MemFault::Race { addr, kind: RaceKind::WriteAfterWrite, interval: w.w_int, thread: w.w_thr });
+        return Err(MemFault::Race {
+            addr,
+            kind: RaceKind::WriteAfterWrite,
+            interval: w.w_int,
+            thread: w.w_thr,
+        });
     }
     if conflicts(w.r_int, w.r_thr, who) {
-        return Err(MemFault::Race { addr, kind: RaceKind::WriteAfterRead, interval: w.r_int, thread: w.r_thr });
+        return Err(MemFault::Race {
+            addr,
+            kind: RaceKind::WriteAfterRead,
+            interval: w.r_int,
+            thread: w.r_thr,
+        });
     }
     if w.r_prev >= who.launch_first {
-        return Err(MemFault::Race { addr, kind: RaceKind::WriteAfterRead, interval: w.r_prev, thread: MANY });
+        return Err(MemFault::Race {
+            addr,
+            kind: RaceKind::WriteAfterRead,
+            interval: w.r_prev,
+            thread: MANY,
+        });
     }
     if w.nc_int >= who.launch_first {
         return Err(MemFault::NonCoherent { addr });
@@ -418,7 +446,11 @@ pub(crate) struct Shared {
 impl Shared {
     /// Shared memory for a kernel whose window ends at `end` with these arrays.
     pub fn new(end: u64, arrays: Vec<(u64, u64)>) -> Shared {
-        Shared { data: vec![0; end as usize], shadow: vec![SWord::default(); end.div_ceil(4) as usize], arrays }
+        Shared {
+            data: vec![0; end as usize],
+            shadow: vec![SWord::default(); end.div_ceil(4) as usize],
+            arrays,
+        }
     }
 
     fn check(&self, addr: u64, total: u32) -> Result<usize, MemFault> {
@@ -434,7 +466,14 @@ impl Shared {
     }
 
     /// A load of `n` elements of `width` bytes at `addr`.
-    pub fn load(&mut self, addr: u64, width: u32, n: u32, who: &Who, out: &mut [u64; 4]) -> Result<(), MemFault> {
+    pub fn load(
+        &mut self,
+        addr: u64,
+        width: u32,
+        n: u32,
+        who: &Who,
+        out: &mut [u64; 4],
+    ) -> Result<(), MemFault> {
         let total = width * n;
         let off = self.check(addr, total)?;
         for (k, w) in self.shadow[off / 4..(off + total as usize) / 4].iter_mut().enumerate() {
@@ -471,7 +510,14 @@ impl Shared {
     }
 
     /// A store of `n` elements of `width` bytes to `addr`.
-    pub fn store(&mut self, addr: u64, width: u32, n: u32, who: &Who, vals: &[u64; 4]) -> Result<(), MemFault> {
+    pub fn store(
+        &mut self,
+        addr: u64,
+        width: u32,
+        n: u32,
+        who: &Who,
+        vals: &[u64; 4],
+    ) -> Result<(), MemFault> {
         let total = width * n;
         let off = self.check(addr, total)?;
         for (k, w) in self.shadow[off / 4..(off + total as usize) / 4].iter_mut().enumerate() {

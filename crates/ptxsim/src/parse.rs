@@ -15,9 +15,6 @@ use crate::ir::{Entry, GlobalArray, Instr, NO_REG, Op, Param, ParamType};
 use crate::lex::{Tok, TokKind, tokenize};
 use crate::scope::{Class, Kind, Scope};
 
-/// The static shared memory a kernel may declare, in bytes.
-const MAX_STATIC_SHARED: u64 = 48 * 1024;
-
 static NEXT_MODULE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A parsed PTX module: its kernels, decoded and ready to launch on a `Device`.
@@ -107,6 +104,12 @@ impl<'s> Parser<'s> {
     /// An error at the current token, quoting the rest of its statement.
     fn error(&self, message: impl Into<String>) -> ParseError {
         ParseError::new(self.line(), &self.statement_text(self.pos), message)
+    }
+
+    /// An error in the statement that starts at token `start`.
+    fn error_at(&self, start: usize, message: impl Into<String>) -> ParseError {
+        let line = self.toks.get(start).map_or(self.line(), |t| t.line);
+        ParseError::new(line, &self.statement_text(start), message)
     }
 
     /// The source text from token `start` to the end of its statement (`;`, `{` or `}`),
@@ -234,11 +237,7 @@ impl<'s> Parser<'s> {
                     let taken = module.globals.iter().any(|g| g.name == name)
                         || module_shared.iter().any(|s| s.0 == name);
                     if taken {
-                        return Err(ParseError::new(
-                            self.toks[start].line,
-                            &self.statement_text(start),
-                            "a symbol of this name is already declared",
-                        ));
+                        return Err(self.error_at(start, "a symbol of this name is already declared"));
                     }
                     if is_global {
                         module.globals.push(GlobalArray { name, size });
@@ -261,14 +260,14 @@ impl<'s> Parser<'s> {
 
     /// `.global`/`.shared [.align A] .TYPE NAME[N];` returning name, size and alignment.
     fn array_decl(&mut self) -> Result<(String, u64, u64), ParseError> {
+        let start = self.pos;
         self.pos += 1;
         let mut align = None;
         if self.is_word(".align") {
             self.pos += 1;
             let a = self.expect_u64("an alignment")?;
             if !a.is_power_of_two() {
-                self.pos -= 1;
-                return Err(self.error("alignment must be a power of two"));
+                return Err(self.error_at(start, "alignment must be a power of two"));
             }
             align = Some(a);
         }
@@ -279,29 +278,30 @@ impl<'s> Parser<'s> {
             ".b32" | ".u32" | ".s32" | ".f32" => 4,
             ".b64" | ".u64" | ".s64" | ".f64" => 8,
             _ => {
-                self.pos -= 1;
-                return Err(self.error("unsupported array element type"));
+                return Err(self.error_at(start, "unsupported array element type"));
             }
         };
         let name = self.expect_word("a name")?;
         if !is_name(&name) {
-            self.pos -= 1;
-            return Err(self.error("expected a name"));
+            return Err(self.error_at(start, "expected a name"));
         }
         let mut size = elem;
         if self.is_punct('[') {
             self.pos += 1;
             if self.is_punct(']') {
-                return Err(self.error("arrays without a size (dynamic shared memory) are outside the subset"));
+                return Err(self.error_at(
+                    start,
+                    "arrays without a size (dynamic shared memory) are outside the subset",
+                ));
             }
             size = elem * self.expect_u64("an array length")?;
             self.expect_punct(']')?;
             if self.is_punct('[') {
-                return Err(self.error("multi-dimensional arrays are outside the subset"));
+                return Err(self.error_at(start, "multi-dimensional arrays are outside the subset"));
             }
         }
         if self.is_punct('=') {
-            return Err(self.error("initialisers are outside the subset"));
+            return Err(self.error_at(start, "initialisers are outside the subset"));
         }
         self.expect_punct(';')?;
         Ok((name, size, align.unwrap_or(elem)))
@@ -340,9 +340,7 @@ impl<'s> Parser<'s> {
             if self.is_punct('[') {
                 return Err(self.error("array parameters are outside the subset"));
             }
-            scope.declare_param(Param { name: pname, ty }).map_err(|m| {
-                ParseError::new(self.toks[start].line, &self.statement_text(start), m)
-            })?;
+            scope.declare_param(Param { name: pname, ty }).map_err(|m| self.error_at(start, m))?;
         }
         self.pos += 1;
         let (mut maxntid, mut reqntid) = (None, None);
@@ -368,7 +366,6 @@ impl<'s> Parser<'s> {
             }
             *slot = Some(dims);
         }
-        let entry_line = self.line();
         self.pos += 1;
         let mut body = Body::default();
         self.body(&mut scope, &mut body)?;
@@ -380,13 +377,6 @@ impl<'s> Parser<'s> {
                 return Err(ParseError::new(fix.line, &fix.text, format!("unknown label `{}`", fix.label)));
             };
             body.code[fix.index].op = Op::Bra { target };
-        }
-        if scope.shared_bytes > MAX_STATIC_SHARED {
-            return Err(ParseError::new(
-                entry_line,
-                &name,
-                format!("the kernel declares {} bytes of shared memory (at most 48 KiB)", scope.shared_bytes),
-            ));
         }
         let shared_end = scope.shared_end();
         Ok(Entry {
@@ -419,9 +409,7 @@ impl<'s> Parser<'s> {
                 TokKind::Word(w) if w == ".reg" => self.reg_decl(scope)?,
                 TokKind::Word(w) if w == ".shared" => {
                     let (name, size, align) = self.array_decl()?;
-                    scope.add_shared(&name, size, align).map_err(|m| {
-                        ParseError::new(self.toks[start].line, &self.statement_text(start), m)
-                    })?;
+                    scope.add_shared(&name, size, align).map_err(|m| self.error_at(start, m))?;
                 }
                 TokKind::Word(w) if w.starts_with('.') => {
                     return Err(self.error("directive outside the modelled subset"));
@@ -450,14 +438,12 @@ impl<'s> Parser<'s> {
             ".b32" | ".u32" | ".s32" | ".f32" => Class::B32,
             ".b64" | ".u64" | ".s64" | ".f64" => Class::B64,
             _ => {
-                self.pos -= 1;
-                return Err(self.error("register type outside the subset"));
+                return Err(self.error_at(start, "register type outside the subset"));
             }
         };
         loop {
             let Some(TokKind::Reg(name)) = self.bump() else {
-                self.pos -= 1;
-                return Err(self.error("expected a register name"));
+                return Err(self.error_at(start, "expected a register name"));
             };
             let mut count = None;
             if self.is_punct('<') {
@@ -465,9 +451,7 @@ impl<'s> Parser<'s> {
                 count = Some(self.expect_u64("a register count")? as u32);
                 self.expect_punct('>')?;
             }
-            scope.declare(&name, count, class).map_err(|m| {
-                ParseError::new(self.toks[start].line, &self.statement_text(start), m)
-            })?;
+            scope.declare(&name, count, class).map_err(|m| self.error_at(start, m))?;
             if self.is_punct(',') {
                 self.pos += 1;
             } else {

@@ -72,9 +72,12 @@ pub(crate) struct Scope<'m> {
     module_globals: &'m [GlobalArray],
     pub shared: Vec<SharedArray>,
     /// Bytes of shared memory declared (without the gaps the simulator leaves between arrays).
-    pub shared_bytes: u64,
+    shared_bytes: u64,
     shared_end: u64,
 }
+
+/// The static shared memory a kernel may declare, in bytes.
+const MAX_STATIC_SHARED: u64 = 48 * 1024;
 
 /// The gap left after each shared array, so an access running off its end hits no array.
 const SHARED_GAP: u64 = 256;
@@ -175,6 +178,12 @@ impl<'m> Scope<'m> {
         self.shared.push(SharedArray { name: name.to_string(), start, size });
         self.shared_end = start + size + SHARED_GAP;
         self.shared_bytes += size;
+        if self.shared_bytes > MAX_STATIC_SHARED {
+            return Err(format!(
+                "the kernel's shared arrays take {} bytes, more than the 48 KiB of static shared memory",
+                self.shared_bytes
+            ));
+        }
         Ok(start)
     }
 
@@ -312,9 +321,23 @@ fn special(name: &str) -> Option<Sreg> {
 
 fn is_other_special(name: &str) -> bool {
     const OTHERS: &[&str] = &[
-        "%warpid", "%nwarpid", "%smid", "%nsmid", "%gridid", "%clock", "%clock64", "%lanemask_eq",
-        "%lanemask_le", "%lanemask_lt", "%lanemask_ge", "%lanemask_gt", "%pm0", "%envreg0",
-        "%globaltimer", "%dynamic_smem_size", "%total_smem_size",
+        "%warpid",
+        "%nwarpid",
+        "%smid",
+        "%nsmid",
+        "%gridid",
+        "%clock",
+        "%clock64",
+        "%lanemask_eq",
+        "%lanemask_le",
+        "%lanemask_lt",
+        "%lanemask_ge",
+        "%lanemask_gt",
+        "%pm0",
+        "%envreg0",
+        "%globaltimer",
+        "%dynamic_smem_size",
+        "%total_smem_size",
     ];
     OTHERS.iter().any(|o| name == *o || name.starts_with(&format!("{o}.")))
 }

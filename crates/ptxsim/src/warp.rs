@@ -45,7 +45,9 @@ pub(crate) fn check_waiters(b: &BlockRun<'_, '_>, t: usize, what: &str) -> Resul
     for u in base..end {
         if b.state[u] == State::Shfl && mask_of(b, u)? & (1 << lane) != 0 {
             let line = b.cx.entry.lines[b.th.pc[t] as usize];
-            let message = format!("lane {lane} of the membermask {what} (line {line}) instead of reaching this shfl.sync");
+            let message = format!(
+                "lane {lane} of the membermask {what} (line {line}) instead of reaching this shfl.sync"
+            );
             return Err(if what == "exited" {
                 shuffle_error(b, u, message)
             } else {
@@ -69,12 +71,17 @@ pub(crate) fn arrive(b: &mut BlockRun<'_, '_>, t: usize) -> Result<(), SimError>
     for l in lanes(mask) {
         let u = base + l;
         if u >= b.state.len() {
-            let message = format!("membermask {mask:#010x} names lane {l}, which does not exist in this block");
+            let message =
+                format!("membermask {mask:#010x} names lane {l}, which does not exist in this block");
             return Err(shuffle_error(b, t, message));
         }
         match b.state[u] {
             State::Exit => {
-                return Err(shuffle_error(b, t, format!("membermask {mask:#010x} names lane {l}, which has exited")));
+                return Err(shuffle_error(
+                    b,
+                    t,
+                    format!("membermask {mask:#010x} names lane {l}, which has exited"),
+                ));
             }
             State::Bar => {
                 let line = b.cx.entry.lines[b.th.pc[u] as usize];
@@ -85,7 +92,8 @@ pub(crate) fn arrive(b: &mut BlockRun<'_, '_>, t: usize) -> Result<(), SimError>
             State::Shfl => {
                 if b.th.pc[u] != pc {
                     let line = b.cx.entry.lines[b.th.pc[u] as usize];
-                    let message = format!("lane {l} of the membermask waits at another shfl.sync (line {line})");
+                    let message =
+                        format!("lane {l} of the membermask waits at another shfl.sync (line {line})");
                     return Err(shuffle_error(b, t, message));
                 }
                 let other = mask_of(b, u)?;

@@ -20,7 +20,13 @@ fn line_of(file: &str, after: &str, needle: &str) -> u32 {
 
 /// Launches `kernel` of faults.ptx and returns its fault.
 #[track_caller]
-fn fault(kernel: &str, grid: u32, block: u32, args: impl Fn(&mut Device) -> Vec<Arg>, opts: LaunchOptions) -> Fault {
+fn fault(
+    kernel: &str,
+    grid: u32,
+    block: u32,
+    args: impl Fn(&mut Device) -> Vec<Arg>,
+    opts: LaunchOptions,
+) -> Fault {
     let m = module("faults.ptx");
     let mut dev = Device::new();
     let args = args(&mut dev);
@@ -45,7 +51,9 @@ fn out_of_bounds_store_is_reported_at_its_line() {
     let f = fault("store_unguarded", 1, 64, out_buffer(32), LaunchOptions::default());
     assert_eq!(f.line, line_of("faults.ptx", "store_unguarded(", "st.global.u32"));
     assert_eq!(f.instruction, "st.global.u32 [%rd4], %r1;");
-    let FaultKind::OutOfBounds { space: Space::Global, addr, size: 4 } = f.kind else { panic!("{:?}", f.kind) };
+    let FaultKind::OutOfBounds { space: Space::Global, addr, size: 4 } = f.kind else {
+        panic!("{:?}", f.kind)
+    };
     // The faulting thread is one of those past the end, and the address is its element.
     assert!(f.thread[0] >= 32, "{f:?}");
     assert_eq!(addr % 256, (f.thread[0] as u64 * 4) % 256);
@@ -123,7 +131,13 @@ fn threads_at_different_barriers() {
 #[test]
 fn shuffle_naming_an_exited_lane() {
     for seed in 0..4 {
-        let f = fault("shfl_after_exit", 1, 32, out_buffer(1), LaunchOptions { seed, ..LaunchOptions::default() });
+        let f = fault(
+            "shfl_after_exit",
+            1,
+            32,
+            out_buffer(1),
+            LaunchOptions { seed, ..LaunchOptions::default() },
+        );
         let FaultKind::Shuffle { message } = &f.kind else { panic!("{:?}", f.kind) };
         assert!(message.contains("lane 0") && message.contains("exited"), "{message}");
         assert_eq!(f.line, line_of("faults.ptx", "shfl_after_exit(", "shfl.sync"));
@@ -146,7 +160,14 @@ fn missing_barrier_in_tiled_matmul_is_a_race() {
         let a = dev.alloc_f32(&vec![1.0; rows * inner]);
         let b = dev.alloc_f32(&vec![2.0; inner * cols]);
         let c = dev.alloc(rows * cols * 4);
-        let args = [Arg::U64(a), Arg::U64(b), Arg::U64(c), Arg::U32(rows as u32), Arg::U32(cols as u32), Arg::U32(inner as u32)];
+        let args = [
+            Arg::U64(a),
+            Arg::U64(b),
+            Arg::U64(c),
+            Arg::U32(rows as u32),
+            Arg::U32(cols as u32),
+            Arg::U32(inner as u32),
+        ];
         let opts = LaunchOptions { seed, ..LaunchOptions::default() };
         let err = dev.launch(&m, "matmul_missing_bar", [2, 2, 1], [16, 16, 1], &args, &opts).unwrap_err();
         let f = err.fault().unwrap_or_else(|| panic!("{err}"));
@@ -163,7 +184,9 @@ fn launch_errors_before_running() {
     let out = dev.alloc(4);
     let o = LaunchOptions::default();
     let err = dev.launch(&m, "nope", [1, 1, 1], [1, 1, 1], &[], &o).unwrap_err();
-    assert!(matches!(&err, SimError::KernelNotFound { available, .. } if available.contains(&"spin".to_string())));
+    assert!(
+        matches!(&err, SimError::KernelNotFound { available, .. } if available.contains(&"spin".to_string()))
+    );
     let err = dev.launch(&m, "divide", [1, 1, 1], [1, 1, 1], &[Arg::U64(out), Arg::S32(3)], &o).unwrap_err();
     assert!(matches!(err, SimError::Launch { .. }), "{err}");
     let err = dev.launch(&m, "divide", [1, 1, 1], [1, 1, 1], &[Arg::U64(out)], &o).unwrap_err();

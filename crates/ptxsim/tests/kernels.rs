@@ -34,7 +34,8 @@ fn vector_add_with_grid_stride_loop_and_guard() {
         let (da, db) = (dev.alloc_f32(&a), dev.alloc_f32(&b));
         let dc = dev.alloc(n * 4);
         let args = [Arg::U64(da), Arg::U64(db), Arg::U64(dc), Arg::U32(n as u32)];
-        let stats = dev.launch(&m, "vector_add", [grid, 1, 1], [block, 1, 1], &args, &opts(n as u64)).unwrap();
+        let stats =
+            dev.launch(&m, "vector_add", [grid, 1, 1], [block, 1, 1], &args, &opts(n as u64)).unwrap();
         let c = dev.read_f32(dc, n).unwrap();
         let expected: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
         assert_eq!(c, expected, "n = {n}");
@@ -56,7 +57,8 @@ fn block_reduction_with_shared_memory_barrier_and_shuffles() {
         let grid = 5;
         let dout = dev.alloc(grid * 4);
         let args = [Arg::U64(dx), Arg::U64(dout), Arg::U32(n as u32)];
-        let stats = dev.launch(&m, "block_sum", [grid as u32, 1, 1], [256, 1, 1], &args, &opts(seed)).unwrap();
+        let stats =
+            dev.launch(&m, "block_sum", [grid as u32, 1, 1], [256, 1, 1], &args, &opts(seed)).unwrap();
         let partial = dev.read_f32(dout, grid).unwrap();
         for (b, &p) in partial.iter().enumerate() {
             // Block b visits the indices i with (i / 256) % grid == b.
@@ -95,7 +97,14 @@ fn tiled_matrix_multiply_matches_naive_product_bit_for_bit() {
         let mut dev = Device::new();
         let (da, db) = (dev.alloc_f32(&a), dev.alloc_f32(&b));
         let dc = dev.alloc(m * n * 4);
-        let args = [Arg::U64(da), Arg::U64(db), Arg::U64(dc), Arg::U32(m as u32), Arg::U32(n as u32), Arg::U32(k as u32)];
+        let args = [
+            Arg::U64(da),
+            Arg::U64(db),
+            Arg::U64(dc),
+            Arg::U32(m as u32),
+            Arg::U32(n as u32),
+            Arg::U32(k as u32),
+        ];
         let grid = [n.div_ceil(16) as u32, m.div_ceil(16) as u32, 1];
         let stats = dev.launch(&module, "matmul_tiled", grid, [16, 16, 1], &args, &opts(seed)).unwrap();
         assert_eq!(dev.read_f32(dc, m * n).unwrap(), matmul(&a, &b, m, n, k), "{m}x{n}x{k}");
@@ -113,7 +122,14 @@ fn same_seed_same_run_and_any_seed_same_result() {
         let mut dev = Device::new();
         let (da, db) = (dev.alloc_f32(&a), dev.alloc_f32(&b));
         let dc = dev.alloc(m * n * 4);
-        let args = [Arg::U64(da), Arg::U64(db), Arg::U64(dc), Arg::U32(m as u32), Arg::U32(n as u32), Arg::U32(k as u32)];
+        let args = [
+            Arg::U64(da),
+            Arg::U64(db),
+            Arg::U64(dc),
+            Arg::U32(m as u32),
+            Arg::U32(n as u32),
+            Arg::U32(k as u32),
+        ];
         let stats = dev.launch(&module, "matmul_tiled", [2, 2, 1], [16, 16, 1], &args, &opts(seed)).unwrap();
         (stats, dev.read_f32(dc, m * n).unwrap())
     };
@@ -127,7 +143,8 @@ fn shuffle_modes_follow_the_cuda_intrinsics() {
     let mut dev = Device::new();
     let threads = 64usize;
     let out = dev.alloc(threads * 48);
-    let stats = dev.launch(&module, "shuffle_modes", [1, 1, 1], [threads as u32, 1, 1], &[Arg::U64(out)], &opts(3));
+    let stats =
+        dev.launch(&module, "shuffle_modes", [1, 1, 1], [threads as u32, 1, 1], &[Arg::U64(out)], &opts(3));
     assert_eq!(stats.unwrap().shuffles, 2 * 6);
     let got = dev.read_u32(out, threads * 12).unwrap();
     let v = |t: usize| 10 * t as u32 + 1;
