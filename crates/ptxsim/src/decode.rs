@@ -404,7 +404,11 @@ pub(crate) fn decode(scope: &mut Scope<'_>, opcode: &str, ops: &[Opnd]) -> Resul
         }
         "testp" => {
             let op = match mods {
-                ["nan" | "notanumber", "f32"] => TestOp::Nan,
+                ["nan", "f32"] => {
+                    return Err("ptxas rejects testp.nan; the PTX spelling is testp.notanumber".to_string());
+                }
+                ["notanumber", "f32"] => TestOp::NotANumber,
+                ["number", "f32"] => TestOp::Number,
                 ["finite", "f32"] => TestOp::Finite,
                 ["infinite", "f32"] => TestOp::Infinite,
                 _ => return Err(outside()),

@@ -149,7 +149,8 @@ pub(crate) fn compare(cmp: Cmp, ftz: bool, a: u64, b: u64) -> bool {
 pub(crate) fn test(op: TestOp, a: u64) -> bool {
     let a = f32::from_bits(a as u32);
     match op {
-        TestOp::Nan => a.is_nan(),
+        TestOp::NotANumber => a.is_nan(),
+        TestOp::Number => !a.is_nan(),
         TestOp::Finite => a.is_finite(),
         TestOp::Infinite => a.is_infinite(),
     }

@@ -297,7 +297,8 @@ pub(crate) enum BoolOp {
 /// The property `testp` tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TestOp {
-    Nan,
+    NotANumber,
+    Number,
     Finite,
     Infinite,
 }
