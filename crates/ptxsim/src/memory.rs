@@ -308,7 +308,7 @@ impl Device {
         out: &mut [u64; 4],
     ) -> Result<(), MemFault> {
         let total = width * n;
-        if addr % total as u64 != 0 {
+        if !addr.is_multiple_of(total as u64) {
             return Err(MemFault::Misaligned { addr, align: total });
         }
         let idx = self.find(addr, total as u64).ok_or(MemFault::OutOfBounds { addr, size: total })?;
@@ -339,7 +339,7 @@ impl Device {
         vals: &[u64; 4],
     ) -> Result<(), MemFault> {
         let total = width * n;
-        if addr % total as u64 != 0 {
+        if !addr.is_multiple_of(total as u64) {
             return Err(MemFault::Misaligned { addr, align: total });
         }
         let idx = self.find(addr, total as u64).ok_or(MemFault::OutOfBounds { addr, size: total })?;
@@ -454,7 +454,7 @@ impl Shared {
     }
 
     fn check(&self, addr: u64, total: u32) -> Result<usize, MemFault> {
-        if addr % total as u64 != 0 {
+        if !addr.is_multiple_of(total as u64) {
             return Err(MemFault::Misaligned { addr, align: total });
         }
         let end = addr.checked_add(total as u64);

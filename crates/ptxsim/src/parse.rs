@@ -193,7 +193,7 @@ impl<'s> Parser<'s> {
                     self.pos += 1;
                     let arch = self.expect_word("a target")?;
                     let sm = arch.strip_prefix("sm_").map(|s| s.trim_end_matches('a'));
-                    if !sm.and_then(|s| s.parse::<u32>().ok()).is_some_and(|n| n >= 70) {
+                    if sm.and_then(|s| s.parse::<u32>().ok()).is_none_or(|n| n < 70) {
                         self.pos -= 1;
                         return Err(self.error("the target must be sm_70 or newer"));
                     }

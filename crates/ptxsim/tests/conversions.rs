@@ -20,12 +20,15 @@ fn run(kernel: &str, input: &[u8], n: usize, words: usize) -> Vec<u32> {
     dev.read_u32(out, n * words).unwrap()
 }
 
+/// An input and its expected cvt.{rni,rzi,rmi,rpi}.s32, cvt.{rzi,rpi}.u32, cvt.rzi.s64 and
+/// cvt.{rni,rmi}.f32.f32.
+type FloatToInt = (f32, [i32; 4], [u32; 2], i64, [f32; 2]);
+
 #[test]
 fn float_to_int_rounds_saturates_and_maps_nan_to_zero() {
     let (imax, imin, umax) = (i32::MAX, i32::MIN, u32::MAX);
-    // x, then cvt.{rni,rzi,rmi,rpi}.s32, cvt.{rzi,rpi}.u32, cvt.rzi.s64, cvt.{rni,rmi}.f32.f32.
     #[rustfmt::skip]
-    let table: &[(f32, [i32; 4], [u32; 2], i64, [f32; 2])] = &[
+    let table: &[FloatToInt] = &[
         (2.5, [2, 2, 2, 3], [2, 3], 2, [2.0, 2.0]),
         (-2.5, [-2, -2, -3, -2], [0, 0], -2, [-2.0, -3.0]),
         (3.5, [4, 3, 3, 4], [3, 4], 3, [4.0, 3.0]),

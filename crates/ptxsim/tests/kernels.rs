@@ -166,3 +166,35 @@ fn shuffle_modes_follow_the_cuda_intrinsics() {
         assert_eq!(pairs, expected, "thread {t}");
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// A race-free kernel gives the same result for every configuration and interleaving.
+    #[test]
+    fn vector_add_any_configuration(n in 0usize..700, grid in 1u32..5, block in 1u32..300, seed: u64) {
+        let m = module("vector_add.ptx");
+        let (a, b) = (inputs(n, seed), inputs(n, seed ^ 1));
+        let mut dev = Device::new();
+        let (da, db) = (dev.alloc_f32(&a), dev.alloc_f32(&b));
+        let dc = dev.alloc(n * 4);
+        let args = [Arg::U64(da), Arg::U64(db), Arg::U64(dc), Arg::U32(n as u32)];
+        dev.launch(&m, "vector_add", [grid, 1, 1], [block, 1, 1], &args, &opts(seed)).unwrap();
+        let expected: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+        proptest::prop_assert_eq!(dev.read_f32(dc, n).unwrap(), expected);
+    }
+
+    /// The tiled product matches the naive one for any shape, padding tiles included.
+    #[test]
+    fn matmul_any_shape(m in 1usize..40, n in 1usize..40, k in 1usize..40, seed: u64) {
+        let module = module("matmul_tiled.ptx");
+        let (a, b) = (inputs(m * k, seed), inputs(k * n, seed ^ 2));
+        let mut dev = Device::new();
+        let (da, db) = (dev.alloc_f32(&a), dev.alloc_f32(&b));
+        let dc = dev.alloc(m * n * 4);
+        let args = [Arg::U64(da), Arg::U64(db), Arg::U64(dc), Arg::U32(m as u32), Arg::U32(n as u32), Arg::U32(k as u32)];
+        let grid = [n.div_ceil(16) as u32, m.div_ceil(16) as u32, 1];
+        dev.launch(&module, "matmul_tiled", grid, [16, 16, 1], &args, &opts(seed)).unwrap();
+        proptest::prop_assert_eq!(dev.read_f32(dc, m * n).unwrap(), matmul(&a, &b, m, n, k));
+    }
+}
