@@ -200,6 +200,18 @@ impl Device {
 
         let n_threads = (block[0] * block[1] * block[2]) as usize;
         let n_blocks = grid[0] as u64 * grid[1] as u64 * grid[2] as u64;
+        // Every thread executes at least one instruction, so a launch with more threads than
+        // the budget cannot finish; refusing it up front also bounds the block-order table.
+        if n_blocks * n_threads as u64 > opts.max_instructions {
+            return Err(launch_error(
+                kernel,
+                format!(
+                    "{} threads in all exceed the instruction budget of {}",
+                    n_blocks * n_threads as u64,
+                    opts.max_instructions
+                ),
+            ));
+        }
         let mut rng = Rng::new(opts.seed);
         let mut order: Vec<u64> = (0..n_blocks).collect();
         for i in (1..order.len()).rev() {

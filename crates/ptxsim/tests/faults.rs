@@ -193,6 +193,8 @@ fn launch_errors_before_running() {
     assert!(matches!(err, SimError::Launch { .. }), "{err}");
     let err = dev.launch(&m, "spin", [1, 1, 1], [2048, 1, 1], &[Arg::U64(out)], &o).unwrap_err();
     assert!(matches!(err, SimError::Launch { .. }), "{err}");
+    let err = dev.launch(&m, "spin", [1 << 30, 1, 1], [1024, 1, 1], &[Arg::U64(out)], &o).unwrap_err();
+    assert!(err.to_string().contains("exceed the instruction budget"), "{err}");
     let block_sum = module("block_sum.ptx");
     let args = [Arg::U64(out), Arg::U64(out), Arg::U32(1)];
     let err = dev.launch(&block_sum, "block_sum", [1, 1, 1], [128, 1, 1], &args, &o).unwrap_err();
