@@ -99,6 +99,8 @@ fn declarations_outside_the_subset() {
     check_err(no_size, 3, ".target and .address_size", ".entry k()");
     let bad_param = format!("{HEADER}.visible .entry k(.param .b32 x)\n{{\n    ret;\n}}\n");
     check_err(&bad_param, 4, "parameter type", ".b32");
+    let attrs = format!("{HEADER}.visible .entry k(.param .u64 .ptr .align 8 x)\n{{\n    ret;\n}}\n");
+    check_err(&attrs, 4, "parameter attributes", ".param .u64 .ptr");
     let old_target = ".version 8.0\n.target sm_61\n.address_size 64\n";
     check_err(old_target, 2, "sm_70 or newer", "sm_61");
     let comment = format!("{HEADER}/* never closed\n");
