@@ -338,7 +338,9 @@ impl<'s> Parser<'s> {
             };
             let pname = self.expect_word("a parameter name")?;
             if !is_name(&pname) {
-                return Err(self.error_at(start, "parameter attributes (.ptr, .align, ...) are outside the subset"));
+                return Err(
+                    self.error_at(start, "parameter attributes (.ptr, .align, ...) are outside the subset")
+                );
             }
             if self.is_punct('[') {
                 return Err(self.error("array parameters are outside the subset"));
