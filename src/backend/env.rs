@@ -88,6 +88,8 @@ pub enum EvalError {
         /// The table's first dimension.
         bound: usize,
     },
+    /// The device failed (a GPU back end's driver or memory).
+    Device(String),
 }
 
 impl fmt::Display for EvalError {
@@ -101,6 +103,7 @@ impl fmt::Display for EvalError {
             EvalError::IndexOutOfRange { node, index, bound } => {
                 write!(f, "index {index} out of range 0..{bound} at {node}")
             }
+            EvalError::Device(message) => write!(f, "device error: {message}"),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod tensor;
 pub mod env;
 pub mod interp;
 pub mod cpu;
+pub mod cuda;
 
 use std::collections::HashMap;
 
