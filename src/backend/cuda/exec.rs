@@ -98,7 +98,7 @@ impl<D: Device> CudaExecutable<D> {
         for l in &self.module.launches {
             params.clear();
             params.extend(l.params.iter().map(|p| match p {
-                Param::Buffer { buf, offset, .. } => self.addrs[buf.0 as usize] + 4 * offset,
+                Param::Buffer { buf, offset, .. } => self.addrs[buf.0 as usize] + 4 * *offset as u64,
                 Param::StreamKey { stream } => rng::stream_key(env.seed, env.step, *stream),
                 Param::Status => self.status,
             }));

@@ -84,11 +84,6 @@ impl Body {
         self.reg(Class::B64)
     }
 
-    /// A fresh `f64` register.
-    pub fn fd(&mut self) -> String {
-        self.reg(Class::F64)
-    }
-
     /// Appends one instruction (without the `;`).
     pub fn op(&mut self, s: impl AsRef<str>) {
         let _ = writeln!(self.code, "\t{};", s.as_ref());
