@@ -1,0 +1,572 @@
+//! The CUDA back end without a GPU: the real `Cuda` back end (emitter,
+//! executable, launches, transfers, status word) over a `Device` that runs
+//! the PTX in `ptxsim`, differentially tested against the reference
+//! interpreter. The simulator checks every launch for races, missing
+//! barriers, out-of-bounds accesses and reads of uninitialised memory or
+//! registers, with a thread interleaving that varies with the seed.
+//!
+//! Tolerances: everything but `log`, `sin`, `cos` and `pow` is computed
+//! with the interpreter's operations in its order, so most comparisons are
+//! exact (`exp`, `tanh`, random draws, products and whole training steps
+//! are checked bit for bit); those four use the GPU's approximate
+//! instructions, so the general comparison allows `1e-4` relative to the
+//! tensor's scale.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Case, add_gradients, constant, random_graph};
+use nnc::backend::cuda::{Arch, Cuda, Device, DeviceError, DevicePtr};
+use nnc::backend::{Env, EvalError, Tensor, interp};
+use nnc::graph::semantics::rng::Rng;
+use nnc::graph::{BinaryOp, DType, Graph, NodeId, ReduceOp, Shape, SliceRange, UnaryOp};
+use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
+use ptxsim::{Arg, LaunchOptions, Module};
+
+/// A `Device` over the simulator. Each launch gets its own interleaving
+/// seed, derived from the device's.
+struct SimDevice {
+    dev: ptxsim::Device,
+    module: Option<Module>,
+    seed: u64,
+    launches: u64,
+}
+
+impl Device for SimDevice {
+    fn load(&mut self, ptx: &str) -> Result<(), DeviceError> {
+        self.module = Some(Module::parse(ptx).map_err(|e| DeviceError::Other(format!("ptxsim: {e}")))?);
+        Ok(())
+    }
+
+    fn alloc(&mut self, bytes: usize) -> Result<DevicePtr, DeviceError> {
+        Ok(self.dev.alloc(bytes.max(4)))
+    }
+
+    fn upload(&mut self, dst: DevicePtr, data: &[f32]) -> Result<(), DeviceError> {
+        self.dev.write_f32(dst, data).map_err(|e| DeviceError::Other(e.to_string()))
+    }
+
+    fn download(&mut self, src: DevicePtr, out: &mut [f32]) -> Result<(), DeviceError> {
+        let v = self.dev.read_f32(src, out.len()).map_err(|e| DeviceError::Other(e.to_string()))?;
+        out.copy_from_slice(&v);
+        Ok(())
+    }
+
+    fn zero(&mut self, dst: DevicePtr, bytes: usize) -> Result<(), DeviceError> {
+        self.dev.fill(dst, bytes, 0).map_err(|e| DeviceError::Other(e.to_string()))
+    }
+
+    fn launch(&mut self, entry: &str, grid: [u32; 3], block: [u32; 3], params: &[u64]) -> Result<(), DeviceError> {
+        let module = self.module.as_ref().ok_or_else(|| DeviceError::Other("no module".into()))?;
+        let args: Vec<Arg> = params.iter().map(|&p| Arg::U64(p)).collect();
+        self.launches += 1;
+        let opts = LaunchOptions { seed: self.seed.wrapping_mul(0x9E37).wrapping_add(self.launches), ..Default::default() };
+        self.dev
+            .launch(module, entry, grid, block, &args, &opts)
+            .map(|_| ())
+            .map_err(|e| DeviceError::Launch { entry: entry.to_string(), message: e.to_string() })
+    }
+}
+
+/// The CUDA back end on simulated devices with interleavings from `seed`.
+fn backend(seed: u64) -> Cuda<SimDevice> {
+    Cuda::new(Arch::Sm90, move || Ok(SimDevice { dev: ptxsim::Device::new(), module: None, seed, launches: 0 }))
+}
+
+const RTOL: f32 = 1e-4;
+const ATOL: f32 = 1e-4;
+
+fn close(name: &str, want: &Tensor, got: &Tensor, exact: bool) -> Result<(), String> {
+    if want.shape != got.shape {
+        return Err(format!("{name}: shapes differ: {} vs {}", want.shape, got.shape));
+    }
+    let scale = want.data.iter().filter(|x| x.is_finite()).fold(1.0f32, |m, x| m.max(x.abs()));
+    for (i, (w, g)) in want.data.iter().zip(&got.data).enumerate() {
+        let ok = if exact {
+            w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan())
+        } else {
+            (w.is_nan() && g.is_nan()) || w == g || (w - g).abs() <= ATOL * scale + RTOL * w.abs()
+        };
+        if !ok {
+            return Err(format!("{name}[{i}]: interpreter {w}, cuda {g} (shape {})", want.shape));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one step of `g` on the simulated GPU and the interpreter from
+/// `env` and compares every output, parameter and state afterwards.
+fn compare(g: &Graph, env: &Env, seed: u64, exact: bool) -> Result<(), String> {
+    let mut want_env = env.clone();
+    let want = interp::step(g, &mut want_env).map_err(|e| format!("interpreter: {e}"))?;
+    let mut exe = nnc::backend::compile(&backend(seed), g).map_err(|d| format!("compile: {}", d.message))?;
+    let mut got_env = env.clone();
+    let got = exe.run(&mut got_env, true).map_err(|e| format!("cuda: {e}"))?;
+    for (name, id) in g.outputs() {
+        close(name, want.get(*id), &got[name], exact)?;
+    }
+    for (name, t) in &want_env.params {
+        close(name, t, &got_env.params[name], exact)?;
+    }
+    for (name, t) in &want_env.states {
+        close(name, t, &got_env.states[name], exact)?;
+    }
+    if want_env.step != got_env.step {
+        return Err("step counters differ".into());
+    }
+    Ok(())
+}
+
+/// Compares `out` under three interleaving seeds.
+#[track_caller]
+fn check_with(mut c: Case, out: NodeId, exact: bool) {
+    c.g.add_output("out", out);
+    for seed in [1, 2, 3] {
+        if let Err(e) = compare(&c.g, &c.env, seed, exact) {
+            panic!("with seed {seed}: {e}");
+        }
+    }
+}
+
+#[track_caller]
+fn check(c: Case, out: NodeId) {
+    check_with(c, out, true);
+}
+
+#[test]
+fn every_unary_op() {
+    for op in [
+        UnaryOp::Neg,
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Sqrt,
+        UnaryOp::Recip,
+        UnaryOp::Tanh,
+        UnaryOp::Sin,
+        UnaryOp::Cos,
+    ] {
+        let mut c = Case::new(1);
+        let x = c.positive("x", &[5, 9]);
+        let y = c.g.unary(op, x);
+        let approximate = matches!(op, UnaryOp::Log | UnaryOp::Sin | UnaryOp::Cos);
+        check_with(c, y, !approximate);
+    }
+}
+
+#[test]
+fn exp_and_tanh_are_the_interpreters_bit_for_bit() {
+    let mut xs: Vec<f32> = (0..=400).map(|i| -110.0 + 200.0 * i as f32 / 400.0).collect();
+    xs.extend((0..=200).map(|i| -1.0 + i as f32 / 100.0));
+    xs.extend([0.0, -0.0, 0.3, -0.3, 1e-30, -1e-30, 89.0, -104.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN]);
+    xs.extend([1e-40, -1e-40, 0.299_999_98, 30.0]);
+    for op in [UnaryOp::Exp, UnaryOp::Tanh] {
+        let mut c = Case::new(2);
+        let x = c.input_data("x", &[xs.len()], xs.clone(), DType::F32);
+        let y = c.g.unary(op, x);
+        check(c, y);
+    }
+}
+
+#[test]
+fn every_binary_op() {
+    use BinaryOp::*;
+    for op in [Add, Sub, Mul, Div, Max, Min, Pow, Lt, Eq] {
+        let mut c = Case::new(2);
+        let a = c.positive("a", &[3, 11]);
+        let b = c.positive("b", &[3, 11]);
+        let b = c.g.select(a, b, b);
+        let half = constant(&mut c.g, 1.25, &[3, 11]);
+        let a2 = c.g.binary(Lt, a, half);
+        let b2 = c.g.select(a2, a, b);
+        let y = c.g.binary(op, a, b2);
+        check_with(c, y, op != Pow);
+    }
+}
+
+#[test]
+fn pow_of_negative_bases_and_special_exponents() {
+    let a = vec![-2.0, -2.0, -2.0, 2.0, 0.0, 1.0, 3.0, -0.5, 4.0, -3.0];
+    let b = vec![2.0, 3.0, 0.5, -1.0, 2.0, f32::NAN, 0.0, -2.0, 0.5, 1.0];
+    let mut c = Case::new(3);
+    let x = c.input_data("a", &[10], a, DType::F32);
+    let y = c.input_data("b", &[10], b, DType::F32);
+    let p = c.g.binary(BinaryOp::Pow, x, y);
+    check_with(c, p, false);
+}
+
+#[test]
+fn max_and_min_propagate_nan_and_keep_signed_zeros() {
+    let mut c = Case::new(3);
+    let data = vec![1.0, f32::NAN, -2.0, 0.0, f32::NAN, 3.0, -0.0, 7.0, 0.0, -0.0];
+    let a = c.input_data("a", &[10], data.clone(), DType::F32);
+    let rev: Vec<f32> = data.iter().rev().copied().collect();
+    let b = c.input_data("b", &[10], rev, DType::F32);
+    let mx = c.g.binary(BinaryOp::Max, a, b);
+    let mn = c.g.binary(BinaryOp::Min, a, b);
+    let s = c.g.concat(&[mx, mn], 0);
+    let r = c.g.reduce(ReduceOp::Max, a, &[0]);
+    let r = c.g.broadcast_to(r, &Shape(vec![20]));
+    let y = c.g.concat(&[s, r], 0);
+    check(c, y);
+}
+
+#[test]
+fn select_on_computed_conditions() {
+    let mut c = Case::new(4);
+    let cond = c.input_data("c", &[6], vec![0.0, -0.0, 1.0, f32::NAN, -3.0, 0.0], DType::F32);
+    let a = c.input("a", &[6]);
+    let b = c.input("b", &[6]);
+    let y = c.g.select(cond, a, b);
+    check(c, y);
+}
+
+#[test]
+fn reductions_over_every_axis_set() {
+    for axes in [vec![0], vec![1], vec![2], vec![0, 1], vec![0, 2], vec![1, 2], vec![0, 1, 2]] {
+        for op in [ReduceOp::Sum, ReduceOp::Max] {
+            let mut c = Case::new(5);
+            let x = c.input("x", &[5, 7, 13]);
+            let y = c.g.reduce(op, x, &axes);
+            check(c, y);
+        }
+    }
+}
+
+#[test]
+fn movement_ops_pad_slice_concat() {
+    let mut c = Case::new(6);
+    let x = c.input("x", &[2, 3, 4]);
+    let r = c.g.reshape(x, Shape(vec![4, 6]));
+    let p = c.g.permute(r, &[1, 0]);
+    let r2 = c.g.reshape(p, Shape(vec![2, 12]));
+    let e = c.g.reshape(r2, Shape(vec![2, 1, 12]));
+    let e = c.g.broadcast_to(e, &Shape(vec![2, 5, 12]));
+    let s = c.g.slice(
+        e,
+        vec![
+            SliceRange::full(2),
+            SliceRange { start: 1, end: 5, step: 2 },
+            SliceRange { start: 0, end: 12, step: 5 },
+        ],
+    );
+    let q = c.g.pad(s, vec![(1, 0), (0, 2), (3, 1)]);
+    check(c, q);
+
+    let mut c = Case::new(7);
+    let x = c.input("x", &[2, 3, 5, 6]);
+    let p = c.g.pad(x, vec![(0, 0), (0, 0), (1, 2), (2, 1)]);
+    let r = c.g.slice_axis(p, 3, 4, 9);
+    let r = c.g.slice_axis(r, 2, 0, 4);
+    let q = c.g.slice_axis(p, 3, 2, 7);
+    let q = c.g.slice_axis(q, 2, 1, 5);
+    let cat = c.g.concat(&[q, r], 3);
+    check(c, cat);
+}
+
+#[test]
+fn matmuls_of_every_layout_bit_for_bit() {
+    let mut c = Case::new(8);
+    let a = c.input("a", &[9, 70]);
+    let b = c.input("b", &[70, 66]);
+    let y = c.g.matmul(a, b);
+    let at = c.input("at", &[70, 9]);
+    let bt = c.input("bt", &[66, 70]);
+    let at_t = c.g.transpose_last(at);
+    let bt_t = c.g.transpose_last(bt);
+    let y2 = c.g.matmul(at_t, bt_t);
+    let sum = c.g.binary(BinaryOp::Add, y, y2);
+    check(c, sum);
+
+    let mut c = Case::new(9);
+    let a = c.input("a", &[3, 2, 5, 7]);
+    let w = c.input("w", &[7, 4]);
+    let w = c.g.reshape(w, Shape(vec![1, 1, 7, 4]));
+    let w = c.g.broadcast_to(w, &Shape(vec![3, 2, 7, 4]));
+    let y = c.g.matmul(a, w);
+    let t = c.g.transpose_last(y);
+    check(c, t);
+}
+
+#[test]
+fn matmul_epilogues_and_reduced_products() {
+    let mut c = Case::new(10);
+    let x = c.input("x", &[4, 8, 12]);
+    let w = c.input("w", &[4, 12, 16]);
+    let bias = c.input("b", &[16]);
+    let y = c.g.matmul(x, w);
+    let y = c.g.add_(y, bias);
+    let z = c.g.reshape(y, Shape(vec![4, 8, 4, 4]));
+    let e = c.g.unary(UnaryOp::Tanh, z);
+    let s = c.g.reduce(ReduceOp::Sum, e, &[0]);
+    check(c, s);
+}
+
+#[test]
+fn gather_and_scatter_add() {
+    let mut c = Case::new(11);
+    let table = c.input("t", &[5, 3]);
+    let idx = c.input_data("i", &[2, 3], vec![4., 0., 2., 2., 1., 4.], DType::I32);
+    let y = c.g.gather(table, idx);
+    let s = c.g.scatter_add(y, idx, Shape(vec![5, 3]));
+    let t = c.g.unary(UnaryOp::Exp, s);
+    check(c, t);
+}
+
+#[test]
+fn out_of_range_indices_are_the_interpreters_error() {
+    for bad in [3.0, -1.0, 0.5, f32::NAN] {
+        let mut c = Case::new(12);
+        let table = c.input("t", &[3, 2]);
+        let idx = c.input_data("i", &[2], vec![0., bad], DType::I32);
+        let y = c.g.gather(table, idx);
+        let s = c.g.scatter_add(y, idx, Shape(vec![3, 2]));
+        c.g.add_output("out", s);
+        let want = interp::eval(&c.g, &c.env).unwrap_err();
+        let mut exe = nnc::backend::compile(&backend(1), &c.g).unwrap();
+        let got = exe.run(&mut c.env.clone(), true).unwrap_err();
+        match (&want, &got) {
+            (
+                EvalError::IndexOutOfRange { node: n1, bound: b1, index: i1 },
+                EvalError::IndexOutOfRange { node: n2, bound: b2, index: i2 },
+            ) => {
+                assert_eq!((n1, b1), (n2, b2));
+                assert_eq!(i1.to_bits(), i2.to_bits());
+            }
+            _ => panic!("interpreter {want:?}, cuda {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn casts_truncate_and_integer_division() {
+    let mut c = Case::new(14);
+    let x = c.input_data("x", &[6], vec![1.7, -1.7, 2.0, -0.2, 7.5, -7.5], DType::F32);
+    let i = c.g.cast(x, DType::I32);
+    let d = c.input_data("d", &[6], vec![2., 2., 3., 1., 2., 2.], DType::I32);
+    let q = c.g.binary(BinaryOp::Div, i, d);
+    let f = c.g.cast(q, DType::F32);
+    check(c, f);
+}
+
+#[test]
+fn iota_constants_and_leaves_as_outputs() {
+    let mut c = Case::new(15);
+    let a = c.g.iota(1, Shape(vec![3, 5]));
+    let k = constant(&mut c.g, 2.5, &[3, 5]);
+    let s = c.g.binary(BinaryOp::Mul, a, k);
+    let p = c.param("p", &[3, 5]);
+    c.g.add_output("k", k);
+    c.g.add_output("p", p);
+    check(c, s);
+}
+
+#[test]
+fn random_draws_are_bit_identical() {
+    let mut c = Case::new(16);
+    c.env.step = 7;
+    let r = c.g.rand(3, Shape(vec![5, 37]));
+    let q = c.g.rand(4, Shape(vec![5, 37]));
+    let pt = c.g.permute(q, &[1, 0]);
+    c.g.add_output("r", r);
+    c.g.add_output("pt", pt);
+    let want = interp::eval(&c.g, &c.env).unwrap();
+    let mut exe = nnc::backend::compile(&backend(1), &c.g).unwrap();
+    let got = exe.run(&mut c.env.clone(), false).unwrap();
+    assert_eq!(want.output(&c.g, "r").data, got["r"].data);
+    assert_eq!(want.output(&c.g, "pt").data, got["pt"].data);
+}
+
+#[test]
+fn updates_read_old_values_and_run_without_update_changes_nothing() {
+    let mut c = Case::new(17);
+    let a = c.param("a", &[4]);
+    let b = c.state("b", &[4], vec![1., 2., 3., 4.]);
+    let sum = c.g.binary(BinaryOp::Add, a, b);
+    c.g.add_update(a, b);
+    c.g.add_update(b, sum);
+    let m = c.param("m", &[4]);
+    let two = constant(&mut c.g, 2.0, &[4]);
+    let m2 = c.g.binary(BinaryOp::Mul, m, two);
+    c.g.add_update(m, m2);
+    c.g.add_output("sum", sum);
+    let env = c.env.clone();
+    compare(&c.g, &env, 1, true).unwrap();
+    let mut exe = nnc::backend::compile(&backend(2), &c.g).unwrap();
+    let mut e = env.clone();
+    exe.run(&mut e, false).unwrap();
+    assert_eq!(e.params, env.params);
+    assert_eq!(e.states, env.states);
+    exe.run(&mut e, true).unwrap();
+    exe.run(&mut e, true).unwrap();
+    let mut w = env.clone();
+    interp::step(&c.g, &mut w).unwrap();
+    interp::step(&c.g, &mut w).unwrap();
+    assert_eq!(e.params, w.params);
+    assert_eq!(e.states, w.states);
+}
+
+#[test]
+fn a_loss_summed_over_a_large_batch() {
+    let mut c = Case::new(18);
+    let x = c.input("x", &[3000, 4]);
+    let e = c.g.unary(UnaryOp::Exp, x);
+    let s = c.g.reduce(ReduceOp::Sum, e, &[0, 1]);
+    check(c, s);
+}
+
+fn random_case(seed: u64, program: &[u32], grads: bool) -> Result<(), String> {
+    let mut c = Case::new(seed);
+    let out = random_graph(&mut c, program);
+    c.g.add_output("out", out);
+    if grads {
+        let gs = add_gradients(&mut c, out);
+        let p0 = c.params[0];
+        let dims = c.g.shape(p0).0.clone();
+        let lr = constant(&mut c.g, 0.1, &dims);
+        let step = c.g.binary(BinaryOp::Mul, gs[0], lr);
+        let new = c.g.binary(BinaryOp::Sub, p0, step);
+        c.g.add_update(p0, new);
+    }
+    compare(&c.g, &c.env, seed, false).map_err(|e| format!("{e}\n{}", nnc::graph::dump::text(&c.g)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        rng_seed: RngSeed::Fixed(0x637564),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_graphs_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(any::<u32>(), 1..14)) {
+        if let Err(e) = random_case(seed, &program, false) {
+            return Err(TestCaseError::fail(e));
+        }
+    }
+
+    #[test]
+    fn random_gradients_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(any::<u32>(), 1..10)) {
+        if let Err(e) = random_case(seed, &program, true) {
+            return Err(TestCaseError::fail(e));
+        }
+    }
+}
+
+/// Serves one in-memory source file.
+struct Source(&'static str);
+
+impl nnc::sema::Loader for Source {
+    fn load(&mut self, _: &std::path::Path) -> Result<String, String> {
+        Ok(self.0.to_string())
+    }
+}
+
+/// The training step of `src`'s train block at its batch size, with
+/// initial parameters, zeroed state and random inputs (as `tests/jit.rs`).
+fn training_step(src: &'static str, seed: u64) -> (Graph, Env) {
+    let (prog, diags) = nnc::sema::Program::load_root(std::path::Path::new("model.nn"), &mut Source(src));
+    assert!(diags.is_empty(), "{diags:?}");
+    let (cfg, diags) = nnc::sema::train::check_train(&prog, &prog.trains[0]);
+    let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
+    let step = nnc::train::build_step(&prog, &cfg, cfg.batch, true).expect("the step builds");
+    let mut env = Env::new(seed);
+    env.params = nnc::train::trainer::init_params(&step.params, seed).into_iter().collect();
+    for s in &step.states {
+        env.states.insert(s.name.clone(), Tensor::zeros(s.shape.clone()));
+    }
+    env.states.insert(nnc::train::optim::STEP.into(), Tensor::scalar(0.0));
+    env.states.insert(nnc::train::optim::LR.into(), Tensor::scalar(cfg.optimizer.lr() as f32));
+    let mut rng = Rng::new(seed ^ 99);
+    for input in &step.inputs {
+        let mut dims = vec![cfg.batch];
+        dims.extend_from_slice(&input.shape.0);
+        let n: usize = dims.iter().product();
+        env.inputs.insert(input.name.clone(), Tensor::new(dims, (0..n).map(|_| rng.next_f32()).collect()));
+    }
+    let mut dims = vec![cfg.batch];
+    dims.extend_from_slice(&step.target.0);
+    let labels = (0..dims.iter().product::<usize>()).map(|_| rng.below(10) as f32).collect();
+    env.inputs.insert(nnc::train::TARGET.into(), Tensor::new(dims, labels));
+    (step.graph, env)
+}
+
+/// Runs `steps` training steps on the simulated GPU and the interpreter
+/// from the same start and compares losses and every parameter and state
+/// after each, with the tolerance `exact` selects.
+fn check_training(src: &'static str, steps: usize, exact: bool) {
+    let (g, env) = training_step(src, 5);
+    let mut want_env = env.clone();
+    let mut got_env = env;
+    let mut exe = nnc::backend::compile(&backend(4), &g).expect("compiles");
+    for step in 0..steps {
+        let want = interp::step(&g, &mut want_env).expect("interpreter step");
+        let got = exe.run(&mut got_env, true).expect("cuda step");
+        let res = close(&format!("loss at step {step}"), want.output(&g, "loss"), &got["loss"], exact)
+            .and_then(|()| close(&format!("output at step {step}"), want.output(&g, "output"), &got["output"], exact));
+        res.unwrap_or_else(|e| panic!("{e}"));
+        for (name, t) in &want_env.params {
+            close(&format!("{name} after step {step}"), t, &got_env.params[name], exact).unwrap_or_else(|e| panic!("{e}"));
+        }
+        for (name, t) in &want_env.states {
+            close(&format!("{name} after step {step}"), t, &got_env.states[name], exact).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+const SMALL_MLP: &str = r#"
+model Mlp {
+    fc1 = Linear(20, 16)
+    fc2 = Linear(16, 10)
+    fn forward(x: [B, 20]) -> [B, 10] {
+        fc2(relu(fc1(x)))
+    }
+}
+data d { train = idx("none-images", "none-labels") }
+train Mlp on d {
+    loss = cross_entropy
+    optimizer = adam(lr = 0.01)
+    batch = 8
+    epochs = 1
+}
+"#;
+
+const SMALL_CNN: &str = r#"
+model Cnn {
+    conv1 = Conv2d(1, 4, 3)
+    conv2 = Conv2d(4, 6, 3, padding = 1)
+    fc1   = Linear(54, 16)
+    fc2   = Linear(16, 10)
+    fn forward(x: [B, 1, 8, 8]) -> [B, 10] {
+        let h = relu(conv1(x))
+        h = relu(conv2(h))
+        h = max_pool2d(h, 2)
+        h = dropout(h, 0.25)
+        h = flatten(h)
+        h = relu(fc1(h))
+        h = dropout(h, 0.5)
+        log_softmax(fc2(h), axis = 1)
+    }
+}
+data d { train = idx("none-images", "none-labels") }
+train Cnn on d {
+    loss = nll
+    optimizer = sgd(lr = 0.05, momentum = 0.9)
+    batch = 4
+    epochs = 1
+}
+"#;
+
+/// The MLP step uses `log` (cross-entropy) and `pow`/`sqrt` (Adam), so it
+/// is compared with the tolerance; everything else in it is exact.
+#[test]
+fn mlp_training_matches_the_interpreter() {
+    check_training(SMALL_MLP, 3, false);
+}
+
+#[test]
+fn cnn_training_matches_the_interpreter() {
+    check_training(SMALL_CNN, 3, false);
+}
