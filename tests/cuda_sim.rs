@@ -434,7 +434,7 @@ fn random_case(seed: u64, program: &[u32], grads: bool) -> Result<(), String> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 300,
+        cases: 1000,
         rng_seed: RngSeed::Fixed(0x637564),
         failure_persistence: None,
         ..ProptestConfig::default()

@@ -107,3 +107,53 @@ fn every_example_is_in_the_simulated_subset() {
         }
     }
 }
+
+/// The module of a small graph with one output.
+fn module_of(build: impl FnOnce(&mut Graph) -> nnc::graph::NodeId) -> String {
+    let mut g = Graph::new();
+    let out = build(&mut g);
+    g.add_output("out", out);
+    emit(&g, Arch::Sm90).text
+}
+
+fn input(g: &mut Graph, name: &str, dims: &[usize]) -> nnc::graph::NodeId {
+    use nnc::graph::{DType, Op, Shape};
+    g.add(Op::Input { name: name.into() }, &[], Shape(dims.to_vec()), DType::F32, None)
+}
+
+#[test]
+fn snapshot_of_an_elementwise_chain() {
+    use nnc::graph::{BinaryOp, UnaryOp};
+    insta::assert_snapshot!(module_of(|g| {
+        let x = input(g, "x", &[4, 5]);
+        let y = input(g, "y", &[4, 5]);
+        let e = g.unary(UnaryOp::Exp, x);
+        let m = g.binary(BinaryOp::Mul, e, y);
+        g.unary(UnaryOp::Tanh, m)
+    }));
+}
+
+#[test]
+fn snapshot_of_a_reduction() {
+    use nnc::graph::{BinaryOp, ReduceOp};
+    insta::assert_snapshot!(module_of(|g| {
+        let x = input(g, "x", &[6, 11]);
+        let m = g.reduce(ReduceOp::Max, x, &[1]);
+        let s = g.binary_bcast(BinaryOp::Sub, x, m);
+        g.reduce(ReduceOp::Sum, s, &[1])
+    }));
+}
+
+#[test]
+fn snapshot_of_a_product_with_an_epilogue() {
+    use nnc::graph::{BinaryOp, UnaryOp};
+    insta::assert_snapshot!(module_of(|g| {
+        let x = input(g, "x", &[8, 12]);
+        let w = input(g, "w", &[12, 16]);
+        let b = input(g, "b", &[16]);
+        let y = g.matmul(x, w);
+        let y = g.add_(y, b);
+        let z = g.unary(UnaryOp::Neg, y);
+        g.binary(BinaryOp::Max, y, z)
+    }));
+}

@@ -28,15 +28,38 @@ impl Scope {
     }
 }
 
-/// `e` as an `s64` register.
+/// `e` as an `s64` register (a variable's own register when `e` is one;
+/// callers never write to it).
 pub(crate) fn iexpr(b: &mut Body, e: &IExpr, scope: &Scope) -> Result<String, EmitError> {
-    let acc = b.rd();
-    b.op(format!("mov.s64 {acc}, {}", e.constant));
+    let mut acc: Option<String> = None;
     for (atom, coef) in &e.terms {
         let x = atom_value(b, atom, scope)?;
-        b.op(format!("mad.lo.s64 {acc}, {x}, {coef}, {acc}"));
+        acc = Some(match (acc, *coef) {
+            (None, 1) => x,
+            (None, c) => {
+                let d = b.rd();
+                b.op(format!("mul.lo.s64 {d}, {x}, {c}"));
+                d
+            }
+            (Some(a), 1) => {
+                let d = b.rd();
+                b.op(format!("add.s64 {d}, {a}, {x}"));
+                d
+            }
+            (Some(a), c) => {
+                let d = b.rd();
+                b.op(format!("mad.lo.s64 {d}, {x}, {c}, {a}"));
+                d
+            }
+        });
     }
-    Ok(acc)
+    let d = b.rd();
+    match acc {
+        None => b.op(format!("mov.s64 {d}, {}", e.constant)),
+        Some(a) if e.constant == 0 => return Ok(a),
+        Some(a) => b.op(format!("add.s64 {d}, {a}, {}", e.constant)),
+    }
+    Ok(d)
 }
 
 fn atom_value(b: &mut Body, atom: &Atom, scope: &Scope) -> Result<String, EmitError> {
