@@ -58,11 +58,20 @@ impl Device for SimDevice {
         self.dev.fill(dst, bytes, 0).map_err(|e| DeviceError::Other(e.to_string()))
     }
 
-    fn launch(&mut self, entry: &str, grid: [u32; 3], block: [u32; 3], params: &[u64]) -> Result<(), DeviceError> {
+    fn launch(
+        &mut self,
+        entry: &str,
+        grid: [u32; 3],
+        block: [u32; 3],
+        params: &[u64],
+    ) -> Result<(), DeviceError> {
         let module = self.module.as_ref().ok_or_else(|| DeviceError::Other("no module".into()))?;
         let args: Vec<Arg> = params.iter().map(|&p| Arg::U64(p)).collect();
         self.launches += 1;
-        let opts = LaunchOptions { seed: self.seed.wrapping_mul(0x9E37).wrapping_add(self.launches), ..Default::default() };
+        let opts = LaunchOptions {
+            seed: self.seed.wrapping_mul(0x9E37).wrapping_add(self.launches),
+            ..Default::default()
+        };
         self.dev
             .launch(module, entry, grid, block, &args, &opts)
             .map(|_| ())
@@ -72,7 +81,9 @@ impl Device for SimDevice {
 
 /// The CUDA back end on simulated devices with interleavings from `seed`.
 fn backend(seed: u64) -> Cuda<SimDevice> {
-    Cuda::new(Arch::Sm90, move || Ok(SimDevice { dev: ptxsim::Device::new(), module: None, seed, launches: 0 }))
+    Cuda::new(Arch::Sm90, move || {
+        Ok(SimDevice { dev: ptxsim::Device::new(), module: None, seed, launches: 0 })
+    })
 }
 
 const RTOL: f32 = 1e-4;
@@ -159,7 +170,19 @@ fn every_unary_op() {
 fn exp_and_tanh_are_the_interpreters_bit_for_bit() {
     let mut xs: Vec<f32> = (0..=400).map(|i| -110.0 + 200.0 * i as f32 / 400.0).collect();
     xs.extend((0..=200).map(|i| -1.0 + i as f32 / 100.0));
-    xs.extend([0.0, -0.0, 0.3, -0.3, 1e-30, -1e-30, 89.0, -104.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN]);
+    xs.extend([
+        0.0,
+        -0.0,
+        0.3,
+        -0.3,
+        1e-30,
+        -1e-30,
+        89.0,
+        -104.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+    ]);
     xs.extend([1e-40, -1e-40, 0.299_999_98, 30.0]);
     for op in [UnaryOp::Exp, UnaryOp::Tanh] {
         let mut c = Case::new(2);
@@ -505,13 +528,17 @@ fn check_training(src: &'static str, steps: usize, exact: bool) {
         let want = interp::step(&g, &mut want_env).expect("interpreter step");
         let got = exe.run(&mut got_env, true).expect("cuda step");
         let res = close(&format!("loss at step {step}"), want.output(&g, "loss"), &got["loss"], exact)
-            .and_then(|()| close(&format!("output at step {step}"), want.output(&g, "output"), &got["output"], exact));
+            .and_then(|()| {
+                close(&format!("output at step {step}"), want.output(&g, "output"), &got["output"], exact)
+            });
         res.unwrap_or_else(|e| panic!("{e}"));
         for (name, t) in &want_env.params {
-            close(&format!("{name} after step {step}"), t, &got_env.params[name], exact).unwrap_or_else(|e| panic!("{e}"));
+            close(&format!("{name} after step {step}"), t, &got_env.params[name], exact)
+                .unwrap_or_else(|e| panic!("{e}"));
         }
         for (name, t) in &want_env.states {
-            close(&format!("{name} after step {step}"), t, &got_env.states[name], exact).unwrap_or_else(|e| panic!("{e}"));
+            close(&format!("{name} after step {step}"), t, &got_env.states[name], exact)
+                .unwrap_or_else(|e| panic!("{e}"));
         }
     }
 }

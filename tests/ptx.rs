@@ -14,7 +14,8 @@ fn ptxas() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("NNC_PTXAS") {
         return Some(PathBuf::from(p));
     }
-    let known = Path::new("/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/nvidia/cuda_nvcc/bin/ptxas");
+    let known =
+        Path::new("/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/nvidia/cuda_nvcc/bin/ptxas");
     if known.exists() {
         return Some(known.to_path_buf());
     }

@@ -41,7 +41,10 @@ impl<D: Device> Cuda<D> {
             return Err(Diagnostic::error_nowhere(Code::BACKEND, "the CUDA back end needs a kernel program"));
         };
         let module = super::emit(&kernels.program, &EmitOptions { arch: self.arch }).map_err(|e| {
-            Diagnostic::error_nowhere(Code::BACKEND, format!("the CUDA back end cannot compile the graph: {e}"))
+            Diagnostic::error_nowhere(
+                Code::BACKEND,
+                format!("the CUDA back end cannot compile the graph: {e}"),
+            )
         })?;
         let device = (self.open)().map_err(|e| device_diagnostic(&e))?;
         let ptx = module.text.clone();
@@ -104,18 +107,20 @@ pub fn device_diagnostic(e: &DeviceError) -> Diagnostic {
             Code::CUDA_UNAVAILABLE,
             "install the NVIDIA driver (it provides libcuda.so), or run with `--backend cpu`",
         ),
-        DeviceError::NoDevice(_) => {
-            (Code::CUDA_UNAVAILABLE, "check `nvidia-smi` and CUDA_VISIBLE_DEVICES, or run with `--backend cpu`")
-        }
+        DeviceError::NoDevice(_) => (
+            Code::CUDA_UNAVAILABLE,
+            "check `nvidia-smi` and CUDA_VISIBLE_DEVICES, or run with `--backend cpu`",
+        ),
         DeviceError::UnsupportedPtx { .. } => {
             (Code::CUDA_DRIVER, "update the NVIDIA driver to one supporting CUDA 12.0 or newer (PTX ISA 8.0)")
         }
         DeviceError::OutOfMemory { .. } => {
             (Code::CUDA_MEMORY, "use a smaller `batch` in the train block, or free the GPU's memory")
         }
-        DeviceError::Launch { .. } | DeviceError::Other(_) => {
-            (Code::CUDA_LAUNCH, "this is likely a bug in nnc's CUDA back end; `--backend cpu` runs the same program")
-        }
+        DeviceError::Launch { .. } | DeviceError::Other(_) => (
+            Code::CUDA_LAUNCH,
+            "this is likely a bug in nnc's CUDA back end; `--backend cpu` runs the same program",
+        ),
     };
     Diagnostic::error_nowhere(code, e.to_string()).with_help(help)
 }

@@ -23,7 +23,13 @@ pub trait Device {
     /// Sets `bytes` bytes at `dst` to zero.
     fn zero(&mut self, dst: DevicePtr, bytes: usize) -> Result<(), DeviceError>;
     /// Launches `entry` with every parameter a `.u64`.
-    fn launch(&mut self, entry: &str, grid: [u32; 3], block: [u32; 3], params: &[u64]) -> Result<(), DeviceError>;
+    fn launch(
+        &mut self,
+        entry: &str,
+        grid: [u32; 3],
+        block: [u32; 3],
+        params: &[u64],
+    ) -> Result<(), DeviceError>;
 }
 
 /// Why the GPU could not do what was asked.

@@ -53,7 +53,8 @@ impl DriverDevice {
         }
         let dev = result::device::get(0).map_err(|e| DeviceError::NoDevice(e.to_string()))?;
         // SAFETY: `dev` is a valid device; the context is released in `drop`.
-        let ctx = unsafe { result::primary_ctx::retain(dev) }.map_err(|e| DeviceError::NoDevice(e.to_string()))?;
+        let ctx =
+            unsafe { result::primary_ctx::retain(dev) }.map_err(|e| DeviceError::NoDevice(e.to_string()))?;
         Ok(DriverDevice { ctx, module: None, functions: HashMap::new(), allocations: Vec::new() })
     }
 
@@ -66,17 +67,17 @@ impl DriverDevice {
 impl Device for DriverDevice {
     fn load(&mut self, ptx: &str) -> Result<(), DeviceError> {
         self.current()?;
-        let text = CString::new(ptx).map_err(|_| DeviceError::Other("the PTX text holds a NUL byte".into()))?;
+        let text =
+            CString::new(ptx).map_err(|_| DeviceError::Other("the PTX text holds a NUL byte".into()))?;
         // SAFETY: `text` is a NUL-terminated PTX image that outlives the call.
-        let module = unsafe { result::module::load_data(text.as_ptr() as *const c_void) }.map_err(|e| {
-            match e.0 {
+        let module =
+            unsafe { result::module::load_data(text.as_ptr() as *const c_void) }.map_err(|e| match e.0 {
                 sys::CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION => {
                     DeviceError::UnsupportedPtx { driver_version: driver_version() }
                 }
                 sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY => DeviceError::OutOfMemory { bytes: ptx.len() },
                 _ => DeviceError::Other(format!("the driver rejected the PTX module: {e}")),
-            }
-        })?;
+            })?;
         self.module = Some(module);
         Ok(())
     }
@@ -113,7 +114,13 @@ impl Device for DriverDevice {
         unsafe { result::memset_d8_sync(dst, 0, bytes) }.map_err(other)
     }
 
-    fn launch(&mut self, entry: &str, grid: [u32; 3], block: [u32; 3], params: &[u64]) -> Result<(), DeviceError> {
+    fn launch(
+        &mut self,
+        entry: &str,
+        grid: [u32; 3],
+        block: [u32; 3],
+        params: &[u64],
+    ) -> Result<(), DeviceError> {
         self.current()?;
         let module = self.module.ok_or_else(|| DeviceError::Other("no module is loaded".into()))?;
         let f = match self.functions.get(entry) {

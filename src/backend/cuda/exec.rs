@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use super::device::{Device, DevicePtr, DeviceError};
+use super::device::{Device, DeviceError, DevicePtr};
 use super::{Param, PtxModule};
 use crate::backend::{Env, EvalError, FeedKind, Tensor};
 use crate::compile::Compiled;
@@ -40,7 +40,11 @@ pub struct CudaExecutable<D: Device> {
 impl<D: Device> CudaExecutable<D> {
     /// Loads `module` (generated from `compiled`'s program) on `device` and
     /// allocates every buffer.
-    pub fn new(mut device: D, compiled: Compiled, module: PtxModule) -> Result<CudaExecutable<D>, DeviceError> {
+    pub fn new(
+        mut device: D,
+        compiled: Compiled,
+        module: PtxModule,
+    ) -> Result<CudaExecutable<D>, DeviceError> {
         let kernels = compiled.kernels.as_ref().expect("the CUDA target asks for kernels");
         device.load(&module.text)?;
         let arena = device.alloc(4 * kernels.memory.arena.max(1))?;
@@ -48,7 +52,9 @@ impl<D: Device> CudaExecutable<D> {
         for (i, b) in kernels.program.buffers.iter().enumerate() {
             addrs.push(match b.kind {
                 BufKind::Temp => kernels.memory.offsets[i].map_or(0, |off| arena + 4 * off as u64),
-                BufKind::Input(_) | BufKind::Param(_) | BufKind::State(_) => device.alloc(4 * b.numel().max(1))?,
+                BufKind::Input(_) | BufKind::Param(_) | BufKind::State(_) => {
+                    device.alloc(4 * b.numel().max(1))?
+                }
             });
         }
         let status = device.alloc(4)?;
@@ -76,7 +82,12 @@ impl<D: Device> CudaExecutable<D> {
             };
             let t = map.get(name).ok_or_else(|| EvalError::MissingFeed { kind, name: name.clone() })?;
             if t.shape != b.shape {
-                return Err(EvalError::FeedShape { kind, name: name.clone(), expected: b.shape.clone(), found: t.shape.clone() });
+                return Err(EvalError::FeedShape {
+                    kind,
+                    name: name.clone(),
+                    expected: b.shape.clone(),
+                    found: t.shape.clone(),
+                });
             }
             let id = BufId(i as u32);
             if kind != FeedKind::Input && self.resident.get(&id).is_some_and(|held| held == &t.data) {
@@ -115,7 +126,11 @@ impl<D: Device> CudaExecutable<D> {
         let (node, idx, bound) = match self.program().kernels.get(position) {
             Some(Kernel::Gather(g)) => (g.node, g.idx, g.rows),
             Some(Kernel::ScatterAdd(s)) => (s.node, s.idx, s.rows),
-            _ => return device_error(DeviceError::Other(format!("the status word holds {status}, not a gather"))),
+            _ => {
+                return device_error(DeviceError::Other(format!(
+                    "the status word holds {status}, not a gather"
+                )));
+            }
         };
         let mut values = vec![0.0; self.program().buffer(idx).numel()];
         if let Err(e) = self.device.download(self.addrs[idx.0 as usize], &mut values) {

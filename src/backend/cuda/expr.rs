@@ -118,7 +118,9 @@ pub(crate) fn exprs(
 }
 
 fn expr(b: &mut Body, e: &Expr, scope: &Scope, vals: &HashMap<ExprId, String>) -> Result<String, EmitError> {
-    let val = |id: &ExprId| vals.get(id).cloned().ok_or_else(|| EmitError(format!("expression {id} used before it")));
+    let val = |id: &ExprId| {
+        vals.get(id).cloned().ok_or_else(|| EmitError(format!("expression {id} used before it")))
+    };
     match e {
         Expr::Const(bits) => {
             let d = b.f();
@@ -126,7 +128,8 @@ fn expr(b: &mut Body, e: &Expr, scope: &Scope, vals: &HashMap<ExprId, String>) -
             Ok(d)
         }
         Expr::Load { buf, index, guard } => {
-            let base = b.buffer_reg(*buf).cloned().ok_or_else(|| EmitError(format!("buffer {buf} not bound")))?;
+            let base =
+                b.buffer_reg(*buf).cloned().ok_or_else(|| EmitError(format!("buffer {buf} not bound")))?;
             let p = conds(b, guard, scope)?;
             let i = iexpr(b, index, scope)?;
             let d = b.f();
@@ -155,9 +158,11 @@ fn expr(b: &mut Body, e: &Expr, scope: &Scope, vals: &HashMap<ExprId, String>) -
             let i = iexpr(b, index, scope)?;
             Ok(rand::uniform(b, &key, &i))
         }
-        Expr::Acc(a) => {
-            scope.accs.get(a).cloned().ok_or_else(|| EmitError(format!("accumulator {a} read before its stage")))
-        }
+        Expr::Acc(a) => scope
+            .accs
+            .get(a)
+            .cloned()
+            .ok_or_else(|| EmitError(format!("accumulator {a} read before its stage"))),
         Expr::Cond(cs) => {
             let d = b.f();
             match conds(b, cs, scope)? {

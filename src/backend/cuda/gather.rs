@@ -53,7 +53,11 @@ pub(crate) fn gather(program: &Program, g: &GatherKernel, kernel: usize) -> Resu
 }
 
 /// The scatter-add's entries: the sums, then the index check.
-pub(crate) fn scatter_add(program: &Program, s: &ScatterAddKernel, kernel: usize) -> Result<Vec<Entry>, EmitError> {
+pub(crate) fn scatter_add(
+    program: &Program,
+    s: &ScatterAddKernel,
+    kernel: usize,
+) -> Result<Vec<Entry>, EmitError> {
     let n = program.buffer(s.idx).numel() as i64;
     let cols = s.row as i64;
     let mut out = Vec::new();

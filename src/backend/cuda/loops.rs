@@ -20,7 +20,12 @@ use crate::kernel::ir::{LoopKernel, Program, Stage};
 const THREADS: i64 = 256;
 
 /// The entry of a loop kernel (none when it has no points).
-pub(crate) fn entries(program: &Program, k: &LoopKernel, kernel: usize, name: &str) -> Result<Vec<Entry>, EmitError> {
+pub(crate) fn entries(
+    program: &Program,
+    k: &LoopKernel,
+    kernel: usize,
+    name: &str,
+) -> Result<Vec<Entry>, EmitError> {
     let points = k.outer_points();
     if points <= 0 {
         return Ok(vec![]);
@@ -110,7 +115,8 @@ pub(crate) fn stage(b: &mut Body, k: &LoopKernel, s: &Stage, scope: &mut Scope) 
     }
     for st in &s.stores {
         let v = val(st.value)?;
-        let base = b.buffer_reg(st.buf).cloned().ok_or_else(|| EmitError(format!("buffer {} not bound", st.buf)))?;
+        let base =
+            b.buffer_reg(st.buf).cloned().ok_or_else(|| EmitError(format!("buffer {} not bound", st.buf)))?;
         let i = expr::iexpr(b, &st.index, scope)?;
         let addr = b.address(&base, &i);
         b.op(format!("st.global.f32 [{addr}], {v}"));

@@ -58,7 +58,8 @@ pub fn manifest_json(module: &PtxModule, program: &Program) -> String {
             })
         })
         .collect();
-    let outputs: Vec<Value> = program.outputs.iter().map(|(n, b)| json!({ "name": n, "buffer": b.0 })).collect();
+    let outputs: Vec<Value> =
+        program.outputs.iter().map(|(n, b)| json!({ "name": n, "buffer": b.0 })).collect();
     let doc = json!({
         "arch": module.arch.to_string(),
         "launches": launches,

@@ -176,8 +176,14 @@ impl Body {
         t.push('\n');
         t.push_str(&self.code);
         t.push_str("\tret;\n}\n");
-        let launch =
-            Launch { kernel, entry: self.name, grid, block, shared_bytes: self.shared_bytes, params: self.params };
+        let launch = Launch {
+            kernel,
+            entry: self.name,
+            grid,
+            block,
+            shared_bytes: self.shared_bytes,
+            params: self.params,
+        };
         Entry { text: t, launch }
     }
 }
