@@ -430,13 +430,35 @@ fn updates_read_old_values_and_run_without_update_changes_nothing() {
     assert_eq!(e.states, w.states);
 }
 
+/// Few outer points and large reductions run a block per point with a
+/// tree reduction (`reduce.rs`): deterministic, equal to rounding.
 #[test]
-fn a_loss_summed_over_a_large_batch() {
+fn large_reductions_over_few_points() {
     let mut c = Case::new(18);
     let x = c.input("x", &[3000, 4]);
     let e = c.g.unary(UnaryOp::Exp, x);
     let s = c.g.reduce(ReduceOp::Sum, e, &[0, 1]);
-    check(c, s);
+    check_with(c, s, false);
+
+    // Softmax over long rows: a max, a sum of exponentials, then stores.
+    let mut c = Case::new(19);
+    let x = c.input("x", &[3, 2500]);
+    let m = c.g.reduce(ReduceOp::Max, x, &[1]);
+    let s = c.g.binary_bcast(BinaryOp::Sub, x, m);
+    let e = c.g.unary(UnaryOp::Exp, s);
+    let z = c.g.reduce(ReduceOp::Sum, e, &[1]);
+    let y = c.g.binary_bcast(BinaryOp::Div, e, z);
+    check_with(c, y, false);
+
+    // A max with a NaN in it, and one over signed zeros only.
+    for v in [f32::NAN, 0.0] {
+        let mut c = Case::new(20);
+        let mut data: Vec<f32> = (0..4100).map(|i| if i % 2 == 0 { 0.0 } else { -0.0 }).collect();
+        data[1234] = v;
+        let x = c.input_data("x", &[2, 2050], data, DType::F32);
+        let m = c.g.reduce(ReduceOp::Max, x, &[1]);
+        check(c, m);
+    }
 }
 
 fn random_case(seed: u64, program: &[u32], grads: bool) -> Result<(), String> {

@@ -67,15 +67,20 @@ fn emit(g: &Graph, arch: Arch) -> PtxModule {
     module
 }
 
-#[test]
-fn every_example_assembles_with_ptxas() {
-    let Some(ptxas) = ptxas() else {
+/// `ptxas`, or `None` after a skip message (a failure when `CI` is set).
+fn ptxas_or_skip() -> Option<PathBuf> {
+    let found = ptxas();
+    if found.is_none() {
         assert!(std::env::var("CI").is_err(), "ptxas not found (set NNC_PTXAS) and CI is set");
         eprintln!("SKIPPED: ptxas not found; set NNC_PTXAS or `pip install nvidia-cuda-nvcc-cu12`");
-        return;
-    };
+    }
+    found
+}
+
+/// Assembles `graphs` for both architectures.
+fn assemble(ptxas: &Path, graphs: Vec<(String, Graph)>) {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    for (name, g) in example_graphs() {
+    for (name, g) in graphs {
         for arch in [Arch::Sm90, Arch::Sm80] {
             let module = emit(&g, arch);
             let file = dir.path().join("module.ptx");
@@ -93,6 +98,30 @@ fn every_example_assembles_with_ptxas() {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+    }
+}
+
+#[test]
+fn every_example_assembles_with_ptxas() {
+    if let Some(ptxas) = ptxas_or_skip() {
+        assemble(&ptxas, example_graphs());
+    }
+}
+
+#[test]
+fn a_large_reduction_runs_a_block_per_point_and_assembles() {
+    use nnc::graph::{ReduceOp, UnaryOp};
+    let mut g = Graph::new();
+    let x = input(&mut g, "x", &[3000, 4]);
+    let e = g.unary(UnaryOp::Exp, x);
+    let s = g.reduce(ReduceOp::Sum, e, &[0, 1]);
+    g.add_output("out", s);
+    let module = emit(&g, Arch::Sm90);
+    assert!(module.text.contains("shfl.sync.bfly.b32"), "no tree reduction:\n{}", module.text);
+    assert_eq!(module.launches[0].block, [256, 1, 1]);
+    ptxsim::Module::parse(&module.text).expect("in the subset");
+    if let Some(ptxas) = ptxas_or_skip() {
+        assemble(&ptxas, vec![("large reduction".into(), g)]);
     }
 }
 

@@ -30,6 +30,9 @@ pub(crate) fn entries(
     if points <= 0 {
         return Ok(vec![]);
     }
+    if super::reduce::wanted(k) {
+        return Ok(vec![super::reduce::entry(program, k, kernel, name)?]);
+    }
     let mut b = Body::new(name);
     for buf in k.buffers() {
         b.buffer(buf, program.buffer(buf).numel());
@@ -46,7 +49,7 @@ pub(crate) fn entries(
     let mut scope = Scope { vars: vec![None; k.extents.len()], accs: HashMap::new() };
     outer_vars(&mut b, k, &gid, &mut scope);
     for s in &k.stages {
-        stage(&mut b, k, s, &mut scope)?;
+        stage(&mut b, k, s, &mut scope, &Spread::Thread)?;
     }
     b.op(format!("add.s64 {gid}, {gid}, {stride}"));
     b.op(format!("bra.uni {top}"));
@@ -57,7 +60,7 @@ pub(crate) fn entries(
 
 /// Splits the linear point index into the outer variables (the last
 /// varies fastest).
-fn outer_vars(b: &mut Body, k: &LoopKernel, point: &str, scope: &mut Scope) {
+pub(crate) fn outer_vars(b: &mut Body, k: &LoopKernel, point: &str, scope: &mut Scope) {
     let mut rest = point.to_string();
     for (i, v) in k.outer.iter().enumerate().rev() {
         let ext = k.extents[v.0 as usize];
@@ -74,8 +77,38 @@ fn outer_vars(b: &mut Body, k: &LoopKernel, point: &str, scope: &mut Scope) {
     }
 }
 
+/// How a stage's inner points are spread: all by this thread, or over
+/// the threads of a block ([`super::reduce`]).
+pub(crate) enum Spread<'a> {
+    /// One thread runs every inner point in order.
+    Thread,
+    /// The block's threads take inner points `tid, tid + threads, ...`;
+    /// only thread 0 stores in a stage without loops.
+    Block(&'a super::reduce::Block),
+}
+
+/// `acc = op(acc, v)`, as the interpreter accumulates.
+pub(crate) fn combine(b: &mut Body, op: ReduceOp, a: &str, v: &str) {
+    match op {
+        ReduceOp::Sum => b.op(format!("add.rn.f32 {a}, {a}, {v}")),
+        ReduceOp::Max => {
+            // acc = v > acc || v is NaN ? v : acc.
+            let p = b.p();
+            b.op(format!("setp.gt.f32 {p}, {v}, {a}"));
+            b.op(format!("setp.nan.or.f32 {p}, {v}, {v}, {p}"));
+            b.op(format!("@{p} mov.b32 {a}, {v}"));
+        }
+    }
+}
+
 /// One stage: its accumulators, loop nest, reductions and stores.
-pub(crate) fn stage(b: &mut Body, k: &LoopKernel, s: &Stage, scope: &mut Scope) -> Result<(), EmitError> {
+pub(crate) fn stage(
+    b: &mut Body,
+    k: &LoopKernel,
+    s: &Stage,
+    scope: &mut Scope,
+    spread: &Spread,
+) -> Result<(), EmitError> {
     let mut accs = Vec::new();
     for r in &s.reductions {
         let a = b.f();
@@ -87,31 +120,30 @@ pub(crate) fn stage(b: &mut Body, k: &LoopKernel, s: &Stage, scope: &mut Scope) 
         accs.push(a);
     }
     let mut loops = Vec::new();
-    for v in &s.vars {
-        let ext = k.extents[v.0 as usize];
-        let (r, p) = (b.rd(), b.p());
-        let (head, exit) = (b.label("loop"), b.label("end"));
-        b.op(format!("mov.s64 {r}, 0"));
-        b.place(&head);
-        b.op(format!("setp.ge.s64 {p}, {r}, {ext}"));
-        b.op(format!("@{p} bra {exit}"));
-        scope.vars[v.0 as usize] = Some(r.clone());
-        loops.push((r, head, exit));
+    let mut store_guard = None;
+    match spread {
+        Spread::Block(block) if !s.vars.is_empty() => {
+            loops.push(block.inner_loop(b, k, s, scope));
+        }
+        Spread::Block(block) => store_guard = Some(block.first.clone()),
+        Spread::Thread => {
+            for v in &s.vars {
+                let ext = k.extents[v.0 as usize];
+                let (r, p) = (b.rd(), b.p());
+                let (head, exit) = (b.label("loop"), b.label("end"));
+                b.op(format!("mov.s64 {r}, 0"));
+                b.place(&head);
+                b.op(format!("setp.ge.s64 {p}, {r}, {ext}"));
+                b.op(format!("@{p} bra {exit}"));
+                scope.vars[v.0 as usize] = Some(r.clone());
+                loops.push((r, 1, head, exit));
+            }
+        }
     }
     let vals = expr::exprs(b, k, &k.stage_exprs(s), scope)?;
     let val = |id| vals.get(&id).cloned().ok_or_else(|| EmitError(format!("expression {id} not emitted")));
     for (r, a) in s.reductions.iter().zip(&accs) {
-        let v = val(r.value)?;
-        match r.op {
-            ReduceOp::Sum => b.op(format!("add.rn.f32 {a}, {a}, {v}")),
-            ReduceOp::Max => {
-                // acc = v > acc || v is NaN ? v : acc, as the interpreter does.
-                let p = b.p();
-                b.op(format!("setp.gt.f32 {p}, {v}, {a}"));
-                b.op(format!("setp.nan.or.f32 {p}, {v}, {v}, {p}"));
-                b.op(format!("@{p} mov.b32 {a}, {v}"));
-            }
-        }
+        combine(b, r.op, a, &val(r.value)?);
     }
     for st in &s.stores {
         let v = val(st.value)?;
@@ -119,15 +151,25 @@ pub(crate) fn stage(b: &mut Body, k: &LoopKernel, s: &Stage, scope: &mut Scope) 
             b.buffer_reg(st.buf).cloned().ok_or_else(|| EmitError(format!("buffer {} not bound", st.buf)))?;
         let i = expr::iexpr(b, &st.index, scope)?;
         let addr = b.address(&base, &i);
-        b.op(format!("st.global.f32 [{addr}], {v}"));
+        match &store_guard {
+            None => b.op(format!("st.global.f32 [{addr}], {v}")),
+            Some(p) => b.op(format!("@{p} st.global.f32 [{addr}], {v}")),
+        }
     }
-    for (r, head, exit) in loops.into_iter().rev() {
-        b.op(format!("add.s64 {r}, {r}, 1"));
+    for (r, step, head, exit) in loops.into_iter().rev() {
+        b.op(format!("add.s64 {r}, {r}, {step}"));
         b.op(format!("bra.uni {head}"));
         b.place(&exit);
     }
     for v in &s.vars {
         scope.vars[v.0 as usize] = None;
+    }
+    if let Spread::Block(block) = spread {
+        for (r, a) in s.reductions.iter().zip(&accs) {
+            block.all_reduce(b, r.op, a);
+        }
+        // Later stages may read what this one stored, from other threads.
+        b.op("bar.sync 0");
     }
     for (r, a) in s.reductions.iter().zip(accs) {
         scope.accs.insert(r.acc, a);

@@ -39,6 +39,7 @@ mod loops;
 mod manifest;
 mod maths;
 mod module;
+mod reduce;
 mod rand;
 
 use std::fmt;
