@@ -53,13 +53,19 @@ pub(crate) fn iexpr(b: &mut Body, e: &IExpr, scope: &Scope) -> Result<String, Em
             }
         });
     }
-    let d = b.rd();
-    match acc {
-        None => b.op(format!("mov.s64 {d}, {}", e.constant)),
-        Some(a) if e.constant == 0 => return Ok(a),
-        Some(a) => b.op(format!("add.s64 {d}, {a}, {}", e.constant)),
-    }
-    Ok(d)
+    Ok(match acc {
+        Some(a) if e.constant == 0 => a,
+        Some(a) => {
+            let d = b.rd();
+            b.op(format!("add.s64 {d}, {a}, {}", e.constant));
+            d
+        }
+        None => {
+            let d = b.rd();
+            b.op(format!("mov.s64 {d}, {}", e.constant));
+            d
+        }
+    })
 }
 
 fn atom_value(b: &mut Body, atom: &Atom, scope: &Scope) -> Result<String, EmitError> {
