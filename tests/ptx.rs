@@ -85,7 +85,7 @@ fn assemble(ptxas: &Path, graphs: Vec<(String, Graph)>) {
             let module = emit(&g, arch);
             let file = dir.path().join("module.ptx");
             std::fs::write(&file, &module.text).expect("writes");
-            let out = Command::new(&ptxas)
+            let out = Command::new(ptxas)
                 .arg(format!("-arch={arch}"))
                 .arg(&file)
                 .arg("-o")
