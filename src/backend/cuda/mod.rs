@@ -11,6 +11,9 @@
 //!   256-thread blocks with a grid-stride loop; each thread runs every stage
 //!   of its outer point with the inner loops and accumulators in registers,
 //!   in the IR's loop order, so sums add in the same order as on the CPU.
+//!   A kernel with few outer points and a large reduction runs a block per
+//!   point instead (`reduce.rs`: a shuffle and shared-memory tree, equal
+//!   to rounding rather than bit for bit).
 //! - Expressions (`expr.rs`, `maths.rs`, `rand.rs`): the same correctly
 //!   rounded operations as `graph::semantics` (`exp`, `tanh`, comparisons,
 //!   NaN-propagating `max`/`min`, the RNG's hash), so results are bit for
