@@ -32,6 +32,9 @@ struct SimDevice {
     module: Option<Module>,
     seed: u64,
     launches: u64,
+    /// Launches every entry but products with at most this many blocks,
+    /// so the grid-stride loops must cover the rest.
+    max_blocks: Option<u32>,
 }
 
 impl Device for SimDevice {
@@ -67,6 +70,10 @@ impl Device for SimDevice {
     ) -> Result<(), DeviceError> {
         let module = self.module.as_ref().ok_or_else(|| DeviceError::Other("no module".into()))?;
         let args: Vec<Arg> = params.iter().map(|&p| Arg::U64(p)).collect();
+        let mut grid = grid;
+        if let Some(max) = self.max_blocks.filter(|_| !entry.ends_with("_gemm")) {
+            grid[0] = grid[0].min(max);
+        }
         self.launches += 1;
         let opts = LaunchOptions {
             seed: self.seed.wrapping_mul(0x9E37).wrapping_add(self.launches),
@@ -81,8 +88,13 @@ impl Device for SimDevice {
 
 /// The CUDA back end on simulated devices with interleavings from `seed`.
 fn backend(seed: u64) -> Cuda<SimDevice> {
+    stingy_backend(seed, None)
+}
+
+/// The same, launching at most `max_blocks` blocks per entry (products aside).
+fn stingy_backend(seed: u64, max_blocks: Option<u32>) -> Cuda<SimDevice> {
     Cuda::new(Arch::Sm90, move || {
-        Ok(SimDevice { dev: ptxsim::Device::new(), module: None, seed, launches: 0 })
+        Ok(SimDevice { dev: ptxsim::Device::new(), module: None, seed, launches: 0, max_blocks })
     })
 }
 
@@ -110,9 +122,13 @@ fn close(name: &str, want: &Tensor, got: &Tensor, exact: bool) -> Result<(), Str
 /// Runs one step of `g` on the simulated GPU and the interpreter from
 /// `env` and compares every output, parameter and state afterwards.
 fn compare(g: &Graph, env: &Env, seed: u64, exact: bool) -> Result<(), String> {
+    compare_on(&backend(seed), g, env, exact)
+}
+
+fn compare_on(cuda: &Cuda<SimDevice>, g: &Graph, env: &Env, exact: bool) -> Result<(), String> {
     let mut want_env = env.clone();
     let want = interp::step(g, &mut want_env).map_err(|e| format!("interpreter: {e}"))?;
-    let mut exe = nnc::backend::compile(&backend(seed), g).map_err(|d| format!("compile: {}", d.message))?;
+    let mut exe = nnc::backend::compile(cuda, g).map_err(|d| format!("compile: {}", d.message))?;
     let mut got_env = env.clone();
     let got = exe.run(&mut got_env, true).map_err(|e| format!("cuda: {e}"))?;
     for (name, id) in g.outputs() {
@@ -458,6 +474,29 @@ fn large_reductions_over_few_points() {
         let x = c.input_data("x", &[2, 2050], data, DType::F32);
         let m = c.g.reduce(ReduceOp::Max, x, &[1]);
         check(c, m);
+    }
+}
+
+/// Entries cover their whole index space whatever the grid: every launch
+/// but products gets a single block here.
+#[test]
+fn grid_stride_loops_cover_every_point() {
+    let mut c = Case::new(21);
+    let x = c.input("x", &[40, 30]);
+    let idx = c.input_data("i", &[700], (0..700).map(|i| (i % 40) as f32).collect(), DType::I32);
+    let rows = c.g.gather(x, idx);
+    let s = c.g.scatter_add(rows, idx, Shape(vec![40, 30]));
+    let e = c.g.unary(UnaryOp::Exp, s);
+    let m = c.g.reduce(ReduceOp::Sum, e, &[1]);
+    let m = c.g.reshape(m, Shape(vec![40, 1]));
+    let m = c.g.broadcast_to(m, &Shape(vec![40, 30]));
+    let y = c.g.binary(BinaryOp::Div, e, m);
+    c.g.add_output("out", y);
+    let big = c.input("big", &[5, 3000]);
+    let t = c.g.reduce(ReduceOp::Sum, big, &[1]);
+    c.g.add_output("rows", t);
+    for seed in [1, 2] {
+        compare_on(&stingy_backend(seed, Some(1)), &c.g, &c.env, false).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 

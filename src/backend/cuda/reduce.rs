@@ -10,7 +10,8 @@
 //! order, so all threads hold the same value (another `bar.sync` lets the
 //! next reduction reuse the shared words). Stages without loops run on
 //! every thread with only thread 0 storing, and a `bar.sync` ends each
-//! stage so later stages may read what earlier ones stored.
+//! stage so later stages may read what earlier ones stored. A block
+//! moves on to point `ctaid + nctaid` when it is done, so any grid works.
 //!
 //! The result is deterministic, but the sum's order differs from the
 //! interpreter's, so it matches to rounding rather than bit for bit.
@@ -142,9 +143,20 @@ pub(crate) fn entry(
     b.op(format!("add.u32 {warp_slot}, {warp_slot}, {base}"));
     let block = Block { tid, lane0, warp_slot, shared: base, first };
     let mut scope = Scope { vars: vec![None; k.extents.len()], accs: HashMap::new() };
+    // for (point = ctaid; point < points; point += nctaid), uniform per block.
+    let (n32, stride) = (b.r(), b.rd());
+    b.op(format!("mov.u32 {n32}, %nctaid.x"));
+    b.op(format!("cvt.u64.u32 {stride}, {n32}"));
+    let (top, end, p) = (b.label("point"), b.label("done"), b.p());
+    b.place(&top);
+    b.op(format!("setp.ge.s64 {p}, {point}, {points}"));
+    b.op(format!("@{p} bra.uni {end}"));
     outer_vars(&mut b, k, &point, &mut scope);
     for s in &k.stages {
         stage(&mut b, k, s, &mut scope, &Spread::Block(&block))?;
     }
+    b.op(format!("add.s64 {point}, {point}, {stride}"));
+    b.op(format!("bra.uni {top}"));
+    b.place(&end);
     Ok(b.finish(kernel, [points as u32, 1, 1], [THREADS as u32, 1, 1]))
 }
