@@ -153,6 +153,9 @@ impl fmt::Display for EmitError {
 
 impl std::error::Error for EmitError {}
 
+/// The most `.u64` parameters an entry takes (PTX allows 4 KiB of them).
+const MAX_PARAMS: usize = 500;
+
 /// One entry of the module: its text and its launch.
 pub(crate) struct Entry {
     text: String,
@@ -175,6 +178,12 @@ pub fn emit(program: &Program, options: &EmitOptions) -> Result<PtxModule, EmitE
             Kernel::ScatterAdd(s) => gather::scatter_add(program, s, i)?,
         };
         for e in entries {
+            if e.launch.params.len() > MAX_PARAMS {
+                return Err(EmitError(format!(
+                    "kernel {i} touches {} buffers and streams; an entry takes at most {MAX_PARAMS}",
+                    e.launch.params.len()
+                )));
+            }
             text.push('\n');
             text.push_str(&e.text);
             launches.push(e.launch);
@@ -190,4 +199,41 @@ pub(crate) fn grid_for(points: i64, threads: u32) -> [u32; 3] {
     const MAX_BLOCKS: i64 = 65_535;
     let blocks = (points + i64::from(threads) - 1) / i64::from(threads);
     [blocks.clamp(1, MAX_BLOCKS) as u32, 1, 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::ir::{GemmKernel, Kernel, View};
+
+    #[test]
+    fn architectures_parse_and_display() {
+        assert_eq!(Arch::parse("sm_80"), Some(Arch::Sm80));
+        assert_eq!(Arch::parse("90"), Some(Arch::Sm90));
+        assert_eq!(Arch::parse("sm_75"), None);
+        assert_eq!(Arch::default().to_string(), "sm_90");
+        assert_eq!(Arch::Sm80.to_string(), "sm_80");
+    }
+
+    #[test]
+    fn cpu_cache_blocking_is_an_error_not_a_panic() {
+        let view = |buf| View { buf: BufId(buf), offset: 0, strides: vec![1, 1] };
+        let g = GemmKernel {
+            nodes: vec![],
+            batch: vec![],
+            m: 1,
+            n: 1,
+            k: 1,
+            a: view(0),
+            b: view(0),
+            c: BufId(0),
+            epilogue: None,
+            rows: 1,
+            prologue: None,
+            c_blocks: true,
+        };
+        let program = Program { kernels: vec![Kernel::Gemm(g)], ..Program::default() };
+        let e = emit(&program, &EmitOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("blocked results"), "{e}");
+    }
 }
