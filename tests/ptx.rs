@@ -20,7 +20,7 @@ fn ptxas() -> Option<PathBuf> {
         return Some(known.to_path_buf());
     }
     let out = Command::new("python3")
-        .args(["-c", "import nvidia.cuda_nvcc, os; print(os.path.dirname(nvidia.cuda_nvcc.__file__))"])
+        .args(["-c", "import nvidia.cuda_nvcc; print(list(nvidia.cuda_nvcc.__path__)[0])"])
         .output()
         .ok()?;
     let dir = String::from_utf8(out.stdout).ok()?;
@@ -77,28 +77,46 @@ fn ptxas_or_skip() -> Option<PathBuf> {
     found
 }
 
-/// Assembles `graphs` for both architectures.
+/// Assembles `graphs` for both architectures, a few `ptxas` runs at a time.
 fn assemble(ptxas: &Path, graphs: Vec<(String, Graph)>) {
     let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut jobs = Vec::new();
     for (name, g) in graphs {
         for arch in [Arch::Sm90, Arch::Sm80] {
-            let module = emit(&g, arch);
-            let file = dir.path().join("module.ptx");
-            std::fs::write(&file, &module.text).expect("writes");
-            let out = Command::new(ptxas)
-                .arg(format!("-arch={arch}"))
-                .arg(&file)
-                .arg("-o")
-                .arg(dir.path().join("module.cubin"))
-                .output()
-                .expect("ptxas runs");
-            assert!(
-                out.status.success(),
-                "{name} ({arch}): ptxas failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let file = dir.path().join(format!("m{}.ptx", jobs.len()));
+            std::fs::write(&file, emit(&g, arch).text).expect("writes");
+            jobs.push((format!("{name} ({arch})"), arch, file));
         }
     }
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let jobs = &jobs;
+                s.spawn(move || {
+                    let mut failed = Vec::new();
+                    for (label, arch, file) in jobs.iter().skip(w).step_by(workers) {
+                        let out = Command::new(ptxas)
+                            .arg(format!("-arch={arch}"))
+                            .arg(file)
+                            .arg("-o")
+                            .arg(file.with_extension("cubin"))
+                            .output()
+                            .expect("ptxas runs");
+                        if !out.status.success() {
+                            failed.push(format!(
+                                "{label}: ptxas failed:\n{}",
+                                String::from_utf8_lossy(&out.stderr)
+                            ));
+                        }
+                    }
+                    failed
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a worker")).collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
