@@ -140,3 +140,23 @@ impl<T> std::ops::Index<LibFn> for PerLibFn<T> {
         &self.0.iter().find(|(g, _)| *g == f).expect("every function has a value").1
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_variant_has_its_own_symbol_and_value() {
+        let names: Vec<&str> = LibFn::ALL.iter().map(|f| f.entry().name).collect();
+        for (i, n) in names.iter().enumerate() {
+            assert!(!names[..i].contains(n), "{n} listed twice");
+        }
+        let table = PerLibFn::new(|f| f);
+        for f in LibFn::ALL {
+            assert_eq!(table[f], f);
+        }
+        assert_eq!(table.iter().map(|(f, _)| f).collect::<Vec<_>>(), LibFn::ALL);
+        assert_eq!(LibFn::Pow.entry().body.arity(), 2);
+        assert_eq!(LibFn::Log.entry().body.arity(), 1);
+    }
+}
