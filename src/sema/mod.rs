@@ -13,7 +13,7 @@ pub mod instance;
 pub mod ops;
 pub mod program;
 pub mod sig;
-pub mod train;
+pub mod blocks;
 pub mod value;
 
 use std::collections::HashMap;
@@ -88,7 +88,7 @@ pub fn check(prog: &Program) -> Vec<Diagnostic> {
                 }
             }
             ast::Item::Train(t) => {
-                let (_, d) = train::check_train(prog, t);
+                let (_, d) = blocks::check_train(prog, t);
                 diags.extend(d);
             }
             _ => {}

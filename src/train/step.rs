@@ -12,8 +12,8 @@ use super::optim;
 pub use super::optim::StateSpec;
 use crate::diag::Diagnostic;
 use crate::graph::{DType, Graph, NodeId, Op, Shape};
+use crate::sema::blocks::TrainConfig;
 use crate::sema::eval::{ArgVal, Elaborator, ParamSpec};
-use crate::sema::train::TrainConfig;
 use crate::sema::value::Value;
 use crate::sema::{self, Program};
 
@@ -55,7 +55,7 @@ pub struct Step {
     /// The model's inputs, in `forward`'s order.
     pub inputs: Vec<StepInput>,
     /// The shape of one example's labels: `[]` for a class per example,
-    /// `[T]` for a class per position (see [`crate::sema::train::target_shape`]).
+    /// `[T]` for a class per position (see [`crate::sema::blocks::target_shape`]).
     pub target: Shape,
     /// The batch size the graph was built for.
     pub batch: usize,
@@ -156,7 +156,7 @@ pub fn build_step(
         step_inputs.push(StepInput { name: name.clone(), shape, dtype: x.dtype });
     }
     let inputs = step_inputs;
-    let target_dims = sema::train::target_shape(&out.shape);
+    let target_dims = sema::blocks::target_shape(&out.shape);
     let target_shape = Elaborator::concrete(&target_dims);
     let target = Shape(target_shape.0.get(1..).unwrap_or(&[]).to_vec());
     let target_node = el.tensor(target_dims, DType::I32, cfg.span, |g| {
