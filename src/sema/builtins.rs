@@ -13,7 +13,7 @@ use super::eval::{ArgVal, Elaborator, ParamSpec};
 use super::ops::window_out;
 use super::value::{Init, Record, TensorVal, Value};
 use crate::diag::{Code, Diagnostic, Span};
-use crate::graph::{BinaryOp, DType, NodeId, ReduceOp, Shape, SliceRange, UnaryOp};
+use crate::graph::{BinaryOp, DType, Graph, NodeId, ReduceOp, Shape, SliceRange, UnaryOp};
 
 /// The most elements one parameter may have (2^30, 4 GiB of f32).
 pub const MAX_PARAM_ELEMENTS: usize = 1 << 30;
@@ -194,7 +194,7 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
         "detach" => match a.tensor(el, 0) {
             Some(t) => {
                 let x = t.node;
-                el.tensor(t.shape.clone(), t.dtype, a.span, |g| g.detach(x.unwrap_or(NodeId(0))))
+                el.tensor(t.shape.clone(), t.dtype, a.span, |g| Some(g.detach(x?)))
             }
             None => Value::Poison,
         },
@@ -227,14 +227,14 @@ pub fn call(el: &mut Elaborator<'_>, name: &'static str, args: Vec<ArgVal>, span
                 return bad_value(el, a.span_of(0), format!("negative dimension {bad}"));
             }
             let shape = Elaborator::concrete(&dims);
-            el.tensor(dims, DType::F32, a.span, |g| g.constant(value as f32, shape))
+            el.tensor(dims, DType::F32, a.span, |g| Some(g.constant(value as f32, shape?)))
         }
         "rand" => {
             let Some(dims) = a.dims(el, 0) else { return Value::Poison };
             let stream = el.next_stream;
             el.next_stream += 1;
             let shape = Elaborator::concrete(&dims);
-            el.tensor(dims, DType::F32, a.span, |g| g.rand(stream, shape))
+            el.tensor(dims, DType::F32, a.span, |g| Some(g.rand(stream, shape?)))
         }
         "constant" => match a.float(el, 0) {
             Some(v) => Value::Init(Init::Fill(v)),
@@ -434,11 +434,12 @@ fn where_(el: &mut Elaborator<'_>, a: &Args) -> Value {
             return el.err(d);
         }
     };
-    let nodes: Vec<NodeId> = ts.iter().map(Elaborator::node).collect();
+    let nodes: Vec<Option<NodeId>> = ts.iter().map(|t| t.node).collect();
     let target = Elaborator::concrete(&shape);
     el.tensor(shape, DType::F32, a.span, |g| {
+        let (target, nodes) = (target?, nodes.into_iter().collect::<Option<Vec<_>>>()?);
         let n: Vec<NodeId> = nodes.iter().map(|&n| g.broadcast_to(n, &target)).collect();
-        g.select(n[0], n[1], n[2])
+        Some(g.select(n[0], n[1], n[2]))
     })
 }
 
@@ -491,9 +492,11 @@ fn reduction(el: &mut Elaborator<'_>, a: &Args, name: &str) -> Value {
             let Value::Tensor(s) = s else {
                 return Value::Poison;
             };
-            let n = count.known().unwrap_or(1).max(1) as f32;
             let x = s.node;
-            el.tensor(s.shape.clone(), DType::F32, span, |g| g.scale(x.unwrap_or(NodeId(0)), 1.0 / n))
+            el.tensor(s.shape.clone(), DType::F32, span, |g| {
+                let n = count.known()?.max(1) as f32;
+                Some(g.scale(x?, 1.0 / n))
+            })
         }
     }
 }
@@ -647,14 +650,14 @@ fn concat(el: &mut Elaborator<'_>, a: &Args, stack: bool) -> Value {
             return el.err(d);
         }
     }
-    let parts: Vec<(NodeId, Vec<Dim>)> = ts
+    let parts: Vec<(Option<NodeId>, Vec<Dim>)> = ts
         .iter()
         .map(|t| {
             let mut s = t.shape.clone();
             if stack {
                 s.insert(ax, Dim::Known(1));
             }
-            (Elaborator::node(t), s)
+            (t.node, s)
         })
         .collect();
     let mut shape = parts[0].1.clone();
@@ -664,8 +667,11 @@ fn concat(el: &mut Elaborator<'_>, a: &Args, stack: bool) -> Value {
         .fold(Dim::Known(0), |acc, (_, s)| acc.arith(super::dim::DimOp::Add, &s[ax]).unwrap_or(acc));
     shape[ax] = total;
     el.tensor(shape, DType::F32, a.span, |g| {
-        let nodes: Vec<NodeId> = parts.iter().map(|(n, s)| g.reshape(*n, Elaborator::concrete(s))).collect();
-        g.concat(&nodes, ax)
+        let mut nodes = Vec::with_capacity(parts.len());
+        for (n, s) in &parts {
+            nodes.push(g.reshape((*n)?, Elaborator::concrete(s)?));
+        }
+        Some(g.concat(&nodes, ax))
     })
 }
 
@@ -732,9 +738,9 @@ fn pad(el: &mut Elaborator<'_>, a: &Args) -> Value {
         .zip(&pads)
         .map(|(d, &(lo, hi))| d.arith(super::dim::DimOp::Add, &Dim::Known(lo + hi)).unwrap_or(Dim::Known(0)))
         .collect();
-    let x = Elaborator::node(&t);
+    let x = t.node;
     let pads: Vec<(usize, usize)> = pads.iter().map(|&(lo, hi)| (lo as usize, hi as usize)).collect();
-    el.tensor(shape, t.dtype, a.span, |g| g.pad(x, pads))
+    el.tensor(shape, t.dtype, a.span, |g| Some(g.pad(x?, pads)))
 }
 
 /// The windows a convolution or pooling sees, as a view:
@@ -759,38 +765,42 @@ fn window(el: &mut Elaborator<'_>, a: &Args) -> Value {
     }
     let Some((ho, wo)) = window_dims(el, &x, k, s, span) else { return Value::Poison };
     let shape = vec![x.shape[0].clone(), x.shape[1].clone(), ho.clone(), wo.clone(), Dim::Known(k * k)];
-    let nx = Elaborator::node(&x);
-    let sx = Elaborator::concrete(&x.shape).0;
-    let (ho, wo, k, s) =
-        (ho.known().unwrap_or(1) as usize, wo.known().unwrap_or(1) as usize, k as usize, s as usize);
+    let (nx, sx) = (x.node, Elaborator::concrete(&x.shape));
     el.tensor(shape, x.dtype, span, |g| {
-        let (b, c) = (sx[0], sx[1]);
-        if s == k {
-            // Non-overlapping: crop, split each spatial axis in two, bring the offsets last.
-            let rows = SliceRange { start: 0, end: ho * k, step: 1 };
-            let cols = SliceRange { start: 0, end: wo * k, step: 1 };
-            let crop = g.slice(nx, vec![SliceRange::full(b), SliceRange::full(c), rows, cols]);
-            let split = g.reshape(crop, Shape(vec![b, c, ho, k, wo, k]));
-            let offsets_last = g.permute(split, &[0, 1, 2, 4, 3, 5]);
-            return g.reshape(offsets_last, Shape(vec![b, c, ho, wo, k * k]));
-        }
-        let mut wins = Vec::with_capacity(k * k);
-        for i in 0..k {
-            for j in 0..k {
-                let w = g.slice(
-                    nx,
-                    vec![
-                        SliceRange::full(b),
-                        SliceRange::full(c),
-                        SliceRange { start: i, end: i + s * (ho - 1) + 1, step: s },
-                        SliceRange { start: j, end: j + s * (wo - 1) + 1, step: s },
-                    ],
-                );
-                wins.push(g.reshape(w, Shape(vec![b, c, ho, wo, 1])));
-            }
-        }
-        g.concat(&wins, 4)
+        let (sx, ho, wo) = (sx?, ho.known()? as usize, wo.known()? as usize);
+        Some(window_nodes(g, nx?, &sx, (ho, wo), k as usize, s as usize))
     })
+}
+
+/// Emits the windows of `x` (shape `sx`, `[B, C, H, W]`): `ho` x `wo` windows
+/// of `k` x `k`, `s` apart.
+fn window_nodes(g: &mut Graph, x: NodeId, sx: &Shape, (ho, wo): (usize, usize), k: usize, s: usize) -> NodeId {
+    let (b, c) = (sx.0[0], sx.0[1]);
+    if s == k {
+        // Non-overlapping: crop, split each spatial axis in two, bring the offsets last.
+        let rows = SliceRange { start: 0, end: ho * k, step: 1 };
+        let cols = SliceRange { start: 0, end: wo * k, step: 1 };
+        let crop = g.slice(x, vec![SliceRange::full(b), SliceRange::full(c), rows, cols]);
+        let split = g.reshape(crop, Shape(vec![b, c, ho, k, wo, k]));
+        let offsets_last = g.permute(split, &[0, 1, 2, 4, 3, 5]);
+        return g.reshape(offsets_last, Shape(vec![b, c, ho, wo, k * k]));
+    }
+    let mut wins = Vec::with_capacity(k * k);
+    for i in 0..k {
+        for j in 0..k {
+            let w = g.slice(
+                x,
+                vec![
+                    SliceRange::full(b),
+                    SliceRange::full(c),
+                    SliceRange { start: i, end: i + s * (ho - 1) + 1, step: s },
+                    SliceRange { start: j, end: j + s * (wo - 1) + 1, step: s },
+                ],
+            );
+            wins.push(g.reshape(w, Shape(vec![b, c, ho, wo, 1])));
+        }
+    }
+    g.concat(&wins, 4)
 }
 
 fn rand_like(el: &mut Elaborator<'_>, a: &Args) -> Value {
@@ -798,7 +808,7 @@ fn rand_like(el: &mut Elaborator<'_>, a: &Args) -> Value {
     let stream = el.next_stream;
     el.next_stream += 1;
     let shape = Elaborator::concrete(&x.shape);
-    el.tensor(x.shape.clone(), DType::F32, a.span, |g| g.rand(stream, shape))
+    el.tensor(x.shape.clone(), DType::F32, a.span, |g| Some(g.rand(stream, shape?)))
 }
 
 fn one_hot(el: &mut Elaborator<'_>, a: &Args) -> Value {
@@ -815,17 +825,18 @@ fn one_hot(el: &mut Elaborator<'_>, a: &Args) -> Value {
     }
     let mut shape = t.shape.clone();
     shape.push(n_dim);
-    let nx = Elaborator::node(&t);
+    let nx = t.node;
     let src = Elaborator::concrete(&t.shape);
     let out = Elaborator::concrete(&shape);
     el.tensor(shape, DType::F32, a.span, |g| {
-        let f = g.cast(nx, DType::F32);
-        let mut col = src.0.clone();
+        let (src, out) = (src?, out?);
+        let f = g.cast(nx?, DType::F32);
+        let mut col = src.0;
         col.push(1);
         let f = g.reshape(f, Shape(col));
         let f = g.broadcast_to(f, &out);
         let classes = g.iota(out.rank() - 1, out.clone());
-        g.binary(BinaryOp::Eq, f, classes)
+        Some(g.binary(BinaryOp::Eq, f, classes))
     })
 }
 
@@ -885,7 +896,7 @@ fn param(el: &mut Elaborator<'_>, a: &Args) -> Value {
     let shape_c = shape.clone();
     let dims: Vec<Dim> = shape.0.iter().map(|&n| Dim::Known(n as i64)).collect();
     let v = el.tensor(dims, DType::F32, span, |g| {
-        g.add(crate::graph::Op::Param { name: name_c }, &[], shape_c, DType::F32, Some(span))
+        Some(g.add(crate::graph::Op::Param { name: name_c }, &[], shape_c, DType::F32, Some(span)))
     });
     let node = match &v {
         Value::Tensor(t) => t.node,
@@ -921,8 +932,8 @@ fn gather(el: &mut Elaborator<'_>, a: &Args) -> Value {
     }
     let mut shape = idx.shape.clone();
     shape.extend_from_slice(&table.shape[1..]);
-    let (nt, ni) = (Elaborator::node(&table), Elaborator::node(&idx));
-    el.tensor(shape, DType::F32, a.span, |g| g.gather(nt, ni))
+    let (nt, ni) = (table.node, idx.node);
+    el.tensor(shape, DType::F32, a.span, |g| Some(g.gather(nt?, ni?)))
 }
 
 fn arange(el: &mut Elaborator<'_>, a: &Args) -> Value {
@@ -936,8 +947,8 @@ fn arange(el: &mut Elaborator<'_>, a: &Args) -> Value {
     }
     let shape = Elaborator::concrete(std::slice::from_ref(&d));
     el.tensor(vec![d], DType::I32, a.span, |g| {
-        let i = g.iota(0, shape);
-        g.cast(i, DType::I32)
+        let i = g.iota(0, shape?);
+        Some(g.cast(i, DType::I32))
     })
 }
 

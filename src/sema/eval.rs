@@ -136,14 +136,25 @@ impl Frame {
     }
 }
 
+/// What an elaboration is for. The graph exists only while lowering, so
+/// emitting a node while checking cannot be written without matching the mode.
+#[derive(Debug)]
+pub enum Mode {
+    /// Checking: sizes may be known only by name and no graph is built.
+    Check,
+    /// Lowering: every size is bound, and each tensor operation also emits
+    /// its nodes into this graph.
+    Lower(Graph),
+}
+
 /// The elaborator's state for one check or one lowering.
 pub struct Elaborator<'p> {
     /// The program being elaborated.
     pub prog: &'p Program,
     /// Errors found so far.
     pub diags: Vec<Diagnostic>,
-    /// The graph under construction; `None` in check mode.
-    pub graph: Option<Graph>,
+    /// Checking, or lowering into a graph.
+    mode: Mode,
     /// Whether dropout is active.
     pub training: bool,
     /// Every model instance created.
@@ -169,7 +180,7 @@ impl<'p> Elaborator<'p> {
         Elaborator {
             prog,
             diags: Vec::new(),
-            graph: None,
+            mode: Mode::Check,
             training: false,
             layers: Vec::new(),
             params: Vec::new(),
@@ -185,7 +196,38 @@ impl<'p> Elaborator<'p> {
 
     /// A lowering elaborator building a graph.
     pub fn lower(prog: &'p Program, training: bool) -> Elaborator<'p> {
-        Elaborator { graph: Some(Graph::new()), training, ..Elaborator::check(prog) }
+        Elaborator { mode: Mode::Lower(Graph::new()), training, ..Elaborator::check(prog) }
+    }
+
+    /// True while lowering (every size bound, nodes emitted).
+    pub fn is_lowering(&self) -> bool {
+        matches!(self.mode, Mode::Lower(_))
+    }
+
+    /// The graph built so far; `None` while checking.
+    pub fn graph(&self) -> Option<&Graph> {
+        match &self.mode {
+            Mode::Check => None,
+            Mode::Lower(g) => Some(g),
+        }
+    }
+
+    /// Ends lowering: hands over the graph and the nodes of `results` (the
+    /// tensors the caller makes outputs). `None` while checking, and — after
+    /// reporting — for a result without a node.
+    pub fn finish<const N: usize>(&mut self, results: [&TensorVal; N]) -> Option<(Graph, [NodeId; N])> {
+        if !self.is_lowering() {
+            return None;
+        }
+        if let Some(t) = results.iter().find(|t| t.node.is_none()) {
+            self.unbuilt(&t.shape, t.origin);
+            return None;
+        }
+        let nodes: [NodeId; N] = results.iter().filter_map(|t| t.node).collect::<Vec<_>>().try_into().ok()?;
+        match std::mem::replace(&mut self.mode, Mode::Check) {
+            Mode::Lower(g) => Some((g, nodes)),
+            Mode::Check => None,
+        }
     }
 
     /// Names the layer the next constructor call creates (the REPL binds
@@ -217,31 +259,62 @@ impl<'p> Elaborator<'p> {
 
     // ----- tensors -------------------------------------------------------
 
-    /// Makes a tensor value; `build` runs only when lowering and returns its node.
+    /// Makes a tensor value. While lowering, `build` emits its nodes and
+    /// returns the result's, or `None` when an operand has no node or a size
+    /// is not known (reported here); while checking it never runs.
     pub fn tensor(
         &mut self,
         shape: Vec<Dim>,
         dtype: DType,
         origin: Span,
-        build: impl FnOnce(&mut Graph) -> NodeId,
+        build: impl FnOnce(&mut Graph) -> Option<NodeId>,
     ) -> Value {
-        let node = self.graph.as_mut().map(|g| {
-            let watermark = g.node_ids().last().map_or(0, |n| n.0 + 1);
-            let id = build(g);
-            // Tag every node this expression created with its source span.
-            for n in g.node_ids() {
-                if n.0 >= watermark && g.node(n).origin.is_none() {
-                    g.node_mut(n).origin = Some(origin);
+        let node = match &mut self.mode {
+            Mode::Check => None,
+            Mode::Lower(g) => {
+                let watermark = g.node_ids().last().map_or(0, |n| n.0 + 1);
+                let Some(id) = build(g) else {
+                    return self.unbuilt(&shape, origin);
+                };
+                // Tag every node this expression created with its source span.
+                for n in g.node_ids() {
+                    if n.0 >= watermark && g.node(n).origin.is_none() {
+                        g.node_mut(n).origin = Some(origin);
+                    }
                 }
+                Some(id)
             }
-            id
-        });
+        };
         Value::Tensor(TensorVal { shape, dtype, node, origin })
     }
 
-    /// A concrete shape for graph building. In lowering mode every dimension is known.
-    pub fn concrete(dims: &[Dim]) -> Shape {
-        Shape(dims.iter().map(|d| d.known().map_or(1, |n| n.max(0) as usize)).collect())
+    /// Reports a tensor the graph cannot hold: one whose shape is not known
+    /// while lowering, or that was never lowered.
+    fn unbuilt(&mut self, shape: &[Dim], origin: Span) -> Value {
+        let d = Diagnostic::error(
+            Code::DATA_SHAPE,
+            origin,
+            format!("the shape {} is not known when the graph is built", show_shape(shape)),
+        )
+        .with_help("every size must be bound (from the data or the model's arguments) before lowering");
+        self.err(d)
+    }
+
+    /// The concrete shape of `dims` for building a graph: `None` when a size
+    /// is known only by name (never the case while lowering). A negative
+    /// size, already reported, is taken as 0.
+    pub fn concrete(dims: &[Dim]) -> Option<Shape> {
+        dims.iter().map(|d| d.known().map(|n| n.max(0) as usize)).collect::<Option<Vec<_>>>().map(Shape)
+    }
+
+    /// [`concrete`](Self::concrete), reporting (E0404 at `span`) a size
+    /// known only by name.
+    pub fn bound_shape(&mut self, dims: &[Dim], span: Span) -> Option<Shape> {
+        let shape = Self::concrete(dims);
+        if shape.is_none() {
+            self.unbuilt(dims, span);
+        }
+        shape
     }
 
     // ----- statements and expressions ------------------------------------
@@ -285,7 +358,7 @@ impl<'p> Elaborator<'p> {
             ast::Stmt::For { var, start, end, body, .. } => {
                 let lo = self.expr(start, f);
                 let hi = self.expr(end, f);
-                if self.graph.is_none() && (is_symbolic(&lo) || is_symbolic(&hi)) {
+                if !self.is_lowering() && (is_symbolic(&lo) || is_symbolic(&hi)) {
                     self.symbolic_loop(var, &lo, body, f);
                     return;
                 }
@@ -393,7 +466,7 @@ impl<'p> Elaborator<'p> {
         let naming = self.naming.take();
         let lo = self.expr(start, f);
         let hi = self.expr(end, f);
-        if self.graph.is_none() && (is_symbolic(&lo) || is_symbolic(&hi)) {
+        if !self.is_lowering() && (is_symbolic(&lo) || is_symbolic(&hi)) {
             // A list of symbolic length: check one element, and leave the
             // list unknown (see `symbolic_loop`).
             let first = if is_symbolic(&lo) { Value::Int(Dim::sym(&var.name)) } else { lo };
@@ -732,7 +805,7 @@ impl<'p> Elaborator<'p> {
                     _ if op == BinOp::Eq && x == y => Value::Bool(true),
                     // While checking, the answer depends on sizes known only by
                     // name; what depends on it is checked once they are bound.
-                    _ if self.graph.is_none() => Value::Poison,
+                    _ if !self.is_lowering() => Value::Poison,
                     _ => {
                         let d = Diagnostic::error(
                             Code::TYPE,
