@@ -563,7 +563,8 @@ impl<'p> Elaborator<'p> {
                     let v = self.expr(&a.value, f);
                     vals.push(ArgVal { name: a.name.clone(), value: v, span: a.value.span });
                 }
-                let is_assert = matches!(callee_v, Value::Func(Callable::Builtin("assert")));
+                let is_assert =
+                    matches!(callee_v, Value::Func(Callable::Builtin(super::builtins::Builtin::Assert)));
                 let n_diags = self.diags.len();
                 let v = self.call(callee_v, vals, e.span, callee.span);
                 if is_assert && self.diags.len() > n_diags {
@@ -673,7 +674,7 @@ impl<'p> Elaborator<'p> {
             return Value::Func(Callable::Model(m.def.clone()));
         }
         if let Some(b) = super::builtins::find(name) {
-            return Value::Func(Callable::Builtin(b.name));
+            return Value::Func(Callable::Builtin(b.builtin));
         }
         let mut candidates: Vec<&str> = f.names().map(String::as_str).collect();
         if let Some(id) = f.layer {

@@ -68,9 +68,7 @@ impl Elaborator<'_> {
             return t;
         }
         let node = t.node;
-        match self
-            .tensor(t.shape.clone(), DType::F32, t.origin, |g| Some(g.cast(node?, DType::F32)))
-        {
+        match self.tensor(t.shape.clone(), DType::F32, t.origin, |g| Some(g.cast(node?, DType::F32))) {
             Value::Tensor(c) => c,
             _ => t,
         }

@@ -3,6 +3,7 @@
 use super::config::{DataConfig, SequenceTask, Source, TaskKind};
 use super::fields::{DATA_KEYS, int_field, settings};
 use crate::diag::{Code, Diagnostic, Span};
+use crate::sema::builtins::Builtin;
 use crate::sema::eval::Elaborator;
 use crate::sema::value::{Record, Value};
 use crate::syntax::ast;
@@ -93,16 +94,16 @@ fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {
         }
     };
     match v {
-        Value::Record(r) if r.kind == "idx" || r.kind == "npy" => {
+        Value::Record(r) if matches!(r.kind, Builtin::Idx | Builtin::Npy) => {
             let images = str_field(el, r, "images")?;
             let labels = str_field(el, r, "labels")?;
-            Some(if r.kind == "idx" {
+            Some(if r.kind == Builtin::Idx {
                 Source::Idx { images, labels }
             } else {
                 Source::Npy { images, labels }
             })
         }
-        Value::Record(r) if r.kind == "csv" => {
+        Value::Record(r) if r.kind == Builtin::Csv => {
             let path = str_field(el, r, "path")?;
             let label_column = match r.get("label_column").and_then(Value::as_f64) {
                 Some(c) if c == 0.0 || c == -1.0 => c as i64,
@@ -118,8 +119,8 @@ fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {
             };
             Some(Source::Csv { path, label_column })
         }
-        Value::Record(r) if r.kind == "reverse_digits" || r.kind == "sort_digits" => {
-            let kind = if r.kind == "reverse_digits" { TaskKind::Reverse } else { TaskKind::Sort };
+        Value::Record(r) if matches!(r.kind, Builtin::ReverseDigits | Builtin::SortDigits) => {
+            let kind = if r.kind == Builtin::ReverseDigits { TaskKind::Reverse } else { TaskKind::Sort };
             let n = int_field(el, r, "n", 1)?;
             let length = int_field(el, r, "length", 1)?;
             let seed = match r.get("seed") {

@@ -35,8 +35,7 @@ pub fn check_train(prog: &Program, t: &ast::TrainDef) -> (Option<TrainConfig>, V
         && let Some((inputs, Value::Tensor(out))) =
             forward(&mut el, root, &HashMap::new(), &HashMap::new(), t.span)
     {
-        let labels =
-            el.tensor(target_shape(&out.shape), DType::I32, t.data.span, |_| None);
+        let labels = el.tensor(target_shape(&out.shape), DType::I32, t.data.span, |_| None);
         let output = Value::Tensor(out.clone());
         let loss_span = setting(t, "loss").map_or(t.span, |s| s.value.span);
         let args = vec![

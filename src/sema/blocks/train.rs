@@ -5,6 +5,7 @@ use super::config::{Optimizer, Schedule, TrainConfig};
 use super::data::data_config;
 use super::fields::{TRAIN_KEYS, bool_field, int_field, int_setting, num_field, settings};
 use crate::diag::{Code, Diagnostic};
+use crate::sema::builtins::Builtin;
 use crate::sema::eval::{Elaborator, suggest};
 use crate::sema::value::{Callable, Record, Value};
 use crate::syntax::ast;
@@ -52,9 +53,11 @@ pub(super) fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option
         }
     };
     let optimizer = match s.get("optimizer") {
-        Some((Value::Record(r), _)) if matches!(r.kind, "sgd" | "adam" | "adamw") => optimizer(el, r),
-        Some((Value::Func(Callable::Builtin(b @ ("adam" | "adamw"))), span)) => {
-            let v = crate::sema::builtins::call(el, b, Vec::new(), *span);
+        Some((Value::Record(r), _)) if matches!(r.kind, Builtin::Sgd | Builtin::Adam | Builtin::Adamw) => {
+            optimizer(el, r)
+        }
+        Some((Value::Func(Callable::Builtin(b @ (Builtin::Adam | Builtin::Adamw))), span)) => {
+            let v = crate::sema::builtins::call(el, *b, Vec::new(), *span);
             match v {
                 Value::Record(r) => optimizer(el, &r),
                 _ => None,
@@ -80,12 +83,12 @@ pub(super) fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option
     };
     let schedule = match s.get("schedule") {
         None => Some(None),
-        Some((Value::Record(r), _)) if r.kind == "step_lr" => {
+        Some((Value::Record(r), _)) if r.kind == Builtin::StepLr => {
             let step = int_field(el, r, "step_size", 1);
             let gamma = num_field(el, r, "gamma", 0.0, f64::MAX);
             step.zip(gamma).map(|(s, g)| Some(Schedule::Step { step_size: s as usize, gamma: g }))
         }
-        Some((Value::Record(r), _)) if r.kind == "cosine" => {
+        Some((Value::Record(r), _)) if r.kind == Builtin::Cosine => {
             let t_max = match r.get("t_max") {
                 Some(_) => int_field(el, r, "t_max", 1).map(|n| n as usize),
                 None => Some(0),
@@ -113,10 +116,10 @@ pub(super) fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option
             let mut acc = false;
             for v in items.iter() {
                 match v {
-                    Value::Func(Callable::Builtin("accuracy")) => acc = true,
-                    Value::Record(r) if r.kind == "accuracy" => acc = true,
-                    Value::Func(Callable::Builtin("sequence_accuracy")) => sequence_accuracy = true,
-                    Value::Record(r) if r.kind == "sequence_accuracy" => sequence_accuracy = true,
+                    Value::Func(Callable::Builtin(Builtin::Accuracy)) => acc = true,
+                    Value::Record(r) if r.kind == Builtin::Accuracy => acc = true,
+                    Value::Func(Callable::Builtin(Builtin::SequenceAccuracy)) => sequence_accuracy = true,
+                    Value::Record(r) if r.kind == Builtin::SequenceAccuracy => sequence_accuracy = true,
                     Value::Poison => {}
                     other => {
                         let d = Diagnostic::error(
@@ -189,7 +192,7 @@ pub(super) fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option
 
 fn optimizer(el: &mut Elaborator<'_>, r: &Record) -> Option<Optimizer> {
     let lr = num_field(el, r, "lr", 0.0, f64::MAX);
-    if r.kind == "sgd" {
+    if r.kind == Builtin::Sgd {
         let momentum = num_field(el, r, "momentum", 0.0, 1.0);
         let dampening = num_field(el, r, "dampening", 0.0, 1.0);
         let nesterov = bool_field(el, r, "nesterov");
@@ -224,6 +227,6 @@ fn optimizer(el: &mut Elaborator<'_>, r: &Record) -> Option<Optimizer> {
         beta2: beta2?,
         eps: eps?,
         weight_decay: wd?,
-        decoupled: r.kind == "adamw",
+        decoupled: r.kind == Builtin::Adamw,
     })
 }
