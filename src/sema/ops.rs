@@ -52,11 +52,12 @@ impl Elaborator<'_> {
     pub fn as_tensor(&mut self, v: &Value, span: Span) -> Option<TensorVal> {
         let value = match v {
             Value::Tensor(t) => return Some(t.clone()),
-            Value::Int(d) => d.known().unwrap_or(0) as f32,
-            Value::Float(x) => *x as f32,
+            // A size known only by name has no value to build (checking only).
+            Value::Int(d) => d.known().map(|n| n as f32),
+            Value::Float(x) => Some(*x as f32),
             _ => return None,
         };
-        match self.tensor(Vec::new(), DType::F32, span, |g| Some(g.constant(value, Shape::default()))) {
+        match self.tensor(Vec::new(), DType::F32, span, |g| Some(g.constant(value?, Shape::default()))) {
             Value::Tensor(t) => Some(t),
             _ => None,
         }
