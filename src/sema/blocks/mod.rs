@@ -4,6 +4,11 @@
 //! Settings are ordinary expressions (`lr = 0.1 / 2` works), evaluated by
 //! the elaborator; this module checks each key, its type and its range, and
 //! names the fix when one is wrong.
+//!
+//! - `config` — the checked configuration: `DataConfig`, `TrainConfig` and their parts.
+//! - `fields` — a block's settings evaluated, and typed, range-checked record fields.
+//! - `train` — a train block's settings; `data` — a data block's settings and sources.
+//! - here — `check_train`: the model, the loss and the data checked together.
 
 mod config;
 mod data;
@@ -35,6 +40,7 @@ pub fn check_train(prog: &Program, t: &ast::TrainDef) -> (Option<TrainConfig>, V
         && let Some((inputs, Value::Tensor(out))) =
             forward(&mut el, root, &HashMap::new(), &HashMap::new(), t.span)
     {
+        // Checking: the labels have a shape and no node.
         let labels = el.tensor(target_shape(&out.shape), DType::I32, t.data.span, |_| None);
         let output = Value::Tensor(out.clone());
         let loss_span = setting(t, "loss").map_or(t.span, |s| s.value.span);

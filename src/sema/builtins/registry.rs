@@ -167,6 +167,23 @@ mod tests {
     }
 
     #[test]
+    fn every_builtin_name_resolves_to_its_builtin_in_a_program() {
+        use crate::sema::eval::{Elaborator, Frame};
+        use crate::sema::program::Program;
+        use crate::sema::value::{Callable, Value};
+
+        let (prog, diags) = Program::with_prelude();
+        assert!(diags.is_empty(), "{diags:?}");
+        let mut el = Elaborator::check(&prog);
+        let span = crate::diag::Span::new(crate::diag::FileId(0), 0, 0);
+        for spec in BUILTINS {
+            let v = el.lookup(spec.name, span, &Frame::new(None));
+            let resolved = matches!(v, Value::Func(Callable::Builtin(b)) if b == spec.builtin);
+            assert!(resolved, "`{}` resolves to {}", spec.name, v.describe());
+        }
+    }
+
+    #[test]
     fn every_builtin_is_in_the_language_reference() {
         let doc = include_str!("../../../docs/LANGUAGE.md");
         for spec in BUILTINS {
