@@ -1,4 +1,5 @@
-//! Grouping realized nodes into kernels.
+//! Fourth in fusion's line (`access` → `realize` → `fit` → `group` →
+//! `build` → `lower`): grouping realized nodes into kernels.
 //!
 //! Nodes are visited in topological order. Each realized node either joins
 //! the latest kernel among those that compute its inputs, when it fits
@@ -13,11 +14,14 @@
 //! first dimension and each of its rows reads only its own block of the
 //! product's rows (an elementwise consumer: blocks of one row; a col2im:
 //! one image's rows). Joining only the latest input kernel keeps the schedule
-//! topological without any further check.
+//! topological without any further check. Whether a node fits is decided
+//! by [`fit`](super::fit) from index facts of the node alone; no group is
+//! lowered here.
 
 use std::collections::HashMap;
 
-use super::build::Buffers;
+use super::access::reduced;
+use super::fit::{self, Space, Target};
 use crate::graph::{Graph, NodeId, Op, Shape};
 
 /// What a group computes.
@@ -58,6 +62,8 @@ pub struct Group {
 /// The groups of a graph in execution order.
 pub fn run(g: &Graph, realized: &[bool]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
+    // The refined loop variables of each group (of its epilogue for a GEMM).
+    let mut spaces: Vec<Option<Space>> = Vec::new();
     let mut group_of: HashMap<NodeId, usize> = HashMap::new();
     for id in g.topo_order() {
         let node = g.node(id);
@@ -73,13 +79,15 @@ pub fn run(g: &Graph, realized: &[bool]) -> Vec<Group> {
         if let Some(kind) = kind {
             group_of.insert(id, groups.len());
             groups.push(Group { kind, members: vec![] });
+            spaces.push(None);
             continue;
         }
         let latest = realized_deps(g, realized, id).iter().filter_map(|d| group_of.get(d)).copied().max();
         if let Some(k) = latest
-            && let Some(kind) = joined(g, realized, &groups[k], id)
+            && let Some((kind, space)) = joined(g, realized, &groups[k], spaces[k].as_ref(), id)
         {
             groups[k].kind = kind;
+            spaces[k] = Some(space);
             groups[k].members.push(id);
             group_of.insert(id, k);
             continue;
@@ -90,8 +98,15 @@ pub fn run(g: &Graph, realized: &[bool]) -> Vec<Group> {
             }
             _ => GroupKind::Loop { full: node.shape.clone(), axes: vec![] },
         };
+        let space = match &kind {
+            GroupKind::Loop { full, axes } => {
+                Some(fit::first(g, realized, &Target { full, axes, members: &[], same_slice: None }, id))
+            }
+            GroupKind::Gemm { .. } | GroupKind::Gather(_) | GroupKind::ScatterAdd(_) => None,
+        };
         group_of.insert(id, groups.len());
         groups.push(Group { kind, members: vec![id] });
+        spaces.push(space);
     }
     groups
 }
@@ -129,13 +144,14 @@ fn contiguous_split(full: &Shape, reduced: &[usize]) -> bool {
     changes <= 1
 }
 
-/// The shape with `axes` set to 1.
-pub fn reduced(full: &Shape, axes: &[usize]) -> Shape {
-    Shape(full.0.iter().enumerate().map(|(k, &d)| if axes.contains(&k) { 1 } else { d }).collect())
-}
-
-/// The group's new kind if `n` can join it.
-fn joined(g: &Graph, realized: &[bool], group: &Group, n: NodeId) -> Option<GroupKind> {
+/// The group's new kind and refined variables if `n` can join it.
+fn joined(
+    g: &Graph,
+    realized: &[bool],
+    group: &Group,
+    space: Option<&Space>,
+    n: NodeId,
+) -> Option<(GroupKind, Space)> {
     let node = g.node(n);
     match &group.kind {
         GroupKind::Loop { full, axes } => {
@@ -157,7 +173,18 @@ fn joined(g: &Graph, realized: &[bool], group: &Group, n: NodeId) -> Option<Grou
                 _ => return None,
             };
             let GroupKind::Loop { full, axes } = &kind else { return None };
-            fits(g, realized, full, axes, &group.members, n, None).then_some(kind)
+            let fresh;
+            let space = match space {
+                Some(s) => s,
+                None => {
+                    fresh = Space::new(full, false);
+                    &fresh
+                }
+            };
+            let t = Target { full, axes, members: &group.members, same_slice: None };
+            let r = fit::fits(g, realized, space, &t, n).map(|s| (kind.clone(), s));
+            xcheck(g, realized, full, axes, &group.members, n, None, r.is_some());
+            r
         }
         GroupKind::Gemm { mm, epilogue, rows } => {
             if matches!(node.op, Op::Reduce { .. }) {
@@ -174,28 +201,36 @@ fn joined(g: &Graph, realized: &[bool], group: &Group, n: NodeId) -> Option<Grou
                     _ => (false, 1),
                 },
             };
+            if !ok {
+                return None;
+            }
             let full = node.shape.clone();
-            (ok && fits(g, realized, &full, &[], &group.members, n, Some((*mm, rows as i64))))
-                .then_some(GroupKind::Gemm { mm: *mm, epilogue: Some(full), rows })
+            let fresh;
+            let space = match space {
+                Some(s) => s,
+                None => {
+                    fresh = Space::new(&full, true);
+                    &fresh
+                }
+            };
+            let t = Target { full: &full, axes: &[], members: &group.members, same_slice: Some((*mm, rows as i64)) };
+            let r = fit::fits(g, realized, space, &t, n);
+            xcheck(g, realized, &full, &[], &group.members, n, Some((*mm, rows as i64)), r.is_some());
+            let space = r?;
+            Some((GroupKind::Gemm { mm: *mm, epilogue: Some(full), rows }, space))
         }
         GroupKind::Gather(_) | GroupKind::ScatterAdd(_) => None,
     }
 }
 
-/// Lowers the group with `n` added and reports whether it still makes one
-/// good kernel (see [`LoopBuild::fits`](super::lower::LoopBuild::fits)).
-fn fits(
-    g: &Graph,
-    realized: &[bool],
-    full: &Shape,
-    axes: &[usize],
-    members: &[NodeId],
-    n: NodeId,
-    same_slice: Option<(NodeId, i64)>,
-) -> bool {
-    let mut bufs = Buffers::new();
+#[allow(clippy::too_many_arguments)]
+fn xcheck(g: &Graph, realized: &[bool], full: &Shape, axes: &[usize], members: &[NodeId], n: NodeId, same_slice: Option<(NodeId, i64)>, new: bool) {
+    let mut bufs = super::build::Buffers::new();
     let mut all = members.to_vec();
     all.push(n);
     let mut loaded = Vec::new();
-    super::lower::build_loop(g, realized, &mut bufs, full, axes, &all, same_slice, &mut loaded).fits()
+    let old = super::lower::build_loop(g, realized, &mut bufs, full, axes, &all, same_slice, &mut loaded).fits();
+    if old != new {
+        eprintln!("XMISMATCH old={old} new={new} n={n} op={:?} shape={:?} full={full:?} axes={axes:?} gemm={}", g.node(n).op, g.shape(n), same_slice.is_some());
+    }
 }

@@ -1,4 +1,5 @@
-//! Lowering groups to the kernel IR: loop variables, stages, stores, and
+//! Last in fusion's line (`access` → `realize` → `fit` → `group` →
+//! `build` → `lower`): lowering each final group, once, to the kernel IR: loop variables, stages, stores, and
 //! the refinement of variables until reshapes become plain strides.
 //!
 //! A loop group over full shape `F` reducing axes `A` gets one variable per
@@ -14,9 +15,10 @@
 
 use std::collections::HashSet;
 
+use super::access::{reduced, strided_view};
 use super::build::{Buffers, Builder, Role};
-use super::group::{Group, GroupKind, reduced};
-use super::realize::strided_view;
+use super::fit::SPLIT_ROUNDS;
+use super::group::{Group, GroupKind};
 use crate::graph::{Graph, NodeId, Op, Shape};
 use crate::kernel::index::Simplifier;
 use crate::kernel::ir::{
@@ -24,9 +26,6 @@ use crate::kernel::ir::{
     ScatterAddKernel, Stage, Store, Var, View,
 };
 use crate::kernel::tidy;
-
-/// Rounds of variable refinement before divisions are left in indices.
-const SPLIT_ROUNDS: usize = 4;
 
 /// A loop kernel before its stores are known.
 pub struct LoopBuild {
