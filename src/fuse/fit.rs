@@ -95,9 +95,11 @@ pub fn fits(g: &Graph, realized: &[bool], space: &Space, t: &Target, n: NodeId) 
     ok.then_some(space)
 }
 
-/// The variables of a kernel that `n` starts, refined for it.
-pub fn first(g: &Graph, realized: &[bool], t: &Target, n: NodeId) -> Space {
-    walk(g, realized, &Space::new(t.full, t.same_slice.is_some()), t, n).1
+/// The variables of a loop kernel that `n` starts, refined for it; `None`
+/// when `n` alone does not make a good kernel (some index stays
+/// non-affine), so nothing may join it.
+pub fn first(g: &Graph, realized: &[bool], t: &Target, n: NodeId) -> Option<Space> {
+    fits(g, realized, &Space::new(t.full, t.same_slice.is_some()), t, n)
 }
 
 /// Places `n` in the kernel, refining the variables a few rounds;

@@ -62,7 +62,8 @@ pub struct Group {
 /// The groups of a graph in execution order.
 pub fn run(g: &Graph, realized: &[bool]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
-    // The refined loop variables of each group (of its epilogue for a GEMM).
+    // The refined loop variables of each group (of its epilogue for a GEMM;
+    // none for a loop group that nothing may join).
     let mut spaces: Vec<Option<Space>> = Vec::new();
     let mut group_of: HashMap<NodeId, usize> = HashMap::new();
     for id in g.topo_order() {
@@ -100,7 +101,7 @@ pub fn run(g: &Graph, realized: &[bool]) -> Vec<Group> {
         };
         let space = match &kind {
             GroupKind::Loop { full, axes } => {
-                Some(fit::first(g, realized, &Target { full, axes, members: &[], same_slice: None }, id))
+                fit::first(g, realized, &Target { full, axes, members: &[], same_slice: None }, id)
             }
             GroupKind::Gemm { .. } | GroupKind::Gather(_) | GroupKind::ScatterAdd(_) => None,
         };
@@ -173,16 +174,8 @@ fn joined(
                 _ => return None,
             };
             let GroupKind::Loop { full, axes } = &kind else { return None };
-            let fresh;
-            let space = match space {
-                Some(s) => s,
-                None => {
-                    fresh = Space::new(full, false);
-                    &fresh
-                }
-            };
             let t = Target { full, axes, members: &group.members, same_slice: None };
-            let r = fit::fits(g, realized, space, &t, n).map(|s| (kind.clone(), s));
+            let r = space.and_then(|space| fit::fits(g, realized, space, &t, n)).map(|s| (kind.clone(), s));
             xcheck(g, realized, full, axes, &group.members, n, None, r.is_some());
             r
         }
@@ -229,8 +222,10 @@ fn xcheck(g: &Graph, realized: &[bool], full: &Shape, axes: &[usize], members: &
     let mut all = members.to_vec();
     all.push(n);
     let mut loaded = Vec::new();
-    let old = super::lower::build_loop(g, realized, &mut bufs, full, axes, &all, same_slice, &mut loaded).fits();
+    let lb = super::lower::build_loop(g, realized, &mut bufs, full, axes, &all, same_slice, &mut loaded);
+    let old = lb.fits();
     if old != new {
-        eprintln!("XMISMATCH old={old} new={new} n={n} op={:?} shape={:?} full={full:?} axes={axes:?} gemm={}", g.node(n).op, g.shape(n), same_slice.is_some());
+        eprintln!("XMISMATCH old={old} new={new} n={n} op={:?} shape={:?} full={full:?} axes={axes:?} gemm={} why={}", g.node(n).op, g.shape(n), same_slice.is_some(), lb.why());
+        for &m in &all { eprintln!("   member {m} {:?} {:?} <- {:?}", g.node(m).op, g.shape(m), g.operands(m).iter().map(|&x| (x, format!("{:?}", g.node(x).op), g.shape(x).clone(), realized[x.0 as usize])).collect::<Vec<_>>()); }
     }
 }

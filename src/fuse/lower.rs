@@ -43,6 +43,10 @@ impl LoopBuild {
     /// its own point, and every index (of loads and of the stores the
     /// members may need) is affine, so no member walks the loops in an
     /// order its layout does not follow.
+    #[allow(missing_docs)]
+    pub fn why(&self) -> String {
+        format!("mis={} pend_aff={} expr_aff={}", self.misaligned, self.pending.iter().all(|(_, _, _, ix)| ix.is_affine()), self.kernel.exprs.iter().map(|e| e.indices().iter().filter(|ix| !ix.is_affine()).map(|ix| format!("{ix}")).collect::<Vec<_>>().join(";")).collect::<Vec<_>>().join(""))
+    }
     pub fn fits(&self) -> bool {
         !self.misaligned
             && self.pending.iter().all(|(_, _, _, ix)| ix.is_affine())
