@@ -166,7 +166,12 @@ pub fn operand_index(g: &Graph, n: NodeId, x: NodeId, ix: &[IExpr]) -> Option<Ve
         }
         Op::Expand => {
             let src = g.shape(x);
-            Some(ix.iter().zip(&src.0).map(|(i, &d)| if d == 1 { IExpr::constant(0) } else { i.clone() }).collect())
+            Some(
+                ix.iter()
+                    .zip(&src.0)
+                    .map(|(i, &d)| if d == 1 { IExpr::constant(0) } else { i.clone() })
+                    .collect(),
+            )
         }
         Op::Slice { ranges } => {
             Some(ix.iter().zip(ranges).map(|(i, r)| i.scale(r.step as i64).offset(r.start as i64)).collect())

@@ -5,17 +5,16 @@
 //! [`Builder::value`] gives the value of a node at an index (one
 //! [`IExpr`] per axis of the node's shape) as an [`Expr`] in the kernel's
 //! pool. Nodes that are materialised elsewhere become loads; nodes that
-//! belong to the kernel being built become accumulators or are inlined;
+//! belong to the kernel being built become accumulators or are inlined
+//! (`fit` has checked that these reads are aligned and affine);
 //! everything else is inlined, with reshapes, permutes, expands and slices
 //! rewriting the index, and pads and concats adding conditions.
 
 use std::collections::HashMap;
 
 use super::access::{self, concat_parts, operand_index, pad_conds};
-use super::realize::CHEAP;
 use crate::graph::semantics;
 use crate::graph::{DType, Graph, NodeId, Op, Shape};
-use crate::kernel::index::Simplifier;
 use crate::kernel::ir::{AccId, BufId, BufKind, Buffer, Cond, Expr, ExprId, IExpr, Var};
 
 /// Which nodes are materialised, and the buffers given to them so far.
@@ -79,10 +78,6 @@ pub struct Builder<'a> {
     pub bufs: &'a mut Buffers,
     /// Members of the kernel and how they are read.
     pub members: HashMap<NodeId, Role>,
-    /// The index of each axis of the kernel's full shape.
-    pub axis_ix: Vec<IExpr>,
-    /// Which axes of the full shape are outer (not reduced).
-    pub kept: Vec<bool>,
     /// Inclusive bounds of each variable.
     pub bounds: Vec<(i64, i64)>,
     /// The bounds narrowed by the conditions of the guards being built
@@ -96,14 +91,10 @@ pub struct Builder<'a> {
     guard: Vec<Cond>,
     /// Requested variable splits.
     pub splits: Vec<(Var, i64)>,
-    /// Set when a member was read away from the current outer point.
-    pub misaligned: bool,
-    /// Row-major offsets of the current point in the full shape and in the
-    /// reduced shape: where a member of either size is computed.
-    pub home: Option<(IExpr, IExpr)>,
-    /// `(node, r)`: loads of the node must stay within rows
-    /// `r * i .. r * (i + 1)` of its axis 0, where `i` is the current
-    /// point's index on axis 0 (GEMM epilogues read their product that way).
+    /// `(node, r)`: a GEMM product its epilogue reads, `r` of its rows per
+    /// epilogue row; it is loaded per axis (never at a bare offset) so the
+    /// product can be kept one block of rows at a time. `fit` admitted
+    /// only readers that stay within their block.
     pub same_slice: Vec<(NodeId, i64)>,
     /// Materialised nodes loaded.
     pub loaded: Vec<NodeId>,
@@ -117,16 +108,12 @@ impl<'a> Builder<'a> {
             realized,
             bufs,
             members: HashMap::new(),
-            axis_ix: Vec::new(),
-            kept: Vec::new(),
             bounds: extents.iter().map(|&e| (0, e - 1)).collect(),
             tight: extents.iter().map(|&e| (0, e - 1)).collect(),
             exprs: Vec::new(),
             interned: HashMap::new(),
             guard: Vec::new(),
             splits: Vec::new(),
-            misaligned: false,
-            home: None,
             same_slice: Vec::new(),
             loaded: Vec::new(),
         }
@@ -193,31 +180,13 @@ impl<'a> Builder<'a> {
     /// The value of node `n` at index `ix`.
     pub fn value(&mut self, n: NodeId, ix: &[IExpr]) -> ExprId {
         match self.members.get(&n) {
+            // `fit` admitted the member only where it is read at the current
+            // outer point (an accumulator) or cheaply recomputed.
             Some(Role::Reduce(acc)) => {
                 let acc = *acc;
-                for (k, i) in ix.iter().enumerate() {
-                    if self.kept.get(k).copied().unwrap_or(false) && *i != self.axis_ix[k] {
-                        self.misaligned = true;
-                    }
-                }
                 return self.intern(Expr::Acc(acc));
             }
-            Some(Role::Inline) => {
-                // Recomputing a member away from its own point duplicates its
-                // work; when that work is substantial, the reader belongs in a
-                // later kernel that loads the member instead.
-                if let Some((full, row)) = &self.home {
-                    let shape = &self.g.node(n).shape;
-                    let here = self.flat(ix, shape);
-                    if here != *full
-                        && here != *row
-                        && access::inline_cost(self.g, self.realized, n) > CHEAP
-                    {
-                        self.misaligned = true;
-                    }
-                }
-                return self.compute(n, ix);
-            }
+            Some(Role::Inline) => return self.compute(n, ix),
             None => {}
         }
         if self.realized[n.0 as usize] {
@@ -272,20 +241,6 @@ impl<'a> Builder<'a> {
 
     /// A load of materialised node `n` at `ix`, under the current guard.
     pub fn load(&mut self, n: NodeId, ix: &[IExpr]) -> ExprId {
-        if let Some(&(_, r)) = self.same_slice.iter().find(|&&(m, _)| m == n) {
-            // ix[0] = r * i0 + rest with rest in 0..r, where i0 indexes axis 0.
-            let ok = match (ix.first(), self.axis_ix.first()) {
-                (Some(e), Some(a)) => {
-                    let rest = e.add(&a.scale(-r));
-                    let (lo, hi) = Simplifier::new(&self.tight).range(&rest);
-                    lo >= 0 && hi < r && a.terms.len() <= 1
-                }
-                _ => false,
-            };
-            if !ok {
-                self.misaligned = true;
-            }
-        }
         self.loaded.push(n);
         let buf = self.bufs.of(self.g, n);
         let index = self.flat(ix, &self.g.node(n).shape);

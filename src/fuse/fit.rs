@@ -8,11 +8,11 @@
 //! through inlined nodes with the index functions of [`access`](super::access),
 //! the ones `build` uses. No kernel expression is built: only the indices
 //! of the reads are computed, and only for the candidate (and the inlined
-//! members it recomputes), never for the group again. It fits when every
-//! accumulator it reads is read at the current outer point, every costly
-//! member it recomputes is read at its own point, every GEMM product it
-//! reads stays within its block of rows, and every index is affine once the
-//! loop variables are refined ([`Space`] keeps the group's refinement).
+//! members it recomputes) unless the kernel's loop variables must be
+//! refined (see [`fits`]). It fits when every accumulator it reads is read
+//! at the current outer point, every costly member it recomputes is read
+//! at its own point, every GEMM product it reads stays within its block of
+//! rows, and every index is affine once the loop variables are refined.
 
 use std::collections::{HashMap, HashSet};
 
@@ -26,10 +26,9 @@ use crate::kernel::ir::{Cond, IExpr, Var};
 /// (the same limit `lower` uses).
 pub const SPLIT_ROUNDS: usize = 4;
 
-/// The loop variables of a group: one per axis of its full shape longer
+/// The loop variables of a kernel: one per axis of its full shape longer
 /// than 1 (and axis 0 of a GEMM epilogue), refined as members need.
-#[derive(Clone, Debug)]
-pub struct Space {
+struct Space {
     extents: Vec<i64>,
     axis_ix: Vec<IExpr>,
     pinned: Option<Var>,
@@ -38,7 +37,7 @@ pub struct Space {
 impl Space {
     /// The unrefined variables of a kernel over `full`; `keep_first` pins a
     /// variable to axis 0 (GEMM epilogues).
-    pub fn new(full: &Shape, keep_first: bool) -> Space {
+    fn new(full: &Shape, keep_first: bool) -> Space {
         let mut extents = Vec::new();
         let mut axis_ix = Vec::new();
         for (k, &d) in full.0.iter().enumerate() {
@@ -89,30 +88,35 @@ pub struct Target<'a> {
     pub same_slice: Option<(NodeId, i64)>,
 }
 
-/// The group's refined variables if `n` fits the kernel, `None` if not.
-pub fn fits(g: &Graph, realized: &[bool], space: &Space, t: &Target, n: NodeId) -> Option<Space> {
-    let (ok, space) = walk(g, realized, space, t, n);
-    ok.then_some(space)
-}
-
-/// The variables of a loop kernel that `n` starts, refined for it; `None`
-/// when `n` alone does not make a good kernel (some index stays
-/// non-affine), so nothing may join it.
-pub fn first(g: &Graph, realized: &[bool], t: &Target, n: NodeId) -> Option<Space> {
-    fits(g, realized, &Space::new(t.full, t.same_slice.is_some()), t, n)
-}
-
-/// Places `n` in the kernel, refining the variables a few rounds;
-/// whether it fits, and the refined variables.
-fn walk(g: &Graph, realized: &[bool], space: &Space, t: &Target, n: NodeId) -> (bool, Space) {
-    let mut space = space.clone();
+/// Whether `n` fits the kernel `t`: `None` if not, else whether the
+/// kernel with `n` still needs no refinement of its variables.
+///
+/// While a kernel needs no refinement (`split_free`; the common case),
+/// placing its members never changes the loop variables, so the earlier
+/// members' reads stay as they were checked and only `n` is followed. Once
+/// some member asks for a split, the variables depend on every member (the
+/// first split asked for each variable wins, for [`SPLIT_ROUNDS`] rounds),
+/// so the members' reads are followed again with `n`'s, from the unrefined
+/// variables, exactly as `lower` will refine them.
+pub fn fits(g: &Graph, realized: &[bool], t: &Target, n: NodeId, split_free: bool) -> Option<bool> {
+    let base = Space::new(t.full, t.same_slice.is_some());
+    if split_free {
+        let mut w = Walk::new(g, realized, &base, t, n);
+        w.place(n);
+        if w.splits.is_empty() {
+            return (!w.misaligned && !w.nonaffine).then_some(true);
+        }
+    }
+    let mut space = base;
     for round in 0.. {
         let mut w = Walk::new(g, realized, &space, t, n);
-        w.place(n);
+        for &m in t.members.iter().chain([&n]) {
+            w.place(m);
+        }
         if round + 1 < SPLIT_ROUNDS && space.refine(&w.splits) {
             continue;
         }
-        return (!w.misaligned && !w.nonaffine, space);
+        return (!w.misaligned && !w.nonaffine).then_some(round == 0 && w.splits.is_empty());
     }
     unreachable!("the refinement loop returns")
 }
@@ -139,12 +143,8 @@ struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     fn new(g: &'a Graph, realized: &'a [bool], space: &Space, t: &Target<'a>, n: NodeId) -> Walk<'a> {
-        let members = t
-            .members
-            .iter()
-            .chain([&n])
-            .map(|&m| (m, matches!(g.node(m).op, Op::Reduce { .. })))
-            .collect();
+        let members =
+            t.members.iter().chain([&n]).map(|&m| (m, matches!(g.node(m).op, Op::Reduce { .. }))).collect();
         let row = access::reduced(t.full, t.axes);
         let row_ix: Vec<IExpr> = space
             .axis_ix

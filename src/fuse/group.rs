@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 
 use super::access::reduced;
-use super::fit::{self, Space, Target};
+use super::fit::{self, Target};
 use crate::graph::{Graph, NodeId, Op, Shape};
 
 /// What a group computes.
@@ -62,9 +62,9 @@ pub struct Group {
 /// The groups of a graph in execution order.
 pub fn run(g: &Graph, realized: &[bool]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
-    // The refined loop variables of each group (of its epilogue for a GEMM;
-    // none for a loop group that nothing may join).
-    let mut spaces: Vec<Option<Space>> = Vec::new();
+    // Per group: `None` when nothing may join it, else whether its loop
+    // variables (its epilogue's, for a GEMM) need no refinement so far.
+    let mut open: Vec<Option<bool>> = Vec::new();
     let mut group_of: HashMap<NodeId, usize> = HashMap::new();
     for id in g.topo_order() {
         let node = g.node(id);
@@ -79,35 +79,32 @@ pub fn run(g: &Graph, realized: &[bool]) -> Vec<Group> {
         };
         if let Some(kind) = kind {
             group_of.insert(id, groups.len());
+            let gemm = matches!(kind, GroupKind::Gemm { .. });
             groups.push(Group { kind, members: vec![] });
-            spaces.push(None);
+            open.push(gemm.then_some(true));
             continue;
         }
         let latest = realized_deps(g, realized, id).iter().filter_map(|d| group_of.get(d)).copied().max();
         if let Some(k) = latest
-            && let Some((kind, space)) = joined(g, realized, &groups[k], spaces[k].as_ref(), id)
+            && let Some(split_free) = open[k]
+            && let Some((kind, split_free)) = joined(g, realized, &groups[k], split_free, id)
         {
             groups[k].kind = kind;
-            spaces[k] = Some(space);
+            open[k] = Some(split_free);
             groups[k].members.push(id);
             group_of.insert(id, k);
             continue;
         }
-        let kind = match &node.op {
-            Op::Reduce { axes, .. } => {
-                GroupKind::Loop { full: g.shape(g.operands(id)[0]).clone(), axes: axes.clone() }
-            }
-            _ => GroupKind::Loop { full: node.shape.clone(), axes: vec![] },
+        let (full, axes) = match &node.op {
+            Op::Reduce { axes, .. } => (g.shape(g.operands(id)[0]).clone(), axes.clone()),
+            _ => (node.shape.clone(), vec![]),
         };
-        let space = match &kind {
-            GroupKind::Loop { full, axes } => {
-                fit::first(g, realized, &Target { full, axes, members: &[], same_slice: None }, id)
-            }
-            GroupKind::Gemm { .. } | GroupKind::Gather(_) | GroupKind::ScatterAdd(_) => None,
-        };
+        // A node that alone does not make a good kernel (an index stays
+        // non-affine) takes no members.
+        let t = Target { full: &full, axes: &axes, members: &[], same_slice: None };
+        open.push(fit::fits(g, realized, &t, id, true));
         group_of.insert(id, groups.len());
-        groups.push(Group { kind, members: vec![id] });
-        spaces.push(space);
+        groups.push(Group { kind: GroupKind::Loop { full, axes }, members: vec![id] });
     }
     groups
 }
@@ -145,14 +142,15 @@ fn contiguous_split(full: &Shape, reduced: &[usize]) -> bool {
     changes <= 1
 }
 
-/// The group's new kind and refined variables if `n` can join it.
+/// The group's new kind if `n` can join it, and whether the group's loop
+/// variables then still need no refinement.
 fn joined(
     g: &Graph,
     realized: &[bool],
     group: &Group,
-    space: Option<&Space>,
+    split_free: bool,
     n: NodeId,
-) -> Option<(GroupKind, Space)> {
+) -> Option<(GroupKind, bool)> {
     let node = g.node(n);
     match &group.kind {
         GroupKind::Loop { full, axes } => {
@@ -175,9 +173,7 @@ fn joined(
             };
             let GroupKind::Loop { full, axes } = &kind else { return None };
             let t = Target { full, axes, members: &group.members, same_slice: None };
-            let r = space.and_then(|space| fit::fits(g, realized, space, &t, n)).map(|s| (kind.clone(), s));
-            xcheck(g, realized, full, axes, &group.members, n, None, r.is_some());
-            r
+            fit::fits(g, realized, &t, n, split_free).map(|s| (kind.clone(), s))
         }
         GroupKind::Gemm { mm, epilogue, rows } => {
             if matches!(node.op, Op::Reduce { .. }) {
@@ -198,34 +194,15 @@ fn joined(
                 return None;
             }
             let full = node.shape.clone();
-            let fresh;
-            let space = match space {
-                Some(s) => s,
-                None => {
-                    fresh = Space::new(&full, true);
-                    &fresh
-                }
+            let t = Target {
+                full: &full,
+                axes: &[],
+                members: &group.members,
+                same_slice: Some((*mm, rows as i64)),
             };
-            let t = Target { full: &full, axes: &[], members: &group.members, same_slice: Some((*mm, rows as i64)) };
-            let r = fit::fits(g, realized, space, &t, n);
-            xcheck(g, realized, &full, &[], &group.members, n, Some((*mm, rows as i64)), r.is_some());
-            let space = r?;
-            Some((GroupKind::Gemm { mm: *mm, epilogue: Some(full), rows }, space))
+            let split_free = fit::fits(g, realized, &t, n, split_free)?;
+            Some((GroupKind::Gemm { mm: *mm, epilogue: Some(full), rows }, split_free))
         }
         GroupKind::Gather(_) | GroupKind::ScatterAdd(_) => None,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn xcheck(g: &Graph, realized: &[bool], full: &Shape, axes: &[usize], members: &[NodeId], n: NodeId, same_slice: Option<(NodeId, i64)>, new: bool) {
-    let mut bufs = super::build::Buffers::new();
-    let mut all = members.to_vec();
-    all.push(n);
-    let mut loaded = Vec::new();
-    let lb = super::lower::build_loop(g, realized, &mut bufs, full, axes, &all, same_slice, &mut loaded);
-    let old = lb.fits();
-    if old != new {
-        eprintln!("XMISMATCH old={old} new={new} n={n} op={:?} shape={:?} full={full:?} axes={axes:?} gemm={} why={}", g.node(n).op, g.shape(n), same_slice.is_some(), lb.why());
-        for &m in &all { eprintln!("   member {m} {:?} {:?} <- {:?}", g.node(m).op, g.shape(m), g.operands(m).iter().map(|&x| (x, format!("{:?}", g.node(x).op), g.shape(x).clone(), realized[x.0 as usize])).collect::<Vec<_>>()); }
     }
 }

@@ -28,30 +28,11 @@ use crate::kernel::ir::{
 use crate::kernel::tidy;
 
 /// A loop kernel before its stores are known.
-pub struct LoopBuild {
+struct LoopBuild {
     kernel: LoopKernel,
     /// `(member, stage, value, index)` for each member that may be stored.
     pending: Vec<(NodeId, usize, ExprId, IExpr)>,
     keep_first: bool,
-    /// An accumulator (or the product of an epilogue) was read away from
-    /// the current point.
-    misaligned: bool,
-}
-
-impl LoopBuild {
-    /// True when the members fit one kernel: every accumulator is read at
-    /// its own point, and every index (of loads and of the stores the
-    /// members may need) is affine, so no member walks the loops in an
-    /// order its layout does not follow.
-    #[allow(missing_docs)]
-    pub fn why(&self) -> String {
-        format!("mis={} pend_aff={} expr_aff={}", self.misaligned, self.pending.iter().all(|(_, _, _, ix)| ix.is_affine()), self.kernel.exprs.iter().map(|e| e.indices().iter().filter(|ix| !ix.is_affine()).map(|ix| format!("{ix}")).collect::<Vec<_>>().join(";")).collect::<Vec<_>>().join(""))
-    }
-    pub fn fits(&self) -> bool {
-        !self.misaligned
-            && self.pending.iter().all(|(_, _, _, ix)| ix.is_affine())
-            && self.kernel.exprs.iter().all(|e| e.indices().iter().all(|ix| ix.is_affine()))
-    }
 }
 
 enum Built {
@@ -175,7 +156,7 @@ enum Place {
 /// `same_slice` names a GEMM product an epilogue reads and how many of its
 /// rows each epilogue row covers.
 #[allow(clippy::too_many_arguments)]
-pub fn build_loop(
+fn build_loop(
     g: &Graph,
     realized: &[bool],
     bufs: &mut Buffers,
@@ -207,8 +188,6 @@ pub fn build_loop(
     let row_shape = reduced(full, axes);
     for round in 0.. {
         let mut b = Builder::new(g, realized, bufs, &extents);
-        b.kept = (0..full.rank()).map(|k| !axes.contains(&k)).collect();
-        b.axis_ix = axis_ix.clone();
         b.same_slice.extend(same_slice);
         let mut n_accs = 0u32;
         for &m in members {
@@ -225,7 +204,6 @@ pub fn build_loop(
             .enumerate()
             .map(|(k, i)| if axes.contains(&k) { IExpr::constant(0) } else { i.clone() })
             .collect();
-        b.home = Some((b.flat(&axis_ix, full), b.flat(&row_ix, &row_shape)));
         let mut values = Vec::with_capacity(members.len());
         for &m in members {
             let node = g.node(m);
@@ -291,9 +269,8 @@ pub fn build_loop(
                 Place::Row => pending.push((m, 2 * after, value, b.flat(&row_ix, &row_shape))),
             }
         }
-        let misaligned = b.misaligned;
         let kernel = LoopKernel { nodes: members.to_vec(), extents, outer, stages, exprs: b.exprs };
-        return LoopBuild { kernel, pending, keep_first, misaligned };
+        return LoopBuild { kernel, pending, keep_first };
     }
     unreachable!("the refinement loop returns")
 }

@@ -19,7 +19,9 @@ fn referenced(text: &str, siblings: &[String]) -> Vec<String> {
             let before = &rest[..i];
             let after = &rest[i + prefix.len()..];
             rest = after;
-            if prefix == "fuse::" && !(before.ends_with(' ') || before.ends_with('(') || before.ends_with('[')) {
+            if prefix == "fuse::"
+                && !(before.ends_with(' ') || before.ends_with('(') || before.ends_with('['))
+            {
                 continue;
             }
             let names: Vec<&str> = match after.strip_prefix('{') {
