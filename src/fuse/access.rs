@@ -1,65 +1,23 @@
-//! First in fusion's line (`access` → `realize` → `group` → `build` →
-//! `lower`): how each node reads each of its operands, and the index
-//! arithmetic of movement ops. Everything here is a cheap fact about single
-//! nodes; nothing here builds kernel expressions or knows about groups.
+//! First in fusion's line (`access` → `realize` → `fit` → `group` →
+//! `build` → `lower`): how each node reads each of its operands, as index
+//! arithmetic, and what recomputing a node costs. Everything here is a
+//! cheap fact about single nodes; nothing here builds kernel expressions
+//! or knows about groups.
 //!
-//! [`Access`] classifies each operand read once per node (elementwise,
-//! broadcast, reshape, permutation, window, reduction, gather, product).
-//! The index functions ([`flat`], [`unravel`], [`operand_index`],
-//! [`pad_conds`], [`concat_parts`], [`live_conds`], [`narrow`]) turn one
-//! read into index expressions; `group` composes them to decide fusion and
-//! `build` uses the same functions when it writes kernel expressions, so
-//! both agree by construction. [`strided_view`] follows views down to a
-//! realized node for the operands of matrix products.
+//! An elementwise op reads its operands at its own index, an expand at its
+//! index with 0 on broadcast axes, a permute and a slice at a rewritten
+//! index ([`operand_index`]); a reshape reads the same row-major offset
+//! ([`flat`], [`unravel`]); a pad and a concat read under conditions
+//! ([`pad_conds`], [`concat_parts`], [`live_conds`], [`narrow`]);
+//! reductions, products and gathers are always materialised and read by
+//! loads. `fit` follows these reads to decide fusion and `build` uses the
+//! same functions when it writes kernel expressions, so both agree by
+//! construction. [`strided_view`] follows views down to a realized node
+//! for the operands of matrix products.
 
 use crate::graph::{BinaryOp, DType, Graph, NodeId, Op, Shape, UnaryOp};
 use crate::kernel::index::Simplifier;
 use crate::kernel::ir::{Cond, IExpr, Var};
-
-/// How a node reads one of its operands, relative to its own index.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Elementwise: the operand at the same index (unary, binary, select,
-    /// cast, detach).
-    Same,
-    /// Broadcast: the same index, with 0 on the axes where the operand has
-    /// extent 1 (expand).
-    Broadcast,
-    /// The same row-major offset in another shape (reshape).
-    Flat,
-    /// Axis `k` of the node reads axis `perm[k]` of the operand.
-    Permute(Vec<usize>),
-    /// Shifted, strided or guarded per axis (slice, pad, concat).
-    Window,
-    /// Read at the node's full index, accumulated over these axes.
-    Reduce(Vec<usize>),
-    /// Data-dependent rows (gather, scatter-add).
-    Gather,
-    /// Contracted by a matrix product.
-    Product,
-}
-
-/// The access of each operand of `n`, in operand order.
-pub fn of(g: &Graph, n: NodeId) -> Vec<Access> {
-    let op = &g.node(n).op;
-    let one = match op {
-        Op::Input { .. }
-        | Op::Param { .. }
-        | Op::State { .. }
-        | Op::Const { .. }
-        | Op::Iota { .. }
-        | Op::Rand { .. } => return Vec::new(),
-        Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast | Op::Detach => Access::Same,
-        Op::Expand => Access::Broadcast,
-        Op::Reshape => Access::Flat,
-        Op::Permute { perm } => Access::Permute(perm.clone()),
-        Op::Slice { .. } | Op::Pad { .. } | Op::Concat { .. } => Access::Window,
-        Op::Reduce { axes, .. } => Access::Reduce(axes.clone()),
-        Op::Gather | Op::ScatterAdd => Access::Gather,
-        Op::MatMul => Access::Product,
-    };
-    vec![one; g.operands(n).len()]
-}
 
 /// True for the ops that only move data.
 pub fn is_view(op: &Op) -> bool {
