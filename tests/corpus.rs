@@ -110,7 +110,7 @@ fn fused_dump_is_the_program_that_runs() {
         let (prog, diags) = nnc::cli::load_checked(&rel);
         assert!(diags.iter().all(|d| !d.is_error()), "{file} should check");
         let train = prog.trains.first().expect("every example has a train block");
-        let (cfg, _) = nnc::sema::train::check_train(&prog, train);
+        let (cfg, _) = nnc::sema::blocks::check_train(&prog, train);
         let cfg = cfg.expect("the train block checks");
         let step = nnc::train::build_step(&prog, &cfg, cfg.batch, true).expect("the step builds");
         let exe = nnc::backend::compile(&nnc::backend::cpu::Cpu::new(1), &step.graph).expect("compiles");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use nnc::backend::interp::Interp;
 use nnc::cli::FsLoader;
-use nnc::sema::{Program, train::check_train};
+use nnc::sema::{Program, blocks::check_train};
 use nnc::train::trainer::{RunOptions, Session, Summary};
 use nnc::{backend::Tensor, train::checkpoint};
 

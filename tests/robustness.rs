@@ -110,7 +110,7 @@ fn compile(text: &str) {
         return;
     }
     for t in prog.trains.clone() {
-        let (cfg, _) = sema::train::check_train(&prog, &t);
+        let (cfg, _) = sema::blocks::check_train(&prog, &t);
         if let Some(cfg) = cfg {
             let _ = nnc::train::build_step(&prog, &cfg, 3, true);
         }

@@ -11,7 +11,7 @@ use nnc::backend::interp::Interp;
 use nnc::backend::{Env, interp};
 use nnc::cli::FsLoader;
 use nnc::diag::Code;
-use nnc::sema::train::{SequenceTask, TaskKind, check_train};
+use nnc::sema::blocks::{SequenceTask, TaskKind, check_train};
 use nnc::sema::{self, Program};
 use nnc::syntax::ast;
 use nnc::train::examples::generate;

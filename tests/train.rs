@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use nnc::backend::interp::Interp;
 use nnc::cli::FsLoader;
-use nnc::sema::{Program, train::check_train};
+use nnc::sema::{Program, blocks::check_train};
 use nnc::train::trainer::{RunOptions, Session};
 
 fn mnist(file: &str) -> String {

@@ -8,7 +8,7 @@ use super::{BackendArg, Outcome, load_checked};
 use crate::backend::{Backend, Env, Tensor};
 use crate::diag::{Code, Diagnostic};
 use crate::graph::semantics::rng::Rng;
-use crate::sema::train::check_train;
+use crate::sema::blocks::check_train;
 use crate::train::trainer::init_params;
 use crate::train::{self, TARGET, optim};
 
@@ -138,7 +138,7 @@ pub fn run(file: &Path, flags: &BenchFlags) -> Outcome {
 
 fn measure(
     prog: &crate::sema::Program,
-    cfg: &crate::sema::train::TrainConfig,
+    cfg: &crate::sema::blocks::TrainConfig,
     backend: &dyn Backend,
     flags: &BenchFlags,
     start: Instant,

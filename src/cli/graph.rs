@@ -96,7 +96,7 @@ fn step_graph(
     if model.is_none()
         && let Some(t) = prog.trains.first()
     {
-        let (cfg, diags) = crate::sema::train::check_train(prog, t);
+        let (cfg, diags) = crate::sema::blocks::check_train(prog, t);
         let Some(cfg) = cfg else { return Err(diags) };
         let step = crate::train::build_step(prog, &cfg, cfg.batch, true)?;
         let title = format!("{} training step (batch {})", crate::syntax::dump::expr(&cfg.model), cfg.batch);

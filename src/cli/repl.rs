@@ -13,7 +13,6 @@ use super::{Console, FsLoader, Outcome};
 use crate::backend::interp::Interp;
 use crate::backend::{self, Env};
 use crate::diag::{SourceMap, render};
-use crate::graph::NodeId;
 use crate::sema::eval::{Elaborator, Frame};
 use crate::sema::value::{Callable, TensorVal, Value};
 use crate::sema::{Program, dim::show_shape};
@@ -191,8 +190,9 @@ impl Session {
         match (cmd, v) {
             ("shape", Value::Tensor(t)) => format!("{}{}\n", t.dtype, show_shape(&t.shape)),
             ("graph", Value::Tensor(t)) => {
-                let mut g = el.graph.take().unwrap_or_default();
-                let root = t.node.unwrap_or(NodeId(0));
+                let Some((mut g, [root])) = el.finish([&t]) else {
+                    return render::render(&self.prog.sources, &el.diags);
+                };
                 // Keep only what the expression depends on.
                 let mut needed = std::collections::HashSet::from([root]);
                 let mut stack = vec![root];
@@ -256,7 +256,7 @@ fn exec(el: &mut Elaborator<'_>, s: &ast::Stmt, frame: &mut Frame) -> Option<(St
 /// output of the session's graph.
 fn show(el: &Elaborator<'_>, shown: &[(String, Value)]) -> String {
     let mut out = String::new();
-    let values = el.graph.as_ref().and_then(|g| {
+    let values = el.graph().and_then(|g| {
         let mut g = g.clone();
         for (i, (_, v)) in shown.iter().enumerate() {
             if let Value::Tensor(TensorVal { node: Some(n), .. }) = v {

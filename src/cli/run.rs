@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use super::{Console, Outcome, load_checked};
 use crate::backend::Backend;
 use crate::diag::{Code, Diagnostic};
-use crate::sema::train::{Optimizer, TrainConfig, check_train};
+use crate::sema::blocks::{Optimizer, TrainConfig, check_train};
 use crate::sema::{self, Program};
 use crate::train::trainer::{EpochReport, Event, RunOptions, Session};
 

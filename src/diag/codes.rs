@@ -68,6 +68,7 @@ codes! {
     CUDA_DRIVER = 503, "CUDA driver too old for the emitted PTX";
     CUDA_MEMORY = 504, "out of GPU memory";
     CUDA_LAUNCH = 505, "GPU kernel failed";
+    CUDA_NOT_BUILT = 506, "this nnc was built without the CUDA back end";
 
     DATA_FILE = 601, "data file cannot be read";
     DATA_FORMAT = 602, "data file is malformed";

@@ -1,18 +1,20 @@
-//! Building kernel expressions from graph nodes: the one place where
-//! movement ops turn into index arithmetic.
+//! Fifth in fusion's line (`access` → `realize` → `fit` → `group` →
+//! `build` → `lower`): building kernel expressions from graph nodes, with
+//! the index arithmetic of [`access`](super::access) for movement ops.
 //!
 //! [`Builder::value`] gives the value of a node at an index (one
 //! [`IExpr`] per axis of the node's shape) as an [`Expr`] in the kernel's
 //! pool. Nodes that are materialised elsewhere become loads; nodes that
-//! belong to the kernel being built become accumulators or are inlined;
+//! belong to the kernel being built become accumulators or are inlined
+//! (`fit` has checked that these reads are aligned and affine);
 //! everything else is inlined, with reshapes, permutes, expands and slices
 //! rewriting the index, and pads and concats adding conditions.
 
 use std::collections::HashMap;
 
+use super::access::{self, concat_parts, operand_index, pad_conds};
 use crate::graph::semantics;
 use crate::graph::{DType, Graph, NodeId, Op, Shape};
-use crate::kernel::index::Simplifier;
 use crate::kernel::ir::{AccId, BufId, BufKind, Buffer, Cond, Expr, ExprId, IExpr, Var};
 
 /// Which nodes are materialised, and the buffers given to them so far.
@@ -58,23 +60,6 @@ impl Buffers {
     }
 }
 
-/// The work of recomputing `n` where it is read: its operations down to
-/// realized nodes (counted once per path, capped).
-fn inline_cost(g: &Graph, realized: &[bool], n: NodeId, depth: usize) -> u32 {
-    if depth > 12 {
-        return 100;
-    }
-    let own = match g.node(n).op {
-        Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. } | Op::Const { .. } => 0,
-        _ => 1,
-    };
-    own + g
-        .operands(n)
-        .iter()
-        .map(|&x| if realized[x.0 as usize] { 1 } else { inline_cost(g, realized, x, depth + 1) })
-        .sum::<u32>()
-}
-
 /// How a node that belongs to the kernel under construction is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -93,10 +78,6 @@ pub struct Builder<'a> {
     pub bufs: &'a mut Buffers,
     /// Members of the kernel and how they are read.
     pub members: HashMap<NodeId, Role>,
-    /// The index of each axis of the kernel's full shape.
-    pub axis_ix: Vec<IExpr>,
-    /// Which axes of the full shape are outer (not reduced).
-    pub kept: Vec<bool>,
     /// Inclusive bounds of each variable.
     pub bounds: Vec<(i64, i64)>,
     /// The bounds narrowed by the conditions of the guards being built
@@ -110,14 +91,10 @@ pub struct Builder<'a> {
     guard: Vec<Cond>,
     /// Requested variable splits.
     pub splits: Vec<(Var, i64)>,
-    /// Set when a member was read away from the current outer point.
-    pub misaligned: bool,
-    /// Row-major offsets of the current point in the full shape and in the
-    /// reduced shape: where a member of either size is computed.
-    pub home: Option<(IExpr, IExpr)>,
-    /// `(node, r)`: loads of the node must stay within rows
-    /// `r * i .. r * (i + 1)` of its axis 0, where `i` is the current
-    /// point's index on axis 0 (GEMM epilogues read their product that way).
+    /// `(node, r)`: a GEMM product its epilogue reads, `r` of its rows per
+    /// epilogue row; it is loaded per axis (never at a bare offset) so the
+    /// product can be kept one block of rows at a time. `fit` admitted
+    /// only readers that stay within their block.
     pub same_slice: Vec<(NodeId, i64)>,
     /// Materialised nodes loaded.
     pub loaded: Vec<NodeId>,
@@ -131,16 +108,12 @@ impl<'a> Builder<'a> {
             realized,
             bufs,
             members: HashMap::new(),
-            axis_ix: Vec::new(),
-            kept: Vec::new(),
             bounds: extents.iter().map(|&e| (0, e - 1)).collect(),
             tight: extents.iter().map(|&e| (0, e - 1)).collect(),
             exprs: Vec::new(),
             interned: HashMap::new(),
             guard: Vec::new(),
             splits: Vec::new(),
-            misaligned: false,
-            home: None,
             same_slice: Vec::new(),
             loaded: Vec::new(),
         }
@@ -189,102 +162,31 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn simplifier(&self) -> Simplifier<'_> {
-        Simplifier::new(&self.bounds)
-    }
-
-    /// Narrows `tight` by conditions on one variable each.
-    fn narrow(&mut self, conds: &[Cond]) {
-        for c in conds {
-            let vars = c.index.vars();
-            let [v] = vars.as_slice() else { continue };
-            let a = c.index.coefficient(*v);
-            if a <= 0 || !c.index.is_affine() {
-                continue;
-            }
-            let k = c.index.constant;
-            let ceil = |x: i64| x.div_euclid(a) + i64::from(x.rem_euclid(a) != 0);
-            let (lo, hi) = (ceil(c.lo - k), ceil(c.hi - k) - 1);
-            let t = &mut self.tight[v.0 as usize];
-            *t = (t.0.max(lo), t.1.min(hi));
-        }
-    }
-
     /// Row-major offset of `ix` in `shape`.
     pub fn flat(&self, ix: &[IExpr], shape: &Shape) -> IExpr {
-        let strides = shape.strides();
-        let mut res = IExpr::constant(0);
-        for (i, s) in ix.iter().zip(strides) {
-            res = res.add(&i.scale(s as i64));
-        }
-        res
+        access::flat(ix, shape)
     }
 
     /// The per-axis index in `dims` of row-major offset `l`.
     fn unravel(&mut self, l: &IExpr, dims: &Shape) -> Vec<IExpr> {
-        let strides = dims.strides();
-        let mut s = Simplifier::new(&self.tight);
-        let ix = dims
-            .0
-            .iter()
-            .zip(&strides)
-            .enumerate()
-            .map(|(k, (&d, &st))| {
-                if d == 1 {
-                    return IExpr::constant(0);
-                }
-                let q = s.div(l, st as i64);
-                if k == 0 { q } else { s.rem(&q, d as i64) }
-            })
-            .collect();
-        let splits = std::mem::take(&mut s.splits);
-        self.splits.extend(splits);
-        ix
+        access::unravel(&self.tight, l, dims, &mut self.splits)
     }
 
     /// Drops the conditions that always hold; `None` when one never holds.
     fn live_conds(&self, conds: Vec<Cond>) -> Option<Vec<Cond>> {
-        let mut out = Vec::new();
-        for c in conds {
-            let (lo, hi) = self.simplifier().range(&c.index);
-            if hi < c.lo || lo >= c.hi {
-                return None;
-            }
-            if !(lo >= c.lo && hi < c.hi) {
-                out.push(c);
-            }
-        }
-        Some(out)
+        access::live_conds(&self.bounds, conds)
     }
 
     /// The value of node `n` at index `ix`.
     pub fn value(&mut self, n: NodeId, ix: &[IExpr]) -> ExprId {
         match self.members.get(&n) {
+            // `fit` admitted the member only where it is read at the current
+            // outer point (an accumulator) or cheaply recomputed.
             Some(Role::Reduce(acc)) => {
                 let acc = *acc;
-                for (k, i) in ix.iter().enumerate() {
-                    if self.kept.get(k).copied().unwrap_or(false) && *i != self.axis_ix[k] {
-                        self.misaligned = true;
-                    }
-                }
                 return self.intern(Expr::Acc(acc));
             }
-            Some(Role::Inline) => {
-                // Recomputing a member away from its own point duplicates its
-                // work; when that work is substantial, the reader belongs in a
-                // later kernel that loads the member instead.
-                if let Some((full, row)) = &self.home {
-                    let shape = &self.g.node(n).shape;
-                    let here = self.flat(ix, shape);
-                    if here != *full
-                        && here != *row
-                        && inline_cost(self.g, self.realized, n, 0) > super::realize::CHEAP
-                    {
-                        self.misaligned = true;
-                    }
-                }
-                return self.compute(n, ix);
-            }
+            Some(Role::Inline) => return self.compute(n, ix),
             None => {}
         }
         if self.realized[n.0 as usize] {
@@ -339,20 +241,6 @@ impl<'a> Builder<'a> {
 
     /// A load of materialised node `n` at `ix`, under the current guard.
     pub fn load(&mut self, n: NodeId, ix: &[IExpr]) -> ExprId {
-        if let Some(&(_, r)) = self.same_slice.iter().find(|&&(m, _)| m == n) {
-            // ix[0] = r * i0 + rest with rest in 0..r, where i0 indexes axis 0.
-            let ok = match (ix.first(), self.axis_ix.first()) {
-                (Some(e), Some(a)) => {
-                    let rest = e.add(&a.scale(-r));
-                    let (lo, hi) = Simplifier::new(&self.tight).range(&rest);
-                    lo >= 0 && hi < r && a.terms.len() <= 1
-                }
-                _ => false,
-            };
-            if !ok {
-                self.misaligned = true;
-            }
-        }
         self.loaded.push(n);
         let buf = self.bufs.of(self.g, n);
         let index = self.flat(ix, &self.g.node(n).shape);
@@ -432,59 +320,18 @@ impl<'a> Builder<'a> {
                 let l = self.flat(ix, &node.shape);
                 self.value_flat(xs[0], &l)
             }
-            Op::Permute { perm } => {
-                let mut inner = vec![IExpr::constant(0); perm.len()];
-                for (i, &p) in perm.iter().enumerate() {
-                    inner[p] = ix[i].clone();
-                }
-                self.value(xs[0], &inner)
-            }
-            Op::Expand => {
-                let src = g.shape(xs[0]);
-                let inner: Vec<IExpr> = ix
-                    .iter()
-                    .zip(&src.0)
-                    .map(|(i, &d)| if d == 1 { IExpr::constant(0) } else { i.clone() })
-                    .collect();
-                self.value(xs[0], &inner)
-            }
-            Op::Slice { ranges } => {
-                let inner: Vec<IExpr> = ix
-                    .iter()
-                    .zip(ranges)
-                    .map(|(i, r)| i.scale(r.step as i64).offset(r.start as i64))
-                    .collect();
+            Op::Permute { .. } | Op::Expand | Op::Slice { .. } => {
+                let inner = operand_index(g, n, xs[0], ix)
+                    .unwrap_or_else(|| panic!("internal error: {n} reads no single index"));
                 self.value(xs[0], &inner)
             }
             Op::Pad { pads } => {
-                let src = g.shape(xs[0]).clone();
-                let conds: Vec<Cond> = ix
-                    .iter()
-                    .zip(pads)
-                    .zip(&src.0)
-                    .filter(|&(_, &d)| d > 0)
-                    .map(|((i, &(lo, _)), &d)| Cond { index: i.clone(), lo: lo as i64, hi: (lo + d) as i64 })
-                    .collect();
-                let inner: Vec<IExpr> =
-                    ix.iter().zip(pads).map(|(i, &(lo, _))| i.offset(-(lo as i64))).collect();
+                let (conds, inner) = pad_conds(g.shape(xs[0]), pads, ix);
                 self.guarded(conds, |b| b.value(xs[0], &inner))
             }
             Op::Concat { axis } => {
-                let mut parts = Vec::with_capacity(xs.len());
-                let mut offset = 0i64;
-                for &x in &xs {
-                    let d = g.shape(x).0[*axis] as i64;
-                    parts.push((x, offset, d));
-                    offset += d;
-                }
                 let mut res = self.intern(Expr::constant(0.0));
-                for &(x, off, d) in parts.iter().rev() {
-                    if d == 0 {
-                        continue;
-                    }
-                    let cond = Cond { index: ix[*axis].clone(), lo: off, hi: off + d };
-                    let mut inner = ix.to_vec();
-                    inner[*axis] = ix[*axis].offset(-off);
+                for (x, cond, inner) in concat_parts(g, n, *axis, ix) {
                     let else_ = res;
                     res = self.guarded_else(vec![cond], else_, |b| b.value(x, &inner));
                 }
@@ -520,7 +367,7 @@ impl<'a> Builder<'a> {
         let depth = self.guard.len();
         self.guard.extend(conds.iter().cloned());
         let saved = self.tight.clone();
-        self.narrow(&conds);
+        access::narrow(&mut self.tight, &conds);
         let v = inner(self);
         self.tight = saved;
         self.guard.truncate(depth);

@@ -1,4 +1,5 @@
-//! Grouping realized nodes into kernels.
+//! Fourth in fusion's line (`access` → `realize` → `fit` → `group` →
+//! `build` → `lower`): grouping realized nodes into kernels.
 //!
 //! Nodes are visited in topological order. Each realized node either joins
 //! the latest kernel among those that compute its inputs, when it fits
@@ -13,11 +14,14 @@
 //! first dimension and each of its rows reads only its own block of the
 //! product's rows (an elementwise consumer: blocks of one row; a col2im:
 //! one image's rows). Joining only the latest input kernel keeps the schedule
-//! topological without any further check.
+//! topological without any further check. Whether a node fits is decided
+//! by [`fit`](super::fit) from index facts of the node alone; no group is
+//! lowered here.
 
 use std::collections::HashMap;
 
-use super::build::Buffers;
+use super::access::reduced;
+use super::fit::{self, Target};
 use crate::graph::{Graph, NodeId, Op, Shape};
 
 /// What a group computes.
@@ -58,6 +62,9 @@ pub struct Group {
 /// The groups of a graph in execution order.
 pub fn run(g: &Graph, realized: &[bool]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
+    // Per group: `None` when nothing may join it, else whether its loop
+    // variables (its epilogue's, for a GEMM) need no refinement so far.
+    let mut open: Vec<Option<bool>> = Vec::new();
     let mut group_of: HashMap<NodeId, usize> = HashMap::new();
     for id in g.topo_order() {
         let node = g.node(id);
@@ -72,26 +79,32 @@ pub fn run(g: &Graph, realized: &[bool]) -> Vec<Group> {
         };
         if let Some(kind) = kind {
             group_of.insert(id, groups.len());
+            let gemm = matches!(kind, GroupKind::Gemm { .. });
             groups.push(Group { kind, members: vec![] });
+            open.push(gemm.then_some(true));
             continue;
         }
         let latest = realized_deps(g, realized, id).iter().filter_map(|d| group_of.get(d)).copied().max();
         if let Some(k) = latest
-            && let Some(kind) = joined(g, realized, &groups[k], id)
+            && let Some(split_free) = open[k]
+            && let Some((kind, split_free)) = joined(g, realized, &groups[k], split_free, id)
         {
             groups[k].kind = kind;
+            open[k] = Some(split_free);
             groups[k].members.push(id);
             group_of.insert(id, k);
             continue;
         }
-        let kind = match &node.op {
-            Op::Reduce { axes, .. } => {
-                GroupKind::Loop { full: g.shape(g.operands(id)[0]).clone(), axes: axes.clone() }
-            }
-            _ => GroupKind::Loop { full: node.shape.clone(), axes: vec![] },
+        let (full, axes) = match &node.op {
+            Op::Reduce { axes, .. } => (g.shape(g.operands(id)[0]).clone(), axes.clone()),
+            _ => (node.shape.clone(), vec![]),
         };
+        // A node that alone does not make a good kernel (an index stays
+        // non-affine) takes no members.
+        let t = Target { full: &full, axes: &axes, members: &[], same_slice: None };
+        open.push(fit::fits(g, realized, &t, id, true));
         group_of.insert(id, groups.len());
-        groups.push(Group { kind, members: vec![id] });
+        groups.push(Group { kind: GroupKind::Loop { full, axes }, members: vec![id] });
     }
     groups
 }
@@ -129,13 +142,15 @@ fn contiguous_split(full: &Shape, reduced: &[usize]) -> bool {
     changes <= 1
 }
 
-/// The shape with `axes` set to 1.
-pub fn reduced(full: &Shape, axes: &[usize]) -> Shape {
-    Shape(full.0.iter().enumerate().map(|(k, &d)| if axes.contains(&k) { 1 } else { d }).collect())
-}
-
-/// The group's new kind if `n` can join it.
-fn joined(g: &Graph, realized: &[bool], group: &Group, n: NodeId) -> Option<GroupKind> {
+/// The group's new kind if `n` can join it, and whether the group's loop
+/// variables then still need no refinement.
+fn joined(
+    g: &Graph,
+    realized: &[bool],
+    group: &Group,
+    split_free: bool,
+    n: NodeId,
+) -> Option<(GroupKind, bool)> {
     let node = g.node(n);
     match &group.kind {
         GroupKind::Loop { full, axes } => {
@@ -157,7 +172,8 @@ fn joined(g: &Graph, realized: &[bool], group: &Group, n: NodeId) -> Option<Grou
                 _ => return None,
             };
             let GroupKind::Loop { full, axes } = &kind else { return None };
-            fits(g, realized, full, axes, &group.members, n, None).then_some(kind)
+            let t = Target { full, axes, members: &group.members, same_slice: None };
+            fit::fits(g, realized, &t, n, split_free).map(|s| (kind.clone(), s))
         }
         GroupKind::Gemm { mm, epilogue, rows } => {
             if matches!(node.op, Op::Reduce { .. }) {
@@ -174,28 +190,19 @@ fn joined(g: &Graph, realized: &[bool], group: &Group, n: NodeId) -> Option<Grou
                     _ => (false, 1),
                 },
             };
+            if !ok {
+                return None;
+            }
             let full = node.shape.clone();
-            (ok && fits(g, realized, &full, &[], &group.members, n, Some((*mm, rows as i64))))
-                .then_some(GroupKind::Gemm { mm: *mm, epilogue: Some(full), rows })
+            let t = Target {
+                full: &full,
+                axes: &[],
+                members: &group.members,
+                same_slice: Some((*mm, rows as i64)),
+            };
+            let split_free = fit::fits(g, realized, &t, n, split_free)?;
+            Some((GroupKind::Gemm { mm: *mm, epilogue: Some(full), rows }, split_free))
         }
         GroupKind::Gather(_) | GroupKind::ScatterAdd(_) => None,
     }
-}
-
-/// Lowers the group with `n` added and reports whether it still makes one
-/// good kernel (see [`LoopBuild::fits`](super::lower::LoopBuild::fits)).
-fn fits(
-    g: &Graph,
-    realized: &[bool],
-    full: &Shape,
-    axes: &[usize],
-    members: &[NodeId],
-    n: NodeId,
-    same_slice: Option<(NodeId, i64)>,
-) -> bool {
-    let mut bufs = Buffers::new();
-    let mut all = members.to_vec();
-    all.push(n);
-    let mut loaded = Vec::new();
-    super::lower::build_loop(g, realized, &mut bufs, full, axes, &all, same_slice, &mut loaded).fits()
 }

@@ -1,4 +1,5 @@
-//! Lowering groups to the kernel IR: loop variables, stages, stores, and
+//! Last in fusion's line (`access` → `realize` → `fit` → `group` →
+//! `build` → `lower`): lowering each final group, once, to the kernel IR: loop variables, stages, stores, and
 //! the refinement of variables until reshapes become plain strides.
 //!
 //! A loop group over full shape `F` reducing axes `A` gets one variable per
@@ -14,9 +15,10 @@
 
 use std::collections::HashSet;
 
+use super::access::{reduced, strided_view};
 use super::build::{Buffers, Builder, Role};
-use super::group::{Group, GroupKind, reduced};
-use super::realize::strided_view;
+use super::fit::SPLIT_ROUNDS;
+use super::group::{Group, GroupKind};
 use crate::graph::{Graph, NodeId, Op, Shape};
 use crate::kernel::index::Simplifier;
 use crate::kernel::ir::{
@@ -25,30 +27,12 @@ use crate::kernel::ir::{
 };
 use crate::kernel::tidy;
 
-/// Rounds of variable refinement before divisions are left in indices.
-const SPLIT_ROUNDS: usize = 4;
-
 /// A loop kernel before its stores are known.
-pub struct LoopBuild {
+struct LoopBuild {
     kernel: LoopKernel,
     /// `(member, stage, value, index)` for each member that may be stored.
     pending: Vec<(NodeId, usize, ExprId, IExpr)>,
     keep_first: bool,
-    /// An accumulator (or the product of an epilogue) was read away from
-    /// the current point.
-    misaligned: bool,
-}
-
-impl LoopBuild {
-    /// True when the members fit one kernel: every accumulator is read at
-    /// its own point, and every index (of loads and of the stores the
-    /// members may need) is affine, so no member walks the loops in an
-    /// order its layout does not follow.
-    pub fn fits(&self) -> bool {
-        !self.misaligned
-            && self.pending.iter().all(|(_, _, _, ix)| ix.is_affine())
-            && self.kernel.exprs.iter().all(|e| e.indices().iter().all(|ix| ix.is_affine()))
-    }
 }
 
 enum Built {
@@ -172,7 +156,7 @@ enum Place {
 /// `same_slice` names a GEMM product an epilogue reads and how many of its
 /// rows each epilogue row covers.
 #[allow(clippy::too_many_arguments)]
-pub fn build_loop(
+fn build_loop(
     g: &Graph,
     realized: &[bool],
     bufs: &mut Buffers,
@@ -204,8 +188,6 @@ pub fn build_loop(
     let row_shape = reduced(full, axes);
     for round in 0.. {
         let mut b = Builder::new(g, realized, bufs, &extents);
-        b.kept = (0..full.rank()).map(|k| !axes.contains(&k)).collect();
-        b.axis_ix = axis_ix.clone();
         b.same_slice.extend(same_slice);
         let mut n_accs = 0u32;
         for &m in members {
@@ -222,7 +204,6 @@ pub fn build_loop(
             .enumerate()
             .map(|(k, i)| if axes.contains(&k) { IExpr::constant(0) } else { i.clone() })
             .collect();
-        b.home = Some((b.flat(&axis_ix, full), b.flat(&row_ix, &row_shape)));
         let mut values = Vec::with_capacity(members.len());
         for &m in members {
             let node = g.node(m);
@@ -288,9 +269,8 @@ pub fn build_loop(
                 Place::Row => pending.push((m, 2 * after, value, b.flat(&row_ix, &row_shape))),
             }
         }
-        let misaligned = b.misaligned;
         let kernel = LoopKernel { nodes: members.to_vec(), extents, outer, stages, exprs: b.exprs };
-        return LoopBuild { kernel, pending, keep_first, misaligned };
+        return LoopBuild { kernel, pending, keep_first };
     }
     unreachable!("the refinement loop returns")
 }

@@ -1,17 +1,27 @@
 //! Fusion: turns a verified graph into a [`kernel::Program`](crate::kernel::Program).
 //!
-//! Three steps, one module each: [`realize`] decides which nodes are
-//! materialised, [`group`] gathers realized nodes into kernels (elementwise
-//! chains, reductions with their producers and consumers, matrix products
-//! with their epilogues), and [`lower`] writes each group as loops over
-//! index expressions ([`build`] folds every movement op into them).
-//! The compile driver (the `compile` module) runs the target's kernel passes
-//! and the kernel verifier afterwards.
+//! The files form a line and each uses only those before it (checked by
+//! `tests::fusion_flows_one_way`): [`access`] (how each node reads its
+//! operands, and the index arithmetic of movement ops) → [`realize`]
+//! (which nodes are materialised) → [`fit`] (whether a node can join a
+//! loop kernel, from index facts alone) → [`group`] (realized nodes into
+//! kernels: elementwise chains, reductions with their producers and
+//! consumers, matrix products with their epilogues) → [`build`] (kernel
+//! expressions) → [`lower`] (each final group, once, as loops over index
+//! expressions). The compile driver (the `compile` module) runs the
+//! target's kernel passes and the kernel verifier afterwards.
 
-pub mod build;
-pub mod group;
-pub mod lower;
+// Fusion flows one way: each file uses only the files declared before it
+// (checked by `tests::fusion_flows_one_way`).
+pub mod access;
 pub mod realize;
+pub mod fit;
+pub mod group;
+pub mod build;
+pub mod lower;
+
+#[cfg(test)]
+mod tests;
 
 use crate::graph::Graph;
 use crate::kernel::Program;

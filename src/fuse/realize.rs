@@ -1,4 +1,5 @@
-//! Which nodes get a kernel of their own (are *realized*) and which are
+//! Second in fusion's line (`access` → `realize` → `fit` → `group` →
+//! `build` → `lower`): which nodes get a kernel of their own (are *realized*) and which are
 //! recomputed inside their users' kernels.
 //!
 //! Realized: storage leaves, matrix products, reductions, gathers and
@@ -8,9 +9,8 @@
 //! [`CHEAP`] (a transcendental, a random draw, a long chain). Everything
 //! else (views, constants, short elementwise chains) is inlined.
 
-use super::build::{Buffers, Builder};
-use crate::graph::{BinaryOp, Graph, NodeId, Op, UnaryOp};
-use crate::kernel::ir::{Expr, IExpr, Var};
+use super::access::{is_view, own_cost, strided_view};
+use crate::graph::{Graph, Op};
 
 /// Inline cost up to which a node with several users is recomputed.
 pub const CHEAP: u32 = 6;
@@ -79,51 +79,4 @@ pub fn plan(g: &Graph) -> Vec<bool> {
         }
     }
     realized
-}
-
-fn is_view(op: &Op) -> bool {
-    matches!(op, Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. })
-}
-
-fn own_cost(op: &Op) -> u32 {
-    match op {
-        Op::Input { .. } | Op::Param { .. } | Op::State { .. } => 1,
-        Op::Const { .. } | Op::Iota { .. } => 0,
-        Op::Rand { .. } => 10,
-        Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. } => 0,
-        Op::Detach => 0,
-        Op::Pad { .. } | Op::Select | Op::Cast => 1,
-        Op::Concat { .. } => 2,
-        Op::Unary(u) => match u {
-            UnaryOp::Neg => 1,
-            UnaryOp::Sqrt | UnaryOp::Recip => 2,
-            UnaryOp::Exp | UnaryOp::Log | UnaryOp::Tanh | UnaryOp::Sin | UnaryOp::Cos => 10,
-        },
-        Op::Binary(b) => match b {
-            BinaryOp::Pow => 10,
-            BinaryOp::Div => 2,
-            _ => 1,
-        },
-        Op::Reduce { .. } | Op::MatMul | Op::Gather | Op::ScatterAdd => 1,
-    }
-}
-
-/// When node `x` is a strided view of a realized node: that node and the
-/// view's `(offset, strides)` over `x`'s shape.
-pub fn strided_view(g: &Graph, realized: &[bool], x: NodeId) -> Option<(NodeId, i64, Vec<i64>)> {
-    let shape = g.shape(x).clone();
-    let extents: Vec<i64> = shape.0.iter().map(|&d| d as i64).collect();
-    let mut bufs = Buffers::new();
-    let mut b = Builder::new(g, realized, &mut bufs, &extents);
-    let ix: Vec<IExpr> = (0..shape.rank()).map(|k| IExpr::var(Var(k as u32))).collect();
-    let e = b.value(x, &ix);
-    let Expr::Load { buf, index, guard } = b.exprs[e.0 as usize].clone() else { return None };
-    if !guard.is_empty() || !index.is_affine() {
-        return None;
-    }
-    let node = b.bufs.list[buf.0 as usize].node;
-    let strides = (0..shape.rank())
-        .map(|k| if shape.0[k] == 1 { 0 } else { index.coefficient(Var(k as u32)) })
-        .collect();
-    Some((node, index.constant, strides))
 }

@@ -13,7 +13,7 @@ pub mod instance;
 pub mod ops;
 pub mod program;
 pub mod sig;
-pub mod train;
+pub mod blocks;
 pub mod value;
 
 use std::collections::HashMap;
@@ -79,7 +79,8 @@ pub fn check(prog: &Program) -> Vec<Diagnostic> {
                             },
                             None => DType::F32,
                         };
-                        let v = el.tensor(shape, dtype, p.span, |_| NodeId(0));
+                        // Checking: no graph, so nothing is built.
+                        let v = el.tensor(shape, dtype, p.span, |_| None);
                         args.push(ArgVal { name: None, value: v, span: p.span });
                     }
                 }
@@ -88,7 +89,7 @@ pub fn check(prog: &Program) -> Vec<Diagnostic> {
                 }
             }
             ast::Item::Train(t) => {
-                let (_, d) = train::check_train(prog, t);
+                let (_, d) = blocks::check_train(prog, t);
                 diags.extend(d);
             }
             _ => {}
@@ -256,7 +257,7 @@ pub fn forward(
             return None;
         };
         let shape = symbolic_shape(el, dims, binding, &mut frame)?;
-        if el.graph.is_some()
+        if el.is_lowering()
             && let Some(bad) = shape.iter().find(|d| d.known().is_none())
         {
             let d = Diagnostic::error(
@@ -275,8 +276,9 @@ pub fn forward(
         };
         let concrete = Elaborator::concrete(&shape);
         let name = p.name.name.clone();
-        let v = el
-            .tensor(shape, dtype, p.span, |g| g.add(Op::Input { name }, &[], concrete, dtype, Some(p.span)));
+        let v = el.tensor(shape, dtype, p.span, |g| {
+            Some(g.add(Op::Input { name }, &[], concrete?, dtype, Some(p.span)))
+        });
         inputs.push((p.name.name.clone(), v));
     }
     let args = inputs
@@ -318,8 +320,9 @@ pub fn lower_forward(
         .and_then(|root| forward(&mut el, root, binding, dtypes, span).map(|r| (root, r)));
     match res {
         Some((root, (inputs, Value::Tensor(out)))) if !el.failed() => {
-            let mut graph = el.graph.take().unwrap_or_default();
-            let output = out.node.unwrap_or(NodeId(0));
+            let Some((mut graph, [output])) = el.finish([&out]) else {
+                return Err(dedup(el.diags));
+            };
             graph.add_output("output", output);
             Ok(Lowered {
                 graph,

@@ -48,20 +48,16 @@ pub fn factorise(dims: &[Dim]) -> (i64, Vec<String>) {
 }
 
 impl Elaborator<'_> {
-    /// The node of a tensor (lowering mode only).
-    pub fn node(t: &TensorVal) -> NodeId {
-        t.node.unwrap_or(NodeId(u32::MAX))
-    }
-
     /// Converts a number to a scalar tensor; tensors pass through; `None` for anything else.
     pub fn as_tensor(&mut self, v: &Value, span: Span) -> Option<TensorVal> {
         let value = match v {
             Value::Tensor(t) => return Some(t.clone()),
-            Value::Int(d) => d.known().unwrap_or(0) as f32,
-            Value::Float(x) => *x as f32,
+            // A size known only by name has no value to build (checking only).
+            Value::Int(d) => d.known().map(|n| n as f32),
+            Value::Float(x) => Some(*x as f32),
             _ => return None,
         };
-        match self.tensor(Vec::new(), DType::F32, span, |g| g.constant(value, Shape::default())) {
+        match self.tensor(Vec::new(), DType::F32, span, |g| Some(g.constant(value?, Shape::default()))) {
             Value::Tensor(t) => Some(t),
             _ => None,
         }
@@ -73,9 +69,7 @@ impl Elaborator<'_> {
             return t;
         }
         let node = t.node;
-        match self
-            .tensor(t.shape.clone(), DType::F32, t.origin, |g| g.cast(node.unwrap_or(NodeId(0)), DType::F32))
-        {
+        match self.tensor(t.shape.clone(), DType::F32, t.origin, |g| Some(g.cast(node?, DType::F32))) {
             Value::Tensor(c) => c,
             _ => t,
         }
@@ -85,7 +79,7 @@ impl Elaborator<'_> {
     pub fn unary_tensor(&mut self, op: UnaryOp, t: TensorVal, span: Span) -> Value {
         let t = self.as_float(t);
         let x = t.node;
-        self.tensor(t.shape.clone(), DType::F32, span, |g| g.unary(op, x.unwrap_or(NodeId(0))))
+        self.tensor(t.shape.clone(), DType::F32, span, |g| Some(g.unary(op, x?)))
     }
 
     /// A binary operator with at least one tensor operand.
@@ -142,15 +136,16 @@ impl Elaborator<'_> {
         let (na, nb) = (a.node, b.node);
         let target = Self::concrete(&shape);
         self.tensor(shape, DType::F32, span, |g| {
-            let x = g.broadcast_to(na.unwrap_or(NodeId(0)), &target);
-            let y = g.broadcast_to(nb.unwrap_or(NodeId(0)), &target);
+            let target = target?;
+            let x = g.broadcast_to(na?, &target);
+            let y = g.broadcast_to(nb?, &target);
             let r = g.binary(op, x, y);
-            if negate {
+            Some(if negate {
                 let one = g.constant(1.0, target.clone());
                 g.binary(BinaryOp::Sub, one, r)
             } else {
                 r
-            }
+            })
         })
     }
 
@@ -214,14 +209,16 @@ impl Elaborator<'_> {
         let mut shape = batch.clone();
         shape.push(m.clone());
         shape.push(n.clone());
-        let (na, nb) = (Self::node(&a), Self::node(&b));
+        let (na, nb) = (a.node, b.node);
         let (sa, sb, sbatch, sout) = (
             Self::concrete(&a.shape),
             Self::concrete(&b.shape),
             Self::concrete(&batch),
             Self::concrete(&shape),
         );
-        self.tensor(shape, DType::F32, span, |g| matmul_nodes(g, na, nb, &sa, &sb, &sbatch, &sout))
+        self.tensor(shape, DType::F32, span, |g| {
+            Some(matmul_nodes(g, na?, nb?, &sa?, &sb?, &sbatch?, &sout?))
+        })
     }
 
     /// Normalises an axis (negative counts from the end) for a rank, or reports E0308.
@@ -265,11 +262,10 @@ impl Elaborator<'_> {
         } else {
             t.shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, d)| d.clone()).collect()
         };
-        let x = Self::node(&t);
-        let out = Self::concrete(&shape);
+        let (x, out) = (t.node, Self::concrete(&shape));
         self.tensor(shape, DType::F32, span, |g| {
-            let r = g.reduce(op, x, &axes);
-            g.reshape(r, out)
+            let r = g.reduce(op, x?, &axes);
+            Some(g.reshape(r, out?))
         })
     }
 
@@ -286,16 +282,15 @@ impl Elaborator<'_> {
             .with_help("a reshape must keep the number of elements; `-1` infers one dimension");
             return self.err(d);
         }
-        let x = Self::node(&t.clone());
-        let out = Self::concrete(&shape);
-        self.tensor(shape, t.dtype, span, |g| g.reshape(x, out))
+        let (x, out) = (t.node, Self::concrete(&shape));
+        self.tensor(shape, t.dtype, span, |g| Some(g.reshape(x?, out?)))
     }
 
     /// Reorders axes.
     pub fn permute(&mut self, t: &TensorVal, perm: Vec<usize>, span: Span) -> Value {
         let shape: Vec<Dim> = perm.iter().map(|&p| t.shape[p].clone()).collect();
-        let x = Self::node(t);
-        self.tensor(shape, t.dtype, span, |g| g.permute(x, &perm))
+        let x = t.node;
+        self.tensor(shape, t.dtype, span, |g| Some(g.permute(x?, &perm)))
     }
 
     /// Indexing and slicing of tensors and lists.
@@ -357,7 +352,7 @@ impl Elaborator<'_> {
     ) -> Option<Dim> {
         let simple_start =
             start.as_ref().is_none_or(|e| matches!(e.kind, crate::syntax::ast::ExprKind::Int(0)));
-        if self.graph.is_some() || !simple_start || step.is_some() {
+        if self.is_lowering() || !simple_start || step.is_some() {
             return None;
         }
         let e = end.as_ref()?;
@@ -421,7 +416,8 @@ impl Elaborator<'_> {
             .with_label(t.origin, format!("this has {rank} dimension{}", super::eval::plural(rank)));
             return self.err(d);
         }
-        let mut ranges: Vec<SliceRange> = Vec::with_capacity(rank);
+        // `None` for a range over a size known only by name (checking only).
+        let mut ranges: Vec<Option<SliceRange>> = Vec::with_capacity(rank);
         let mut out: Vec<Dim> = Vec::new();
         let mut dim = 0;
         for item in items {
@@ -429,7 +425,7 @@ impl Elaborator<'_> {
                 IndexItem::Ellipsis(_) => {
                     for _ in 0..rank - n_real {
                         let d = t.shape[dim].clone();
-                        ranges.push(SliceRange::full(d.known().unwrap_or(1).max(0) as usize));
+                        ranges.push(full_range(&d));
                         out.push(d);
                         dim += 1;
                     }
@@ -453,13 +449,13 @@ impl Elaborator<'_> {
                         Some(n) => i.rem_euclid(n.max(1)),
                         None => i.max(0),
                     };
-                    ranges.push(SliceRange { start: j as usize, end: j as usize + 1, step: 1 });
+                    ranges.push(Some(SliceRange { start: j as usize, end: j as usize + 1, step: 1 }));
                     dim += 1;
                 }
                 IndexItem::Slice { start, end, step, span: s } => {
                     if let Some(len) = self.symbolic_prefix(start, end, step, f) {
                         // `x[:n]` with `n` known only by name, while checking.
-                        ranges.push(SliceRange::full(1));
+                        ranges.push(None);
                         out.push(len);
                         dim += 1;
                         continue;
@@ -479,11 +475,11 @@ impl Elaborator<'_> {
                         }
                         None => Dim::sym(&format!("len({}[{lo}:{hi}:{st}])", t.shape[dim])),
                     };
-                    ranges.push(SliceRange {
+                    ranges.push(Some(SliceRange {
                         start: lo as usize,
                         end: hi.max(lo) as usize,
                         step: st as usize,
-                    });
+                    }));
                     out.push(len);
                     dim += 1;
                 }
@@ -491,17 +487,22 @@ impl Elaborator<'_> {
         }
         while dim < rank {
             let d = t.shape[dim].clone();
-            ranges.push(SliceRange::full(d.known().unwrap_or(1).max(0) as usize));
+            ranges.push(full_range(&d));
             out.push(d);
             dim += 1;
         }
-        let x = Self::node(&t);
-        let shape = Self::concrete(&out);
+        let (x, shape) = (t.node, Self::concrete(&out));
         self.tensor(out, t.dtype, span, |g| {
-            let s = g.slice(x, ranges);
-            g.reshape(s, shape)
+            let ranges = ranges.into_iter().collect::<Option<Vec<_>>>()?;
+            let s = g.slice(x?, ranges);
+            Some(g.reshape(s, shape?))
         })
     }
+}
+
+/// The whole of an axis of size `d`; `None` for a size known only by name.
+fn full_range(d: &Dim) -> Option<SliceRange> {
+    d.known().map(|n| SliceRange::full(n.max(0) as usize))
 }
 
 /// Emits a matrix multiply with broadcast batch dimensions. A rank-2 right

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::rc::Rc;
 
+use super::builtins::Builtin;
 use super::dim::{Dim, show_shape};
 use crate::diag::Span;
 use crate::graph::{DType, NodeId};
@@ -72,8 +73,8 @@ pub enum Callable {
     },
     /// A model constructor.
     Model(Rc<ast::ModelDef>),
-    /// A builtin, by name.
-    Builtin(&'static str),
+    /// A builtin.
+    Builtin(Builtin),
 }
 
 /// How a parameter is initialised.
@@ -111,7 +112,7 @@ impl fmt::Display for Init {
 #[derive(Clone, Debug)]
 pub struct Record {
     /// The builtin that made it (`sgd`, `idx`, ...).
-    pub kind: &'static str,
+    pub kind: Builtin,
     /// Every parameter, defaults filled in, in declaration order.
     pub fields: Vec<(&'static str, Value)>,
     /// Where it was written.

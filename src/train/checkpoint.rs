@@ -78,6 +78,12 @@ impl View for F32View<'_> {
 /// Distinguishes temporary files of concurrent saves within one process.
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Writes `bytes` to `path` atomically: `path` holds either its old
+/// contents or all of `bytes`, never part of them.
+pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic(path, bytes, |_| Ok(()))
+}
+
 /// Writes `bytes` to a fresh temporary file in `path`'s directory, syncs it,
 /// and renames it to `path`. The temporary file never outlives a failure.
 fn write_atomic(

@@ -17,7 +17,7 @@ use crate::backend::Tensor;
 use crate::diag::{Code, Diagnostic};
 use crate::graph::semantics::rng::Rng;
 use crate::graph::{DType, Shape};
-use crate::sema::train::{SequenceTask, TaskKind};
+use crate::sema::blocks::{SequenceTask, TaskKind};
 use crate::train::{Step, StepInput};
 
 /// One input's values for every example.

@@ -7,7 +7,7 @@
 //! learning rate) lives in `State` nodes that persist between steps.
 
 use crate::graph::{BinaryOp, DType, Graph, NodeId, Op, Shape, UnaryOp};
-use crate::sema::train::Optimizer;
+use crate::sema::blocks::Optimizer;
 
 /// Name of the scalar state holding the number of steps taken so far.
 pub const STEP: &str = "@step";

@@ -12,8 +12,8 @@ use super::optim;
 pub use super::optim::StateSpec;
 use crate::diag::Diagnostic;
 use crate::graph::{DType, Graph, NodeId, Op, Shape};
+use crate::sema::blocks::TrainConfig;
 use crate::sema::eval::{ArgVal, Elaborator, ParamSpec};
-use crate::sema::train::TrainConfig;
 use crate::sema::value::Value;
 use crate::sema::{self, Program};
 
@@ -55,7 +55,7 @@ pub struct Step {
     /// The model's inputs, in `forward`'s order.
     pub inputs: Vec<StepInput>,
     /// The shape of one example's labels: `[]` for a class per example,
-    /// `[T]` for a class per position (see [`crate::sema::train::target_shape`]).
+    /// `[T]` for a class per position (see [`crate::sema::blocks::target_shape`]).
     pub target: Shape,
     /// The batch size the graph was built for.
     pub batch: usize,
@@ -152,15 +152,16 @@ pub fn build_step(
             el.err(d);
             return fail(el);
         }
-        let shape = Shape(Elaborator::concrete(&x.shape).0[1..].to_vec());
+        let Some(full) = el.bound_shape(&x.shape, x.origin) else { return fail(el) };
+        let shape = Shape(full.0[1..].to_vec());
         step_inputs.push(StepInput { name: name.clone(), shape, dtype: x.dtype });
     }
     let inputs = step_inputs;
-    let target_dims = sema::train::target_shape(&out.shape);
-    let target_shape = Elaborator::concrete(&target_dims);
+    let target_dims = sema::blocks::target_shape(&out.shape);
+    let Some(target_shape) = el.bound_shape(&target_dims, out.origin) else { return fail(el) };
     let target = Shape(target_shape.0.get(1..).unwrap_or(&[]).to_vec());
     let target_node = el.tensor(target_dims, DType::I32, cfg.span, |g| {
-        g.add(Op::Input { name: TARGET.into() }, &[], target_shape, DType::I32, None)
+        Some(g.add(Op::Input { name: TARGET.into() }, &[], target_shape, DType::I32, None))
     });
     let args = vec![
         ArgVal { name: None, value: Value::Tensor(out.clone()), span: out.origin },
@@ -171,8 +172,7 @@ pub fn build_step(
     if el.failed() {
         return fail(el);
     }
-    let mut graph = el.graph.take().unwrap_or_default();
-    let (loss_node, out_node) = (loss.node.unwrap_or(NodeId(0)), out.node.unwrap_or(NodeId(0)));
+    let Some((mut graph, [loss_node, out_node])) = el.finish([&loss, &out]) else { return fail(el) };
     graph.add_output("loss", loss_node);
     graph.add_output("output", out_node);
     let params = el.params;

@@ -20,8 +20,8 @@ use crate::diag::{Code, Diagnostic};
 use crate::graph::Shape;
 use crate::graph::semantics::rng::Rng;
 use crate::sema::Program;
+use crate::sema::blocks::{DataConfig, Source, TrainConfig};
 use crate::sema::eval::ParamSpec;
-use crate::sema::train::{DataConfig, Source, TrainConfig};
 use crate::sema::value::Init;
 use crate::train::{self, Step, TARGET, optim};
 
