@@ -553,7 +553,7 @@ impl nnc::sema::Loader for Source {
 fn training_step(src: &'static str, seed: u64) -> (Graph, Env) {
     let (prog, diags) = nnc::sema::Program::load_root(std::path::Path::new("model.nn"), &mut Source(src));
     assert!(diags.is_empty(), "{diags:?}");
-    let (cfg, diags) = nnc::sema::train::check_train(&prog, &prog.trains[0]);
+    let (cfg, diags) = nnc::sema::blocks::check_train(&prog, &prog.trains[0]);
     let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
     let step = nnc::train::build_step(&prog, &cfg, cfg.batch, true).expect("the step builds");
     let mut env = Env::new(seed);

@@ -44,7 +44,7 @@ fn example_graphs() -> Vec<(String, Graph)> {
         let (prog, diags) = nnc::cli::load_checked(&rel);
         assert!(diags.iter().all(|d| !d.is_error()), "{name} should check");
         let train = prog.trains.first().expect("every example has a train block");
-        let (cfg, _) = nnc::sema::train::check_train(&prog, train);
+        let (cfg, _) = nnc::sema::blocks::check_train(&prog, train);
         let cfg = cfg.expect("the train block checks");
         let binding = nnc::sema::batch_binding(&prog, &cfg.model, cfg.batch as i64);
         let fwd = nnc::sema::lower_forward(&prog, &cfg.model, &binding, &Default::default(), false)
