@@ -89,7 +89,7 @@ pub enum EvalError {
         bound: usize,
     },
     /// The device failed (a GPU back end's driver or memory).
-    Device(String),
+    Device(super::cuda::DeviceError),
 }
 
 impl fmt::Display for EvalError {
@@ -103,7 +103,7 @@ impl fmt::Display for EvalError {
             EvalError::IndexOutOfRange { node, index, bound } => {
                 write!(f, "index {index} out of range 0..{bound} at {node}")
             }
-            EvalError::Device(message) => write!(f, "device error: {message}"),
+            EvalError::Device(e) => write!(f, "{e}"),
         }
     }
 }

@@ -25,7 +25,7 @@ pub use env::{Env, EvalError, FeedKind};
 pub use tensor::Tensor;
 
 use crate::compile::{Compiled, Target};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::graph::Graph;
 
 /// A compiled graph, ready to run step after step.
@@ -112,4 +112,19 @@ pub trait Backend {
 pub fn compile(backend: &dyn Backend, graph: &Graph) -> Result<Box<dyn Executable>, Diagnostic> {
     let compiled = crate::compile::graph(graph, &backend.target())?;
     backend.load(compiled)
+}
+
+/// The coded diagnostic for a run of an executable that failed: a device
+/// failure gets its own code and fix (E0502–E0505), anything else is the
+/// back end's (E0501).
+pub fn run_error(e: &EvalError) -> Diagnostic {
+    match e {
+        EvalError::Device(d) => cuda::backend::device_diagnostic(d),
+        EvalError::Invalid(_)
+        | EvalError::MissingFeed { .. }
+        | EvalError::FeedShape { .. }
+        | EvalError::IndexOutOfRange { .. } => {
+            Diagnostic::error_nowhere(Code::BACKEND, format!("step failed: {e}"))
+        }
+    }
 }

@@ -72,7 +72,10 @@ pub fn run(file: &Path, flags: &BenchFlags) -> Outcome {
     };
     let (cfg, diags) = check_train(&prog, &t);
     let Some(cfg) = cfg else { return fail(prog, diags) };
-    let backend = flags.backend.make(flags.threads);
+    let backend = match flags.backend.make(flags.threads) {
+        Ok(b) => b,
+        Err(d) => return fail(prog, vec![d]),
+    };
     let result = measure(&prog, &cfg, backend.as_ref(), flags, start);
     let report = match result {
         Ok(r) => r,
@@ -193,9 +196,7 @@ fn measure(
     let mut final_loss = f32::NAN;
     for i in 0..flags.warmup + flags.steps {
         let t0 = Instant::now();
-        let outs = exe
-            .run(&mut env, true)
-            .map_err(|e| Diagnostic::error_nowhere(Code::BACKEND, format!("step failed: {e}")))?;
+        let outs = exe.run(&mut env, true).map_err(|e| crate::backend::run_error(&e))?;
         let dt = t0.elapsed().as_secs_f64() * 1000.0;
         if i >= flags.warmup {
             times_ms.push(dt);

@@ -58,37 +58,38 @@ pub fn run(
                 }
             },
         },
-        Stage::Ir => match select_model(&prog, model.as_deref()) {
-            Err(d) => diags.push(d),
-            Ok((expr, batch)) => {
-                let mut binding = sema::batch_binding(&prog, &expr, batch);
-                binding.extend(dims.iter().cloned());
-                match sema::lower_forward(&prog, &expr, &binding, &HashMap::new(), false) {
-                    Ok(lowered) => {
-                        let mut bound: Vec<String> =
-                            binding.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                        bound.sort();
-                        stdout = match format {
-                            Format::Text => format!(
-                                "// {} forward ({})\n{}",
-                                lowered.model,
-                                bound.join(", "),
-                                dump::text(&lowered.graph)
-                            ),
-                            Format::Dot => dump::dot(&lowered.graph),
-                        };
-                    }
-                    Err(ds) => diags.extend(ds),
-                }
+        Stage::Ir => match forward_graph(&prog, model.as_deref(), dims) {
+            Ok((title, graph)) => {
+                stdout = match format {
+                    Format::Text => format!("// {title}\n{}", dump::text(&graph)),
+                    Format::Dot => dump::dot(&graph),
+                };
             }
+            Err(ds) => diags.extend(ds),
         },
     }
     Outcome { stdout, diags, sources: prog.sources }
 }
 
+/// The forward graph of `--stage ir`, with a title naming the model and
+/// the dimension bindings.
+pub(super) fn forward_graph(
+    prog: &Program,
+    model: Option<&str>,
+    dims: &[(String, i64)],
+) -> Result<(String, crate::graph::Graph), Vec<Diagnostic>> {
+    let (expr, batch) = select_model(prog, model).map_err(|d| vec![d])?;
+    let mut binding = sema::batch_binding(prog, &expr, batch);
+    binding.extend(dims.iter().cloned());
+    let lowered = sema::lower_forward(prog, &expr, &binding, &HashMap::new(), false)?;
+    let mut bound: Vec<String> = binding.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    bound.sort();
+    Ok((format!("{} forward ({})", lowered.model, bound.join(", ")), lowered.graph))
+}
+
 /// The graph `--stage step` and `--stage fused` start from: the first train
 /// block's training step (at its batch size), else the forward graph.
-fn step_graph(
+pub(super) fn step_graph(
     prog: &Program,
     model: Option<&str>,
     dims: &[(String, i64)],
@@ -102,11 +103,7 @@ fn step_graph(
         let title = format!("{} training step (batch {})", crate::syntax::dump::expr(&cfg.model), cfg.batch);
         return Ok((title, step.graph));
     }
-    let (expr, batch) = select_model(prog, model).map_err(|d| vec![d])?;
-    let mut binding = sema::batch_binding(prog, &expr, batch);
-    binding.extend(dims.iter().cloned());
-    let lowered = sema::lower_forward(prog, &expr, &binding, &HashMap::new(), false)?;
-    Ok((format!("{} forward", lowered.model), lowered.graph))
+    forward_graph(prog, model, dims)
 }
 
 /// The model to lower and its batch size: `--model NAME`, else the first

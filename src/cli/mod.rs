@@ -6,6 +6,7 @@
 
 mod bench;
 mod check;
+mod emit;
 mod graph;
 mod run;
 pub mod repl;
@@ -108,6 +109,29 @@ enum Command {
     },
     /// An interactive session: define models, evaluate expressions, inspect shapes and graphs.
     Repl,
+    /// Compile a graph for the CUDA back end and write its PTX module and a
+    /// `manifest.json` of the launches (kernels, launch shapes, parameters,
+    /// buffers), in launch order. Needs no GPU.
+    EmitPtx {
+        /// The `.nn` file.
+        file: PathBuf,
+        /// The forward graph (`ir`) or the training step (`step`; the forward
+        /// graph when there is no train block), as `nnc graph` names them.
+        #[arg(long, value_enum, default_value_t = emit::PtxStage::Step)]
+        stage: emit::PtxStage,
+        /// The GPU architecture the PTX targets.
+        #[arg(long, value_enum, default_value_t = ArchArg::Sm90)]
+        arch: ArchArg,
+        /// The model to lower (default: the train block's, else the last model without parameters).
+        #[arg(long)]
+        model: Option<String>,
+        /// Bind a symbolic dimension, e.g. `--dim B=32` (repeatable).
+        #[arg(long = "dim", value_parser = parse_binding)]
+        dims: Vec<(String, i64)>,
+        /// The output directory (default: `FILE_STEM.ptx`).
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+    },
     /// Evaluate saved weights on the data block's test split.
     Eval {
         /// The `.nn` file.
@@ -131,6 +155,8 @@ pub enum BackendArg {
     Interp,
     /// Fused kernels compiled with Cranelift, run on a thread pool.
     Cpu,
+    /// The same kernels as PTX on an NVIDIA GPU (builds with `--features cuda`).
+    Cuda,
 }
 
 impl BackendArg {
@@ -139,10 +165,13 @@ impl BackendArg {
     /// (time each kernel), `NNC_DUMP_CODE` (keep the machine code, which
     /// `nnc bench` writes there), `NNC_GEMM=matrixmultiply` (products
     /// through the portable library).
-    pub fn make(self, threads: usize) -> Box<dyn crate::backend::Backend> {
+    ///
+    /// Errors: E0506 for `cuda` in a build without the `cuda` feature.
+    pub fn make(self, threads: usize) -> Result<Box<dyn crate::backend::Backend>, Diagnostic> {
         use crate::backend::cpu::{Cpu, CpuOptions, Gemm};
-        match self {
+        Ok(match self {
             BackendArg::Interp => Box::new(crate::backend::interp::Interp),
+            BackendArg::Cuda => cuda_backend()?,
             BackendArg::Cpu => Box::new(Cpu::with_options(CpuOptions {
                 threads,
                 profile: std::env::var_os("NNC_PROFILE").is_some(),
@@ -153,6 +182,46 @@ impl BackendArg {
                     Gemm::Auto
                 },
             })),
+        })
+    }
+}
+
+/// The CUDA back end over the driver; the GPU is opened when a program is
+/// loaded, so a machine without one gets a coded error then.
+#[cfg(feature = "cuda")]
+fn cuda_backend() -> Result<Box<dyn crate::backend::Backend>, Diagnostic> {
+    use crate::backend::cuda::{Arch, Cuda, DriverDevice};
+    Ok(Box::new(Cuda::new(Arch::Sm90, DriverDevice::open)))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_backend() -> Result<Box<dyn crate::backend::Backend>, Diagnostic> {
+    Err(Diagnostic::error_nowhere(
+        crate::diag::Code::CUDA_NOT_BUILT,
+        "this nnc was built without the CUDA back end",
+    )
+    .with_help(
+        "rebuild with `cargo build --release --features cuda` (no CUDA toolkit is needed), \
+         or run with `--backend cpu`; `nnc emit-ptx` writes the PTX in any build",
+    ))
+}
+
+/// GPU architectures the PTX can target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ArchArg {
+    /// Ampere (A100) and newer.
+    #[value(name = "sm_80")]
+    Sm80,
+    /// Hopper (H100, H200) and newer.
+    #[value(name = "sm_90")]
+    Sm90,
+}
+
+impl ArchArg {
+    fn arch(self) -> crate::backend::cuda::Arch {
+        match self {
+            ArchArg::Sm80 => crate::backend::cuda::Arch::Sm80,
+            ArchArg::Sm90 => crate::backend::cuda::Arch::Sm90,
         }
     }
 }
@@ -162,6 +231,8 @@ impl BackendArg {
 pub enum TargetArg {
     /// The CPU back end's kernels (with its cache blocking).
     Cpu,
+    /// The CUDA back end's kernels (no cache blocking).
+    Cuda,
 }
 
 impl TargetArg {
@@ -169,6 +240,7 @@ impl TargetArg {
     pub fn target(self) -> crate::compile::Target {
         match self {
             TargetArg::Cpu => crate::backend::cpu::target(),
+            TargetArg::Cuda => crate::backend::cuda::target(),
         }
     }
 }
@@ -219,6 +291,13 @@ pub struct Outcome {
     pub diags: Vec<Diagnostic>,
     /// The sources the diagnostics point into.
     pub sources: SourceMap,
+}
+
+impl Outcome {
+    /// A failure before any source was read.
+    fn error(d: Diagnostic) -> Outcome {
+        Outcome { stdout: String::new(), diags: vec![d], sources: SourceMap::default() }
+    }
 }
 
 /// Runs the command line; the binary's `main` only calls this.
@@ -283,14 +362,21 @@ fn dispatch(cli: Cli, console: &mut Console) -> Outcome {
             graph::run(&file, stage, format, target, model, &dims)
         }
         Command::Run { file, init, log_json, epochs, limit, no_save, backend, threads } => {
-            let backend = backend.make(default_threads(threads));
-            let flags = run::RunFlags { init, log_json, epochs, limit, no_save };
-            run::run(&file, &flags, backend.as_ref(), console)
+            match backend.make(default_threads(threads)) {
+                Ok(backend) => {
+                    let flags = run::RunFlags { init, log_json, epochs, limit, no_save };
+                    run::run(&file, &flags, backend.as_ref(), console)
+                }
+                Err(d) => Outcome::error(d),
+            }
         }
         Command::Repl => repl::run(console),
-        Command::Eval { file, weights, backend, threads } => {
-            let backend = backend.make(default_threads(threads));
-            run::eval(&file, &weights, backend.as_ref(), console)
+        Command::Eval { file, weights, backend, threads } => match backend.make(default_threads(threads)) {
+            Ok(backend) => run::eval(&file, &weights, backend.as_ref(), console),
+            Err(d) => Outcome::error(d),
+        },
+        Command::EmitPtx { file, stage, arch, model, dims, out } => {
+            emit::run(&file, &emit::EmitFlags { stage, arch: arch.arch(), model, dims, out })
         }
         Command::Bench { file, threads, steps, warmup, backend, json } => {
             let flags = bench::BenchFlags { backend, threads: default_threads(threads), steps, warmup, json };

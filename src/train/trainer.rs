@@ -449,9 +449,7 @@ impl<'p> Session<'p> {
             Tensor::zeros(Shape(dims))
         });
         self.env.inputs.insert(TARGET.into(), y);
-        let mut outs = exe
-            .run(&mut self.env, training)
-            .map_err(|e| Diagnostic::error_nowhere(Code::BACKEND, format!("step failed: {e}")))?;
+        let mut outs = exe.run(&mut self.env, training).map_err(|e| crate::backend::run_error(&e))?;
         let loss = outs.get("loss").map_or(f32::NAN, |t| t.data[0]);
         let out = outs.remove("output").unwrap_or_else(|| Tensor::scalar(0.0));
         Ok((loss, out))

@@ -29,7 +29,8 @@ pub struct Cuda<D: Device> {
 }
 
 impl<D: Device> Cuda<D> {
-    /// A back end emitting for `arch`, on devices `open` returns.
+    /// A back end emitting for `arch` at most (older when the device's
+    /// compute capability asks for it), on devices `open` returns.
     pub fn new(arch: Arch, open: impl Fn() -> Result<D, DeviceError> + Send + Sync + 'static) -> Cuda<D> {
         Cuda { arch, open: Box::new(open) }
     }
@@ -40,13 +41,24 @@ impl<D: Device> Cuda<D> {
         let Some(kernels) = &compiled.kernels else {
             return Err(Diagnostic::error_nowhere(Code::BACKEND, "the CUDA back end needs a kernel program"));
         };
-        let module = super::emit(&kernels.program, &EmitOptions { arch: self.arch }).map_err(|e| {
+        let device = (self.open)().map_err(|e| device_diagnostic(&e))?;
+        let arch = match device.compute_capability() {
+            None => self.arch,
+            Some((major, minor)) => match Arch::for_capability(major, minor) {
+                Some(a) => a.min(self.arch),
+                None => {
+                    return Err(device_diagnostic(&DeviceError::NoDevice(format!(
+                        "GPU 0 has compute capability {major}.{minor}; nnc's PTX needs 8.0 (sm_80) or newer"
+                    ))));
+                }
+            },
+        };
+        let module = super::emit(&kernels.program, &EmitOptions { arch }).map_err(|e| {
             Diagnostic::error_nowhere(
                 Code::BACKEND,
                 format!("the CUDA back end cannot compile the graph: {e}"),
             )
         })?;
-        let device = (self.open)().map_err(|e| device_diagnostic(&e))?;
         let ptx = module.text.clone();
         let exe = CudaExecutable::new(device, compiled, module).map_err(|e| device_diagnostic(&e))?;
         let code = vec![("module.ptx".to_string(), ptx.into_bytes())];

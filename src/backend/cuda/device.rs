@@ -30,6 +30,11 @@ pub trait Device {
         block: [u32; 3],
         params: &[u64],
     ) -> Result<(), DeviceError>;
+    /// The GPU's compute capability `(major, minor)`, when known; the back
+    /// end emits for the newest architecture it runs.
+    fn compute_capability(&self) -> Option<(u32, u32)> {
+        None
+    }
 }
 
 /// Why the GPU could not do what was asked.

@@ -20,6 +20,7 @@ pub struct DriverDevice {
     module: Option<sys::CUmodule>,
     functions: HashMap<String, sys::CUfunction>,
     allocations: Vec<sys::CUdeviceptr>,
+    capability: Option<(u32, u32)>,
 }
 
 /// Whether the driver library can be loaded at all; `CudaContext::new`
@@ -55,7 +56,13 @@ impl DriverDevice {
         // SAFETY: `dev` is a valid device; the context is released in `drop`.
         let ctx =
             unsafe { result::primary_ctx::retain(dev) }.map_err(|e| DeviceError::NoDevice(e.to_string()))?;
-        Ok(DriverDevice { ctx, module: None, functions: HashMap::new(), allocations: Vec::new() })
+        let attribute = |a| {
+            // SAFETY: `dev` is a valid device.
+            unsafe { result::device::get_attribute(dev, a) }.ok().and_then(|v| u32::try_from(v).ok())
+        };
+        let capability = attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+            .zip(attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR));
+        Ok(DriverDevice { ctx, module: None, functions: HashMap::new(), allocations: Vec::new(), capability })
     }
 
     fn current(&self) -> Result<(), DeviceError> {
@@ -65,6 +72,10 @@ impl DriverDevice {
 }
 
 impl Device for DriverDevice {
+    fn compute_capability(&self) -> Option<(u32, u32)> {
+        self.capability
+    }
+
     fn load(&mut self, ptx: &str) -> Result<(), DeviceError> {
         self.current()?;
         let text =

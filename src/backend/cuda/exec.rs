@@ -203,5 +203,5 @@ impl<D: Device> CudaExecutable<D> {
 }
 
 fn device_error(e: DeviceError) -> EvalError {
-    EvalError::Device(e.to_string())
+    EvalError::Device(e)
 }

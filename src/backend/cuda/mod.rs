@@ -49,13 +49,15 @@ use std::fmt;
 
 pub use backend::{Cuda, Loaded, target};
 pub use device::{Device, DeviceError, DevicePtr};
+#[cfg(feature = "cuda")]
+pub use driver::{DriverDevice, driver_present};
 pub use exec::CudaExecutable;
 pub use manifest::manifest_json;
 
 use crate::kernel::ir::{BufId, Kernel, Program};
 
-/// The GPU architecture the module targets.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The GPU architecture the module targets; later is newer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Arch {
     /// Ampere (`sm_80`).
     Sm80,
@@ -65,6 +67,16 @@ pub enum Arch {
 }
 
 impl Arch {
+    /// The newest architecture a GPU of compute capability `major.minor`
+    /// runs, if it runs any of them.
+    pub fn for_capability(major: u32, minor: u32) -> Option<Arch> {
+        match (major, minor) {
+            (0..=7, _) => None,
+            (8, _) => Some(Arch::Sm80),
+            (9.., _) => Some(Arch::Sm90),
+        }
+    }
+
     /// `sm_80` / `sm_90` (also `80`, `90`).
     pub fn parse(s: &str) -> Option<Arch> {
         match s.trim_start_matches("sm_") {
