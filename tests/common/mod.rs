@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod training;
+
 use nnc::backend::Env;
 use nnc::backend::Tensor;
 use nnc::graph::build::broadcast_shapes;
