@@ -853,3 +853,17 @@ fn training_is_bit_for_bit_reproducible() {
     // does not change any result either.
     assert_eq!(first, cpu_run(SMALL_CNN, 4, 1), "1 and 2 threads differ");
 }
+
+/// A guard narrows a variable's bounds (inside `pad[1:1]` of 20 values,
+/// `i` spans 18), and a reshape under it asked to split the variable by 3:
+/// the split must divide the loop's own 20 iterations, not the 18.
+#[test]
+fn splits_divide_the_loop_not_the_guarded_range() {
+    let mut c = Case::new(1);
+    let p0 = c.param("p0", &[3, 3]);
+    let n = c.g.unary(UnaryOp::Neg, p0);
+    let cat = c.g.concat(&[p0, n], 0);
+    let r = c.g.reshape(cat, Shape(vec![18]));
+    let p = c.g.pad(r, vec![(1, 1)]);
+    check(c, p);
+}
