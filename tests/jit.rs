@@ -767,3 +767,73 @@ fn training_is_bit_for_bit_reproducible() {
     // does not change any result either.
     assert_eq!(first, cpu_run(SMALL_CNN, 4, 1), "1 and 2 threads differ");
 }
+
+/// A guard narrows a variable's bounds (inside `pad[1:1]` of 20 values,
+/// `i` spans 18), and a reshape under it asked to split the variable by 3:
+/// the split must divide the loop's own 20 iterations, not the 18.
+#[test]
+fn splits_divide_the_loop_not_the_guarded_range() {
+    let mut c = Case::new(1);
+    let p0 = c.param("p0", &[3, 3]);
+    let n = c.g.unary(UnaryOp::Neg, p0);
+    let cat = c.g.concat(&[p0, n], 0);
+    let r = c.g.reshape(cat, Shape(vec![18]));
+    let p = c.g.pad(r, vec![(1, 1)]);
+    check(c, p);
+}
+
+/// The same under a concat's guard, without a pad: the second part spans
+/// 24 of the 32 values, and unravelling its reshape asked to split the
+/// loop by 12 (for the iota along axis 0) or 4 (along axis 1).
+#[test]
+fn splits_under_a_concat_guard_divide_the_loop() {
+    for axis in [0, 1] {
+        let mut c = Case::new(2);
+        let a = c.input("a", &[8]);
+        let x = c.param("x", &[2, 3, 4]);
+        let iota = c.g.iota(axis, Shape(vec![2, 3, 4]));
+        let y = c.g.binary(BinaryOp::Add, x, iota);
+        let r = c.g.reshape(y, Shape(vec![24]));
+        let n = c.g.unary(UnaryOp::Neg, r);
+        let cat = c.g.concat(&[a, n], 0);
+        check(c, cat);
+    }
+}
+
+/// A pad of a reshaped elementwise value: the guard's range divides by a
+/// stride that the padded extent does not.
+#[test]
+fn splits_under_pad_guards_divide_the_loop() {
+    let mut c = Case::new(3);
+    let x = c.param("x", &[2, 2, 2]);
+    let iota = c.g.iota(2, Shape(vec![2, 2, 2]));
+    let y = c.g.binary(BinaryOp::Add, x, iota);
+    let r = c.g.reshape(y, Shape(vec![8]));
+    let p = c.g.pad(r, vec![(1, 1)]);
+    check(c, p);
+}
+
+/// Pads of reshapes read by matrix products (product prologues).
+#[test]
+fn splits_under_pad_guards_of_product_operands_divide_the_loop() {
+    let mut c = Case::new(4);
+    let w = c.input("w", &[2, 2]);
+    let r = c.g.reshape(w, Shape(vec![2, 2, 1]));
+    let p = c.g.pad(r, vec![(0, 0), (0, 0), (0, 1)]);
+    let r = c.g.reshape(p, Shape(vec![2, 4]));
+    let p = c.g.pad(r, vec![(3, 3), (0, 1)]);
+    let a = c.param("a", &[1, 5]);
+    let at = c.g.permute(a, &[1, 0]);
+    let b = c.param("b", &[1, 4]);
+    let nb = c.g.unary(UnaryOp::Neg, b);
+    let b = c.g.concat(&[b, nb], 1);
+    let left = c.g.matmul(p, at);
+    let right = c.g.matmul(b, p);
+    c.g.add_output("right", right);
+    let lt = c.g.permute(left, &[1, 0]);
+    let l0 = c.g.slice_axis(lt, 1, 0, 4);
+    let l1 = c.g.slice_axis(lt, 1, 4, 8);
+    let l1 = c.g.unary(UnaryOp::Neg, l1);
+    let sum = c.g.binary(BinaryOp::Add, l0, l1);
+    check(c, sum);
+}

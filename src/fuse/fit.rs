@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use super::access::{self, concat_parts, flat, live_conds, narrow, operand_index, pad_conds, unravel};
 use super::realize::CHEAP;
 use crate::graph::{Graph, NodeId, Op, Shape};
-use crate::kernel::index::Simplifier;
+use crate::kernel::index::{Simplifier, split_fits};
 use crate::kernel::ir::{Cond, IExpr, Var};
 
 /// Rounds of variable refinement before divisions are left in indices
@@ -52,15 +52,16 @@ impl Space {
         Space { extents, axis_ix, pinned }
     }
 
-    /// Applies the requested splits (the first per variable); false when
+    /// Applies the requested splits (for each variable, the first that
+    /// divides its extent: [`split_fits`]); false when
     /// none applied.
     fn refine(&mut self, splits: &[(Var, i64)]) -> bool {
         let mut applied = HashSet::new();
         for &(v, f) in splits {
-            if Some(v) == self.pinned || !applied.insert(v) {
+            let n = self.extents[v.0 as usize];
+            if Some(v) == self.pinned || !split_fits(n, f) || !applied.insert(v) {
                 continue;
             }
-            let n = self.extents[v.0 as usize];
             let (hi, lo) = (Var(self.extents.len() as u32), Var(self.extents.len() as u32 + 1));
             self.extents.extend([n / f, f]);
             let bounds = self.bounds();

@@ -20,7 +20,7 @@ use super::build::{Buffers, Builder, Role};
 use super::fit::SPLIT_ROUNDS;
 use super::group::{Group, GroupKind};
 use crate::graph::{Graph, NodeId, Op, Shape};
-use crate::kernel::index::Simplifier;
+use crate::kernel::index::{Simplifier, split_fits};
 use crate::kernel::ir::{
     AccId, Expr, ExprId, GatherKernel, GemmKernel, IExpr, Kernel, LoopKernel, Program, Reduction,
     ScatterAddKernel, Stage, Store, Var, View,
@@ -224,10 +224,10 @@ fn build_loop(
         let mut applied = HashSet::new();
         if round + 1 < SPLIT_ROUNDS {
             for (v, f) in splits {
-                if Some(v) == pinned || !applied.insert(v) {
+                let n = extents[v.0 as usize];
+                if Some(v) == pinned || !split_fits(n, f) || !applied.insert(v) {
                     continue;
                 }
-                let n = extents[v.0 as usize];
                 let (hi, lo) = (Var(extents.len() as u32), Var(extents.len() as u32 + 1));
                 extents.extend([n / f, f]);
                 let bounds: Vec<(i64, i64)> = extents.iter().map(|&e| (0, e - 1)).collect();

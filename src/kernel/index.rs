@@ -282,12 +282,23 @@ impl<'a> Simplifier<'a> {
             if let Atom::Var(v) = a {
                 let f = d / gcd(c.abs(), d);
                 let extent = self.bounds.get(v.0 as usize).map_or(0, |b| b.1 - b.0 + 1);
-                if f > 1 && f < extent && extent % f == 0 {
+                if split_fits(extent, f) {
                     self.splits.push((*v, f));
                 }
             }
         }
     }
+}
+
+/// Whether a loop variable of `extent` iterations splits exactly as
+/// `factor · hi + lo` with `hi` in `0..extent / factor` and `lo` in
+/// `0..factor`. A [`Simplifier`] requests splits under bounds that a guard
+/// may have narrowed (inside a pad's `1 <= i < 19`, `i` spans 18 values of
+/// a loop of 20), so whoever applies a split checks it again against the
+/// loop's own extent: a split that does not divide it would drop the last
+/// `extent % factor` iterations.
+pub fn split_fits(extent: i64, factor: i64) -> bool {
+    factor > 1 && factor < extent && extent % factor == 0
 }
 
 /// Inclusive bounds of `e` given inclusive variable bounds.

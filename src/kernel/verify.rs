@@ -6,6 +6,9 @@
 //! - every stage's expressions use only the outer variables and its own;
 //! - every store, and every unguarded load, stays inside its buffer for all
 //!   values of the variables;
+//! - a loop kernel's store runs once per element of its buffer (its stage
+//!   has as many points as the buffer has elements), so no element is left
+//!   unwritten;
 //! - only temporaries and in-place update targets are written, and every
 //!   temporary is written by a kernel no later than any kernel reading it.
 
@@ -37,7 +40,10 @@ pub fn verify(p: &Program) -> Result<(), String> {
             }
         }
         match k {
-            Kernel::Loop(l) => check_loop(p, l).or_else(&err)?,
+            Kernel::Loop(l) => {
+                check_loop(p, l).or_else(&err)?;
+                check_coverage(p, l).or_else(&err)?;
+            }
             Kernel::Gemm(g) => {
                 if g.c_blocks && (g.epilogue.is_none() || g.prologue.is_some() || !g.batch.is_empty()) {
                     return err(
@@ -98,6 +104,26 @@ fn check_loop(p: &Program, k: &LoopKernel) -> Result<(), String> {
                 .map_err(|m| format!("stage {si}: {m}"))?;
         }
         defined.extend(s.reductions.iter().map(|r| r.acc));
+    }
+    Ok(())
+}
+
+/// Each store of a loop kernel runs at as many points as its buffer has
+/// elements. Stores stay inside their buffers (checked above), so a store
+/// at fewer points leaves elements unwritten, which a loop over too few
+/// iterations would do silently.
+fn check_coverage(p: &Program, k: &LoopKernel) -> Result<(), String> {
+    for (si, s) in k.stages.iter().enumerate() {
+        let points = k.outer_points() * k.stage_points(s);
+        for st in &s.stores {
+            let n = p.buffer(st.buf).numel() as i64;
+            if points != n {
+                return Err(format!(
+                    "stage {si} stores {} at {points} points, but it has {n} elements",
+                    st.buf
+                ));
+            }
+        }
     }
     Ok(())
 }
