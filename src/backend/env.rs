@@ -33,6 +33,47 @@ impl Env {
     pub fn new(seed: u64) -> Env {
         Env { seed, ..Env::default() }
     }
+
+    /// The tensor fed to the leaf `name` of `kind`, which must have `shape`.
+    ///
+    /// Errors: [`EvalError::MissingFeed`] or [`EvalError::FeedShape`].
+    pub fn feed(&self, kind: FeedKind, name: &str, shape: &Shape) -> Result<&Tensor, EvalError> {
+        let map = match kind {
+            FeedKind::Input => &self.inputs,
+            FeedKind::Param => &self.params,
+            FeedKind::State => &self.states,
+        };
+        checked(map.get(name), kind, name, shape)
+    }
+
+    /// [`Env::feed`], for writing.
+    pub fn feed_mut(&mut self, kind: FeedKind, name: &str, shape: &Shape) -> Result<&mut Tensor, EvalError> {
+        let map = match kind {
+            FeedKind::Input => &mut self.inputs,
+            FeedKind::Param => &mut self.params,
+            FeedKind::State => &mut self.states,
+        };
+        checked(map.get_mut(name), kind, name, shape)
+    }
+}
+
+/// A looked-up feed, or the error for its absence or shape.
+fn checked<T: std::ops::Deref<Target = Tensor>>(
+    t: Option<T>,
+    kind: FeedKind,
+    name: &str,
+    shape: &Shape,
+) -> Result<T, EvalError> {
+    let t = t.ok_or_else(|| EvalError::MissingFeed { kind, name: name.to_string() })?;
+    if t.shape != *shape {
+        return Err(EvalError::FeedShape {
+            kind,
+            name: name.to_string(),
+            expected: shape.clone(),
+            found: t.shape.clone(),
+        });
+    }
+    Ok(t)
 }
 
 /// Which map of an [`Env`] a leaf is fed from.

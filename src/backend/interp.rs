@@ -92,32 +92,14 @@ pub fn step(g: &Graph, env: &mut Env) -> Result<Values, EvalError> {
     Ok(values)
 }
 
-fn feed(
-    map: &HashMap<String, Tensor>,
-    kind: FeedKind,
-    name: &str,
-    shape: &Shape,
-) -> Result<Tensor, EvalError> {
-    let t = map.get(name).ok_or_else(|| EvalError::MissingFeed { kind, name: name.to_string() })?;
-    if t.shape != *shape {
-        return Err(EvalError::FeedShape {
-            kind,
-            name: name.to_string(),
-            expected: shape.clone(),
-            found: t.shape.clone(),
-        });
-    }
-    Ok(t.clone())
-}
-
 /// One node's value from its operands' values.
 fn eval_node(g: &Graph, id: NodeId, xs: &[&Tensor], env: &Env) -> Result<Tensor, EvalError> {
     let node = g.node(id);
     let shape = &node.shape;
     let data = match &node.op {
-        Op::Input { name } => return feed(&env.inputs, FeedKind::Input, name, shape),
-        Op::Param { name } => return feed(&env.params, FeedKind::Param, name, shape),
-        Op::State { name } => return feed(&env.states, FeedKind::State, name, shape),
+        Op::Input { name } => return env.feed(FeedKind::Input, name, shape).cloned(),
+        Op::Param { name } => return env.feed(FeedKind::Param, name, shape).cloned(),
+        Op::State { name } => return env.feed(FeedKind::State, name, shape).cloned(),
         Op::Const { value } => vec![*value; shape.numel()],
         Op::Iota { axis } => {
             let stride = shape.strides()[*axis];

@@ -74,21 +74,13 @@ impl<D: Device> CudaExecutable<D> {
     fn bind(&mut self, env: &Env) -> Result<(), EvalError> {
         let kernels = self.compiled.kernels.as_ref().expect("checked by new");
         for (i, b) in kernels.program.buffers.iter().enumerate() {
-            let (map, kind, name) = match &b.kind {
+            let (kind, name) = match &b.kind {
                 BufKind::Temp => continue,
-                BufKind::Input(n) => (&env.inputs, FeedKind::Input, n),
-                BufKind::Param(n) => (&env.params, FeedKind::Param, n),
-                BufKind::State(n) => (&env.states, FeedKind::State, n),
+                BufKind::Input(n) => (FeedKind::Input, n),
+                BufKind::Param(n) => (FeedKind::Param, n),
+                BufKind::State(n) => (FeedKind::State, n),
             };
-            let t = map.get(name).ok_or_else(|| EvalError::MissingFeed { kind, name: name.clone() })?;
-            if t.shape != b.shape {
-                return Err(EvalError::FeedShape {
-                    kind,
-                    name: name.clone(),
-                    expected: b.shape.clone(),
-                    found: t.shape.clone(),
-                });
-            }
+            let t = env.feed(kind, name, &b.shape)?;
             let id = BufId(i as u32);
             if kind != FeedKind::Input && self.resident.get(&id).is_some_and(|held| held == &t.data) {
                 continue;

@@ -178,7 +178,7 @@ impl CpuExecutable {
         let in_place: Vec<BufId> = program.updates.iter().filter(|(t, v)| t == v).map(|&(t, _)| t).collect();
         let mut ptrs = Vec::with_capacity(program.buffers.len());
         for (i, b) in program.buffers.iter().enumerate() {
-            let (map, kind, name) = match &b.kind {
+            let (kind, name) = match &b.kind {
                 BufKind::Temp => {
                     // SAFETY: offsets are inside the arena, which has ALIGN spare elements.
                     ptrs.push(Ptr(match self.memory().offsets[i] {
@@ -187,19 +187,11 @@ impl CpuExecutable {
                     }));
                     continue;
                 }
-                BufKind::Input(n) => (&mut env.inputs, FeedKind::Input, n),
-                BufKind::Param(n) => (&mut env.params, FeedKind::Param, n),
-                BufKind::State(n) => (&mut env.states, FeedKind::State, n),
+                BufKind::Input(n) => (FeedKind::Input, n),
+                BufKind::Param(n) => (FeedKind::Param, n),
+                BufKind::State(n) => (FeedKind::State, n),
             };
-            let t = map.get_mut(name).ok_or_else(|| EvalError::MissingFeed { kind, name: name.clone() })?;
-            if t.shape != b.shape {
-                return Err(EvalError::FeedShape {
-                    kind,
-                    name: name.clone(),
-                    expected: b.shape.clone(),
-                    found: t.shape.clone(),
-                });
-            }
+            let t = env.feed_mut(kind, name, &b.shape)?;
             let id = BufId(i as u32);
             if !update && in_place.contains(&id) {
                 let copy = self.scratch.entry(id).or_default();
