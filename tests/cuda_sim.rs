@@ -331,31 +331,14 @@ fn iota_constants_and_leaves_as_outputs() {
 
 #[test]
 fn random_draws_are_bit_identical() {
-    let c = cases::random_draws();
-    let want = interp::eval(&c.g, &c.env).unwrap();
-    let mut exe = nnc::backend::compile(&backend(1), &c.g).unwrap();
-    let got = exe.run(&mut c.env.clone(), false).unwrap();
-    assert_eq!(want.output(&c.g, "r").data, got["r"].data);
-    assert_eq!(want.output(&c.g, "pt").data, got["pt"].data);
+    cases::check_random_draws(&backend(1));
 }
 
 #[test]
 fn updates_read_old_values_and_run_without_update_changes_nothing() {
     let c = cases::updates_reading_old_values();
-    let env = c.env.clone();
-    compare(&c.g, &env, 1, true).unwrap();
-    let mut exe = nnc::backend::compile(&backend(2), &c.g).unwrap();
-    let mut e = env.clone();
-    exe.run(&mut e, false).unwrap();
-    assert_eq!(e.params, env.params);
-    assert_eq!(e.states, env.states);
-    exe.run(&mut e, true).unwrap();
-    exe.run(&mut e, true).unwrap();
-    let mut w = env.clone();
-    interp::step(&c.g, &mut w).unwrap();
-    interp::step(&c.g, &mut w).unwrap();
-    assert_eq!(e.params, w.params);
-    assert_eq!(e.states, w.states);
+    compare(&c.g, &c.env, 1, true).unwrap();
+    cases::check_updates(&c, &backend(2), false);
 }
 
 /// Few outer points and large reductions run a block per point with a
@@ -371,11 +354,7 @@ fn large_reductions_over_few_points() {
     // Softmax over long rows: a max, a sum of exponentials, then stores.
     let mut c = Case::new(19);
     let x = c.input("x", &[3, 2500]);
-    let m = c.g.reduce(ReduceOp::Max, x, &[1]);
-    let s = c.g.binary_bcast(BinaryOp::Sub, x, m);
-    let e = c.g.unary(UnaryOp::Exp, s);
-    let z = c.g.reduce(ReduceOp::Sum, e, &[1]);
-    let y = c.g.binary_bcast(BinaryOp::Div, e, z);
+    let y = cases::softmax_rows(&mut c.g, x);
     check_with(c, y, false);
 
     // A max with a NaN in it, and one over signed zeros only.

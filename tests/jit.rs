@@ -263,47 +263,25 @@ fn iota_constants_and_leaves_as_outputs() {
 
 #[test]
 fn random_draws_are_bit_identical() {
-    let c = cases::random_draws();
-    let want = interp::eval(&c.g, &c.env).unwrap();
     for threads in [1, 2] {
-        let mut exe = nnc::backend::compile(&Cpu::new(threads), &c.g).unwrap();
-        let got = exe.run(&mut c.env.clone(), false).unwrap();
-        assert_eq!(want.output(&c.g, "r").data, got["r"].data);
-        assert_eq!(want.output(&c.g, "pt").data, got["pt"].data);
+        cases::check_random_draws(&Cpu::new(threads));
     }
 }
 
 #[test]
 fn updates_read_old_values_and_run_without_update_changes_nothing() {
     let c = cases::updates_reading_old_values();
-    let env = c.env.clone();
     for threads in [1, 2] {
-        compare(&c.g, &env, threads).unwrap();
+        compare(&c.g, &c.env, threads).unwrap();
     }
-    let mut exe = nnc::backend::compile(&Cpu::new(1), &c.g).unwrap();
-    let mut e = env.clone();
-    exe.run(&mut e, false).unwrap();
-    assert_eq!(e.params, env.params);
-    assert_eq!(e.states, env.states);
-    assert_eq!(e.step, env.step);
-    exe.run(&mut e, true).unwrap();
-    exe.run(&mut e, true).unwrap();
-    let mut w = env.clone();
-    interp::step(&c.g, &mut w).unwrap();
-    interp::step(&c.g, &mut w).unwrap();
-    assert_eq!(e.params, w.params);
-    assert_eq!(e.states, w.states);
+    cases::check_updates(&c, &Cpu::new(1), true);
 }
 
 #[test]
 fn softmax_and_layer_norm_rows() {
     let mut c = Case::new(18);
     let x = c.input("x", &[6, 11]);
-    let m = c.g.reduce(ReduceOp::Max, x, &[1]);
-    let s = c.g.binary_bcast(BinaryOp::Sub, x, m);
-    let e = c.g.unary(UnaryOp::Exp, s);
-    let z = c.g.reduce(ReduceOp::Sum, e, &[1]);
-    let y = c.g.binary_bcast(BinaryOp::Div, e, z);
+    let y = cases::softmax_rows(&mut c.g, x);
     let mean = c.g.reduce(ReduceOp::Sum, y, &[1]);
     let mean = c.g.scale(mean, 1.0 / 11.0);
     let centred = c.g.binary_bcast(BinaryOp::Sub, y, mean);

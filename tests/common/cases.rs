@@ -4,7 +4,8 @@
 //! back end's test file keeps only its own comparison and tolerance.
 
 use super::{Case, add_gradients, constant, random_graph};
-use nnc::graph::{BinaryOp, DType, NodeId, ReduceOp, Shape, SliceRange, UnaryOp};
+use nnc::backend::{Backend, interp};
+use nnc::graph::{BinaryOp, DType, Graph, NodeId, ReduceOp, Shape, SliceRange, UnaryOp};
 
 /// Every unary op on positive inputs of `[5, 9]`, with the op applied.
 pub fn every_unary_op() -> Vec<(UnaryOp, Case, NodeId)> {
@@ -277,4 +278,50 @@ pub fn random_case(seed: u64, program: &[u32], grads: bool) -> Case {
         c.g.add_update(p0, new);
     }
     c
+}
+
+/// Checks `backend` on the case of [`updates_reading_old_values`] (already
+/// compared over one step): a run without update leaves parameters and
+/// states (and, with `same_step`, the step counter) as they were, and two
+/// runs with updates end where two interpreter steps do.
+#[track_caller]
+pub fn check_updates(c: &Case, backend: &dyn Backend, same_step: bool) {
+    let env = &c.env;
+    let mut exe = nnc::backend::compile(backend, &c.g).unwrap();
+    let mut e = env.clone();
+    exe.run(&mut e, false).unwrap();
+    assert_eq!(e.params, env.params);
+    assert_eq!(e.states, env.states);
+    if same_step {
+        assert_eq!(e.step, env.step);
+    }
+    exe.run(&mut e, true).unwrap();
+    exe.run(&mut e, true).unwrap();
+    let mut w = env.clone();
+    interp::step(&c.g, &mut w).unwrap();
+    interp::step(&c.g, &mut w).unwrap();
+    assert_eq!(e.params, w.params);
+    assert_eq!(e.states, w.states);
+}
+
+/// A softmax over the last axis of a rank-2 `x`: its maximum subtracted,
+/// exponentials, divided by their sum.
+pub fn softmax_rows(g: &mut Graph, x: NodeId) -> NodeId {
+    let m = g.reduce(ReduceOp::Max, x, &[1]);
+    let s = g.binary_bcast(BinaryOp::Sub, x, m);
+    let e = g.unary(UnaryOp::Exp, s);
+    let z = g.reduce(ReduceOp::Sum, e, &[1]);
+    g.binary_bcast(BinaryOp::Div, e, z)
+}
+
+/// Checks that `backend` draws the case of [`random_draws`] bit for bit as
+/// the interpreter does.
+#[track_caller]
+pub fn check_random_draws(backend: &dyn Backend) {
+    let c = random_draws();
+    let want = interp::eval(&c.g, &c.env).unwrap();
+    let mut exe = nnc::backend::compile(backend, &c.g).unwrap();
+    let got = exe.run(&mut c.env.clone(), false).unwrap();
+    assert_eq!(want.output(&c.g, "r").data, got["r"].data);
+    assert_eq!(want.output(&c.g, "pt").data, got["pt"].data);
 }
