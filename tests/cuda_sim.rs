@@ -23,8 +23,6 @@ use common::{Case, cases};
 use nnc::backend::cuda::{Arch, Cuda, Device, DeviceError, DevicePtr};
 use nnc::backend::{Env, EvalError, Tensor, interp};
 use nnc::graph::{BinaryOp, DType, Graph, NodeId, ReduceOp, Shape, UnaryOp};
-use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use ptxsim::{Arg, LaunchOptions, Module};
 
 /// A `Device` over the simulator. Each launch gets its own interleaving
@@ -396,28 +394,7 @@ fn random_case(seed: u64, program: &[u32], grads: bool) -> Result<(), String> {
     compare(&c.g, &c.env, seed, false).map_err(|e| format!("{e}\n{}", nnc::graph::dump::text(&c.g)))
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 1000,
-        rng_seed: RngSeed::Fixed(0x637564),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn random_graphs_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(any::<u32>(), 1..14)) {
-        if let Err(e) = random_case(seed, &program, false) {
-            return Err(TestCaseError::fail(e));
-        }
-    }
-
-    #[test]
-    fn random_gradients_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(any::<u32>(), 1..10)) {
-        if let Err(e) = random_case(seed, &program, true) {
-            return Err(TestCaseError::fail(e));
-        }
-    }
-}
+cases::random_graph_properties!(1000, 0x637564);
 
 /// Runs `steps` training steps on the simulated GPU and the interpreter
 /// from the same start and compares losses and every parameter and state

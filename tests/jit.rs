@@ -25,8 +25,6 @@ use nnc::backend::Tensor;
 use nnc::backend::cpu::Cpu;
 use nnc::backend::{Env, EvalError, interp};
 use nnc::graph::{BinaryOp, DType, Graph, NodeId, Op, ReduceOp, Shape, UnaryOp};
-use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 
 const RTOL: f32 = 1e-4;
 const ATOL: f32 = 1e-4;
@@ -471,28 +469,7 @@ fn random_case(seed: u64, program: &[u32], grads: bool) -> Result<(), String> {
         .map_err(|e| format!("{e}\n{}", nnc::graph::dump::text(&c.g)))
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 2000,
-        rng_seed: RngSeed::Fixed(0x6a6974),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn random_graphs_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(any::<u32>(), 1..14)) {
-        if let Err(e) = random_case(seed, &program, false) {
-            return Err(TestCaseError::fail(e));
-        }
-    }
-
-    #[test]
-    fn random_gradients_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(any::<u32>(), 1..10)) {
-        if let Err(e) = random_case(seed, &program, true) {
-            return Err(TestCaseError::fail(e));
-        }
-    }
-}
+cases::random_graph_properties!(2000, 0x6a6974);
 
 /// Runs `steps` training steps with both back ends from the same start and
 /// compares losses and every parameter and state after each.

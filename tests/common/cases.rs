@@ -325,3 +325,38 @@ pub fn check_random_draws(backend: &dyn Backend) {
     assert_eq!(want.output(&c.g, "r").data, got["r"].data);
     assert_eq!(want.output(&c.g, "pt").data, got["pt"].data);
 }
+
+/// Defines the two random-graph properties, `random_graphs_match_the_interpreter`
+/// (forward values of programs of up to 13 words) and
+/// `random_gradients_match_the_interpreter` (gradients and an SGD update,
+/// up to 9 words), over `$cases` cases from the fixed seed `$seed`; each case
+/// is the calling file's `random_case(seed, &program, grads) -> Result<(), String>`.
+#[allow(unused_macros)]
+macro_rules! random_graph_properties {
+    ($cases:expr, $seed:expr) => {
+        proptest::proptest! {
+            #![proptest_config(proptest::test_runner::Config {
+                cases: $cases,
+                rng_seed: proptest::test_runner::RngSeed::Fixed($seed),
+                failure_persistence: None,
+                ..proptest::test_runner::Config::default()
+            })]
+
+            #[test]
+            fn random_graphs_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(proptest::arbitrary::any::<u32>(), 1..14)) {
+                if let Err(e) = random_case(seed, &program, false) {
+                    return Err(proptest::test_runner::TestCaseError::fail(e));
+                }
+            }
+
+            #[test]
+            fn random_gradients_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(proptest::arbitrary::any::<u32>(), 1..10)) {
+                if let Err(e) = random_case(seed, &program, true) {
+                    return Err(proptest::test_runner::TestCaseError::fail(e));
+                }
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use random_graph_properties;
