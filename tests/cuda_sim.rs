@@ -19,12 +19,10 @@
 mod common;
 
 use common::training::{SMALL_CNN, SMALL_MLP, training_step};
-use common::{Case, add_gradients, constant, random_graph};
+use common::{Case, cases};
 use nnc::backend::cuda::{Arch, Cuda, Device, DeviceError, DevicePtr};
 use nnc::backend::{Env, EvalError, Tensor, interp};
-use nnc::graph::{BinaryOp, DType, Graph, NodeId, ReduceOp, Shape, SliceRange, UnaryOp};
-use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
+use nnc::graph::{BinaryOp, DType, Graph, NodeId, ReduceOp, Shape, UnaryOp};
 use ptxsim::{Arg, LaunchOptions, Module};
 
 /// A `Device` over the simulator. Each launch gets its own interleaving
@@ -166,19 +164,7 @@ fn check(c: Case, out: NodeId) {
 
 #[test]
 fn every_unary_op() {
-    for op in [
-        UnaryOp::Neg,
-        UnaryOp::Exp,
-        UnaryOp::Log,
-        UnaryOp::Sqrt,
-        UnaryOp::Recip,
-        UnaryOp::Tanh,
-        UnaryOp::Sin,
-        UnaryOp::Cos,
-    ] {
-        let mut c = Case::new(1);
-        let x = c.positive("x", &[5, 9]);
-        let y = c.g.unary(op, x);
+    for (op, c, y) in cases::every_unary_op() {
         let approximate = matches!(op, UnaryOp::Log | UnaryOp::Sin | UnaryOp::Cos);
         check_with(c, y, !approximate);
     }
@@ -212,17 +198,8 @@ fn exp_and_tanh_are_the_interpreters_bit_for_bit() {
 
 #[test]
 fn every_binary_op() {
-    use BinaryOp::*;
-    for op in [Add, Sub, Mul, Div, Max, Min, Pow, Lt, Eq] {
-        let mut c = Case::new(2);
-        let a = c.positive("a", &[3, 11]);
-        let b = c.positive("b", &[3, 11]);
-        let b = c.g.select(a, b, b);
-        let half = constant(&mut c.g, 1.25, &[3, 11]);
-        let a2 = c.g.binary(Lt, a, half);
-        let b2 = c.g.select(a2, a, b);
-        let y = c.g.binary(op, a, b2);
-        check_with(c, y, op != Pow);
+    for (op, c, y) in cases::every_binary_op() {
+        check_with(c, y, op != BinaryOp::Pow);
     }
 }
 
@@ -239,95 +216,38 @@ fn pow_of_negative_bases_and_special_exponents() {
 
 #[test]
 fn max_and_min_propagate_nan_and_keep_signed_zeros() {
-    let mut c = Case::new(3);
     let data = vec![1.0, f32::NAN, -2.0, 0.0, f32::NAN, 3.0, -0.0, 7.0, 0.0, -0.0];
-    let a = c.input_data("a", &[10], data.clone(), DType::F32);
-    let rev: Vec<f32> = data.iter().rev().copied().collect();
-    let b = c.input_data("b", &[10], rev, DType::F32);
-    let mx = c.g.binary(BinaryOp::Max, a, b);
-    let mn = c.g.binary(BinaryOp::Min, a, b);
-    let s = c.g.concat(&[mx, mn], 0);
-    let r = c.g.reduce(ReduceOp::Max, a, &[0]);
-    let r = c.g.broadcast_to(r, &Shape(vec![20]));
-    let y = c.g.concat(&[s, r], 0);
+    let (c, y) = cases::max_and_min_with_nan(data, true);
     check(c, y);
 }
 
 #[test]
 fn select_on_computed_conditions() {
-    let mut c = Case::new(4);
-    let cond = c.input_data("c", &[6], vec![0.0, -0.0, 1.0, f32::NAN, -3.0, 0.0], DType::F32);
-    let a = c.input("a", &[6]);
-    let b = c.input("b", &[6]);
-    let y = c.g.select(cond, a, b);
+    let cond = vec![0.0, -0.0, 1.0, f32::NAN, -3.0, 0.0];
+    let (c, y) = cases::select_on_computed_conditions(&[6], Some(cond));
     check(c, y);
 }
 
 #[test]
 fn reductions_over_every_axis_set() {
-    for axes in [vec![0], vec![1], vec![2], vec![0, 1], vec![0, 2], vec![1, 2], vec![0, 1, 2]] {
-        for op in [ReduceOp::Sum, ReduceOp::Max] {
-            let mut c = Case::new(5);
-            let x = c.input("x", &[5, 7, 13]);
-            let y = c.g.reduce(op, x, &axes);
-            check(c, y);
-        }
+    for (c, y) in cases::reductions_over_every_axis_set() {
+        check(c, y);
     }
 }
 
 #[test]
 fn movement_ops_pad_slice_concat() {
-    let mut c = Case::new(6);
-    let x = c.input("x", &[2, 3, 4]);
-    let r = c.g.reshape(x, Shape(vec![4, 6]));
-    let p = c.g.permute(r, &[1, 0]);
-    let r2 = c.g.reshape(p, Shape(vec![2, 12]));
-    let e = c.g.reshape(r2, Shape(vec![2, 1, 12]));
-    let e = c.g.broadcast_to(e, &Shape(vec![2, 5, 12]));
-    let s = c.g.slice(
-        e,
-        vec![
-            SliceRange::full(2),
-            SliceRange { start: 1, end: 5, step: 2 },
-            SliceRange { start: 0, end: 12, step: 5 },
-        ],
-    );
-    let q = c.g.pad(s, vec![(1, 0), (0, 2), (3, 1)]);
+    let (c, q) = cases::movement_ops();
     check(c, q);
-
-    let mut c = Case::new(7);
-    let x = c.input("x", &[2, 3, 5, 6]);
-    let p = c.g.pad(x, vec![(0, 0), (0, 0), (1, 2), (2, 1)]);
-    let r = c.g.slice_axis(p, 3, 4, 9);
-    let r = c.g.slice_axis(r, 2, 0, 4);
-    let q = c.g.slice_axis(p, 3, 2, 7);
-    let q = c.g.slice_axis(q, 2, 1, 5);
-    let cat = c.g.concat(&[q, r], 3);
+    let (c, cat) = cases::pad_slice_concat(false);
     check(c, cat);
 }
 
 #[test]
 fn matmuls_of_every_layout() {
-    let mut c = Case::new(8);
-    let a = c.input("a", &[9, 70]);
-    let b = c.input("b", &[70, 66]);
-    let y = c.g.matmul(a, b);
-    let at = c.input("at", &[70, 9]);
-    let bt = c.input("bt", &[66, 70]);
-    let at_t = c.g.transpose_last(at);
-    let bt_t = c.g.transpose_last(bt);
-    let y2 = c.g.matmul(at_t, bt_t);
-    let sum = c.g.binary(BinaryOp::Add, y, y2);
-    check_with(c, sum, false);
-
-    let mut c = Case::new(9);
-    let a = c.input("a", &[3, 2, 5, 7]);
-    let w = c.input("w", &[7, 4]);
-    let w = c.g.reshape(w, Shape(vec![1, 1, 7, 4]));
-    let w = c.g.broadcast_to(w, &Shape(vec![3, 2, 7, 4]));
-    let y = c.g.matmul(a, w);
-    let t = c.g.transpose_last(y);
-    check_with(c, t, false);
+    for (c, y) in cases::matmuls_of_every_layout(9, 70, 66) {
+        check_with(c, y, false);
+    }
 }
 
 /// Each element of a product is `fma(a[i, k], b[k, j], acc)` for `k` in
@@ -360,26 +280,13 @@ fn products_are_fused_multiply_adds_in_order_of_k() {
 
 #[test]
 fn matmul_epilogues_and_reduced_products() {
-    let mut c = Case::new(10);
-    let x = c.input("x", &[4, 8, 12]);
-    let w = c.input("w", &[4, 12, 16]);
-    let bias = c.input("b", &[16]);
-    let y = c.g.matmul(x, w);
-    let y = c.g.add_(y, bias);
-    let z = c.g.reshape(y, Shape(vec![4, 8, 4, 4]));
-    let e = c.g.unary(UnaryOp::Tanh, z);
-    let s = c.g.reduce(ReduceOp::Sum, e, &[0]);
+    let (c, s) = cases::matmul_epilogues_and_reduced_products();
     check_with(c, s, false);
 }
 
 #[test]
 fn gather_and_scatter_add() {
-    let mut c = Case::new(11);
-    let table = c.input("t", &[5, 3]);
-    let idx = c.input_data("i", &[2, 3], vec![4., 0., 2., 2., 1., 4.], DType::I32);
-    let y = c.g.gather(table, idx);
-    let s = c.g.scatter_add(y, idx, Shape(vec![5, 3]));
-    let t = c.g.unary(UnaryOp::Exp, s);
+    let (c, t) = cases::gather_and_scatter_add();
     check(c, t);
 }
 
@@ -410,70 +317,26 @@ fn out_of_range_indices_are_the_interpreters_error() {
 
 #[test]
 fn casts_truncate_and_integer_division() {
-    let mut c = Case::new(14);
-    let x = c.input_data("x", &[6], vec![1.7, -1.7, 2.0, -0.2, 7.5, -7.5], DType::F32);
-    let i = c.g.cast(x, DType::I32);
-    let d = c.input_data("d", &[6], vec![2., 2., 3., 1., 2., 2.], DType::I32);
-    let q = c.g.binary(BinaryOp::Div, i, d);
-    let f = c.g.cast(q, DType::F32);
+    let (c, f) = cases::casts_truncate_and_integer_division();
     check(c, f);
 }
 
 #[test]
 fn iota_constants_and_leaves_as_outputs() {
-    let mut c = Case::new(15);
-    let a = c.g.iota(1, Shape(vec![3, 5]));
-    let k = constant(&mut c.g, 2.5, &[3, 5]);
-    let s = c.g.binary(BinaryOp::Mul, a, k);
-    let p = c.param("p", &[3, 5]);
-    c.g.add_output("k", k);
-    c.g.add_output("p", p);
+    let (c, s) = cases::iota_constants_and_leaves_as_outputs();
     check(c, s);
 }
 
 #[test]
 fn random_draws_are_bit_identical() {
-    let mut c = Case::new(16);
-    c.env.step = 7;
-    let r = c.g.rand(3, Shape(vec![5, 37]));
-    let q = c.g.rand(4, Shape(vec![5, 37]));
-    let pt = c.g.permute(q, &[1, 0]);
-    c.g.add_output("r", r);
-    c.g.add_output("pt", pt);
-    let want = interp::eval(&c.g, &c.env).unwrap();
-    let mut exe = nnc::backend::compile(&backend(1), &c.g).unwrap();
-    let got = exe.run(&mut c.env.clone(), false).unwrap();
-    assert_eq!(want.output(&c.g, "r").data, got["r"].data);
-    assert_eq!(want.output(&c.g, "pt").data, got["pt"].data);
+    cases::check_random_draws(&backend(1));
 }
 
 #[test]
 fn updates_read_old_values_and_run_without_update_changes_nothing() {
-    let mut c = Case::new(17);
-    let a = c.param("a", &[4]);
-    let b = c.state("b", &[4], vec![1., 2., 3., 4.]);
-    let sum = c.g.binary(BinaryOp::Add, a, b);
-    c.g.add_update(a, b);
-    c.g.add_update(b, sum);
-    let m = c.param("m", &[4]);
-    let two = constant(&mut c.g, 2.0, &[4]);
-    let m2 = c.g.binary(BinaryOp::Mul, m, two);
-    c.g.add_update(m, m2);
-    c.g.add_output("sum", sum);
-    let env = c.env.clone();
-    compare(&c.g, &env, 1, true).unwrap();
-    let mut exe = nnc::backend::compile(&backend(2), &c.g).unwrap();
-    let mut e = env.clone();
-    exe.run(&mut e, false).unwrap();
-    assert_eq!(e.params, env.params);
-    assert_eq!(e.states, env.states);
-    exe.run(&mut e, true).unwrap();
-    exe.run(&mut e, true).unwrap();
-    let mut w = env.clone();
-    interp::step(&c.g, &mut w).unwrap();
-    interp::step(&c.g, &mut w).unwrap();
-    assert_eq!(e.params, w.params);
-    assert_eq!(e.states, w.states);
+    let c = cases::updates_reading_old_values();
+    compare(&c.g, &c.env, 1, true).unwrap();
+    cases::check_updates(&c, &backend(2), false);
 }
 
 /// Few outer points and large reductions run a block per point with a
@@ -489,11 +352,7 @@ fn large_reductions_over_few_points() {
     // Softmax over long rows: a max, a sum of exponentials, then stores.
     let mut c = Case::new(19);
     let x = c.input("x", &[3, 2500]);
-    let m = c.g.reduce(ReduceOp::Max, x, &[1]);
-    let s = c.g.binary_bcast(BinaryOp::Sub, x, m);
-    let e = c.g.unary(UnaryOp::Exp, s);
-    let z = c.g.reduce(ReduceOp::Sum, e, &[1]);
-    let y = c.g.binary_bcast(BinaryOp::Div, e, z);
+    let y = cases::softmax_rows(&mut c.g, x);
     check_with(c, y, false);
 
     // A max with a NaN in it, and one over signed zeros only.
@@ -531,43 +390,11 @@ fn grid_stride_loops_cover_every_point() {
 }
 
 fn random_case(seed: u64, program: &[u32], grads: bool) -> Result<(), String> {
-    let mut c = Case::new(seed);
-    let out = random_graph(&mut c, program);
-    c.g.add_output("out", out);
-    if grads {
-        let gs = add_gradients(&mut c, out);
-        let p0 = c.params[0];
-        let dims = c.g.shape(p0).0.clone();
-        let lr = constant(&mut c.g, 0.1, &dims);
-        let step = c.g.binary(BinaryOp::Mul, gs[0], lr);
-        let new = c.g.binary(BinaryOp::Sub, p0, step);
-        c.g.add_update(p0, new);
-    }
+    let c = cases::random_case(seed, program, grads);
     compare(&c.g, &c.env, seed, false).map_err(|e| format!("{e}\n{}", nnc::graph::dump::text(&c.g)))
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 1000,
-        rng_seed: RngSeed::Fixed(0x637564),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn random_graphs_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(any::<u32>(), 1..14)) {
-        if let Err(e) = random_case(seed, &program, false) {
-            return Err(TestCaseError::fail(e));
-        }
-    }
-
-    #[test]
-    fn random_gradients_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(any::<u32>(), 1..10)) {
-        if let Err(e) = random_case(seed, &program, true) {
-            return Err(TestCaseError::fail(e));
-        }
-    }
-}
+cases::random_graph_properties!(1000, 0x637564);
 
 /// Runs `steps` training steps on the simulated GPU and the interpreter
 /// from the same start and compares losses and every parameter and state

@@ -20,13 +20,11 @@
 mod common;
 
 use common::training::{SMALL_CNN, SMALL_MLP, training_step};
-use common::{Case, add_gradients, constant, random_graph};
+use common::{Case, cases, constant};
 use nnc::backend::Tensor;
 use nnc::backend::cpu::Cpu;
 use nnc::backend::{Env, EvalError, interp};
-use nnc::graph::{BinaryOp, DType, Graph, NodeId, Op, ReduceOp, Shape, SliceRange, UnaryOp};
-use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
+use nnc::graph::{BinaryOp, DType, Graph, NodeId, Op, ReduceOp, Shape, UnaryOp};
 
 const RTOL: f32 = 1e-4;
 const ATOL: f32 = 1e-4;
@@ -88,19 +86,7 @@ fn check(mut c: Case, out: NodeId) {
 
 #[test]
 fn every_unary_op() {
-    for op in [
-        UnaryOp::Neg,
-        UnaryOp::Exp,
-        UnaryOp::Log,
-        UnaryOp::Sqrt,
-        UnaryOp::Recip,
-        UnaryOp::Tanh,
-        UnaryOp::Sin,
-        UnaryOp::Cos,
-    ] {
-        let mut c = Case::new(1);
-        let x = c.positive("x", &[5, 9]);
-        let y = c.g.unary(op, x);
+    for (_, c, y) in cases::every_unary_op() {
         check(c, y);
     }
 }
@@ -159,34 +145,15 @@ fn exp_and_tanh_are_the_interpreters_bit_for_bit() {
 
 #[test]
 fn every_binary_op() {
-    use BinaryOp::*;
-    for op in [Add, Sub, Mul, Div, Max, Min, Pow, Lt, Eq] {
-        let mut c = Case::new(2);
-        let a = c.positive("a", &[3, 11]);
-        let b = c.positive("b", &[3, 11]);
-        // Some equal elements, so Eq and the ties of Max/Min are exercised.
-        let b = c.g.select(a, b, b);
-        let half = constant(&mut c.g, 1.25, &[3, 11]);
-        let a2 = c.g.binary(Lt, a, half);
-        let b2 = c.g.select(a2, a, b);
-        let y = c.g.binary(op, a, b2);
+    for (_, c, y) in cases::every_binary_op() {
         check(c, y);
     }
 }
 
 #[test]
 fn max_and_min_propagate_nan() {
-    let mut c = Case::new(3);
     let data = vec![1.0, f32::NAN, -2.0, 0.0, f32::NAN, 3.0, -0.0, 7.0];
-    let a = c.input_data("a", &[8], data.clone(), DType::F32);
-    let rev: Vec<f32> = data.iter().rev().copied().collect();
-    let b = c.input_data("b", &[8], rev, DType::F32);
-    let mx = c.g.binary(BinaryOp::Max, a, b);
-    let mn = c.g.binary(BinaryOp::Min, a, b);
-    let s = c.g.binary(BinaryOp::Add, mx, mn);
-    let r = c.g.reduce(ReduceOp::Max, a, &[0]);
-    let r = c.g.broadcast_to(r, &Shape(vec![8]));
-    let y = c.g.binary(BinaryOp::Add, s, r);
+    let (c, y) = cases::max_and_min_with_nan(data, false);
     check(c, y);
 }
 
@@ -210,123 +177,46 @@ fn max_and_min_against_constants_propagate_nan() {
 
 #[test]
 fn select_on_computed_conditions() {
-    let mut c = Case::new(4);
-    let cond = c.input("c", &[4, 6]);
-    let a = c.input("a", &[4, 6]);
-    let b = c.input("b", &[4, 6]);
-    let y = c.g.select(cond, a, b);
+    let (c, y) = cases::select_on_computed_conditions(&[4, 6], None);
     check(c, y);
 }
 
 #[test]
 fn reductions_over_every_axis_set() {
-    for axes in [vec![0], vec![1], vec![2], vec![0, 1], vec![0, 2], vec![1, 2], vec![0, 1, 2]] {
-        for op in [ReduceOp::Sum, ReduceOp::Max] {
-            let mut c = Case::new(5);
-            let x = c.input("x", &[5, 7, 13]);
-            let y = c.g.reduce(op, x, &axes);
-            check(c, y);
-        }
+    for (c, y) in cases::reductions_over_every_axis_set() {
+        check(c, y);
     }
 }
 
 #[test]
 fn movement_ops() {
-    let mut c = Case::new(6);
-    let x = c.input("x", &[2, 3, 4]);
-    let r = c.g.reshape(x, Shape(vec![4, 6]));
-    let p = c.g.permute(r, &[1, 0]);
-    let r2 = c.g.reshape(p, Shape(vec![2, 12]));
-    let e = c.g.reshape(r2, Shape(vec![2, 1, 12]));
-    let e = c.g.broadcast_to(e, &Shape(vec![2, 5, 12]));
-    let s = c.g.slice(
-        e,
-        vec![
-            SliceRange::full(2),
-            SliceRange { start: 1, end: 5, step: 2 },
-            SliceRange { start: 0, end: 12, step: 5 },
-        ],
-    );
-    let q = c.g.pad(s, vec![(1, 0), (0, 2), (3, 1)]);
+    let (c, q) = cases::movement_ops();
     check(c, q);
 }
 
 #[test]
 fn pad_slice_concat() {
-    let mut c = Case::new(7);
-    let x = c.input("x", &[2, 3, 5, 6]);
-    let p = c.g.pad(x, vec![(0, 0), (0, 0), (1, 2), (2, 1)]);
-    let s = c.g.slice(
-        p,
-        vec![
-            SliceRange::full(2),
-            SliceRange::full(3),
-            SliceRange { start: 1, end: 8, step: 2 },
-            SliceRange { start: 0, end: 9, step: 3 },
-        ],
-    );
-    let q = c.g.slice(
-        p,
-        vec![
-            SliceRange::full(2),
-            SliceRange::full(3),
-            SliceRange { start: 0, end: 4, step: 1 },
-            SliceRange { start: 2, end: 5, step: 1 },
-        ],
-    );
-    let r = c.g.slice_axis(p, 3, 4, 9);
-    let r = c.g.slice_axis(r, 2, 0, 4);
-    let cat = c.g.concat(&[s, q, r], 3);
+    let (c, cat) = cases::pad_slice_concat(true);
     check(c, cat);
 }
 
 #[test]
 fn matmuls_of_every_layout() {
     // Plain, both operands transposed, batched, and a broadcast batch operand.
-    let mut c = Case::new(8);
-    let a = c.input("a", &[9, 17]);
-    let b = c.input("b", &[17, 6]);
-    let y = c.g.matmul(a, b);
-    let at = c.input("at", &[17, 9]);
-    let bt = c.input("bt", &[6, 17]);
-    let at_t = c.g.transpose_last(at);
-    let bt_t = c.g.transpose_last(bt);
-    let y2 = c.g.matmul(at_t, bt_t);
-    let sum = c.g.binary(BinaryOp::Add, y, y2);
-    check(c, sum);
-
-    let mut c = Case::new(9);
-    let a = c.input("a", &[3, 2, 5, 7]);
-    let w = c.input("w", &[7, 4]);
-    let w = c.g.reshape(w, Shape(vec![1, 1, 7, 4]));
-    let w = c.g.broadcast_to(w, &Shape(vec![3, 2, 7, 4]));
-    let y = c.g.matmul(a, w);
-    let t = c.g.transpose_last(y);
-    check(c, t);
+    for (c, y) in cases::matmuls_of_every_layout(9, 17, 6) {
+        check(c, y);
+    }
 }
 
 #[test]
 fn matmul_epilogues_and_reduced_products() {
-    let mut c = Case::new(10);
-    let x = c.input("x", &[4, 8, 12]);
-    let w = c.input("w", &[4, 12, 16]);
-    let bias = c.input("b", &[16]);
-    let y = c.g.matmul(x, w);
-    let y = c.g.add_(y, bias);
-    let z = c.g.reshape(y, Shape(vec![4, 8, 4, 4]));
-    let e = c.g.unary(UnaryOp::Tanh, z);
-    let s = c.g.reduce(ReduceOp::Sum, e, &[0]);
+    let (c, s) = cases::matmul_epilogues_and_reduced_products();
     check(c, s);
 }
 
 #[test]
 fn gather_and_scatter_add() {
-    let mut c = Case::new(11);
-    let table = c.input("t", &[5, 3]);
-    let idx = c.input_data("i", &[2, 3], vec![4., 0., 2., 2., 1., 4.], DType::I32);
-    let y = c.g.gather(table, idx);
-    let s = c.g.scatter_add(y, idx, Shape(vec![5, 3]));
-    let t = c.g.unary(UnaryOp::Exp, s);
+    let (c, t) = cases::gather_and_scatter_add();
     check(c, t);
 }
 
@@ -359,87 +249,37 @@ fn missing_and_misshapen_feeds_are_the_same_errors() {
 
 #[test]
 fn casts_truncate_and_integer_division() {
-    let mut c = Case::new(14);
-    let x = c.input_data("x", &[6], vec![1.7, -1.7, 2.0, -0.2, 7.5, -7.5], DType::F32);
-    let i = c.g.cast(x, DType::I32);
-    let d = c.input_data("d", &[6], vec![2., 2., 3., 1., 2., 2.], DType::I32);
-    let q = c.g.binary(BinaryOp::Div, i, d);
-    let f = c.g.cast(q, DType::F32);
+    let (c, f) = cases::casts_truncate_and_integer_division();
     check(c, f);
 }
 
 #[test]
 fn iota_constants_and_leaves_as_outputs() {
-    let mut c = Case::new(15);
-    let a = c.g.iota(1, Shape(vec![3, 5]));
-    let k = constant(&mut c.g, 2.5, &[3, 5]);
-    let s = c.g.binary(BinaryOp::Mul, a, k);
-    let p = c.param("p", &[3, 5]);
-    c.g.add_output("k", k);
-    c.g.add_output("p", p);
+    let (c, s) = cases::iota_constants_and_leaves_as_outputs();
     check(c, s);
 }
 
 #[test]
 fn random_draws_are_bit_identical() {
-    let mut c = Case::new(16);
-    c.env.step = 7;
-    let r = c.g.rand(3, Shape(vec![5, 37]));
-    let q = c.g.rand(4, Shape(vec![5, 37]));
-    let pt = c.g.permute(q, &[1, 0]);
-    c.g.add_output("r", r);
-    c.g.add_output("pt", pt);
-    let want = interp::eval(&c.g, &c.env).unwrap();
     for threads in [1, 2] {
-        let mut exe = nnc::backend::compile(&Cpu::new(threads), &c.g).unwrap();
-        let got = exe.run(&mut c.env.clone(), false).unwrap();
-        assert_eq!(want.output(&c.g, "r").data, got["r"].data);
-        assert_eq!(want.output(&c.g, "pt").data, got["pt"].data);
+        cases::check_random_draws(&Cpu::new(threads));
     }
 }
 
 #[test]
 fn updates_read_old_values_and_run_without_update_changes_nothing() {
-    let mut c = Case::new(17);
-    let a = c.param("a", &[4]);
-    let b = c.state("b", &[4], vec![1., 2., 3., 4.]);
-    // a <- b, b <- a + b (swap-like: both read the values from before).
-    let sum = c.g.binary(BinaryOp::Add, a, b);
-    c.g.add_update(a, b);
-    c.g.add_update(b, sum);
-    let m = c.param("m", &[4]);
-    let two = constant(&mut c.g, 2.0, &[4]);
-    let m2 = c.g.binary(BinaryOp::Mul, m, two);
-    c.g.add_update(m, m2);
-    c.g.add_output("sum", sum);
-    let env = c.env.clone();
+    let c = cases::updates_reading_old_values();
     for threads in [1, 2] {
-        compare(&c.g, &env, threads).unwrap();
+        compare(&c.g, &c.env, threads).unwrap();
     }
-    let mut exe = nnc::backend::compile(&Cpu::new(1), &c.g).unwrap();
-    let mut e = env.clone();
-    exe.run(&mut e, false).unwrap();
-    assert_eq!(e.params, env.params);
-    assert_eq!(e.states, env.states);
-    assert_eq!(e.step, env.step);
-    exe.run(&mut e, true).unwrap();
-    exe.run(&mut e, true).unwrap();
-    let mut w = env.clone();
-    interp::step(&c.g, &mut w).unwrap();
-    interp::step(&c.g, &mut w).unwrap();
-    assert_eq!(e.params, w.params);
-    assert_eq!(e.states, w.states);
+    cases::check_updates(&c, &Cpu::new(1), true);
 }
 
 #[test]
 fn softmax_and_layer_norm_rows() {
     let mut c = Case::new(18);
     let x = c.input("x", &[6, 11]);
-    let m = c.g.reduce(ReduceOp::Max, x, &[1]);
-    let s = c.g.binary_bcast(BinaryOp::Sub, x, m);
-    let e = c.g.unary(UnaryOp::Exp, s);
-    let z = c.g.reduce(ReduceOp::Sum, e, &[1]);
-    let y = c.g.binary_bcast(BinaryOp::Div, e, z);
+    let y = cases::softmax_rows(&mut c.g, x);
     let mean = c.g.reduce(ReduceOp::Sum, y, &[1]);
     let mean = c.g.scale(mean, 1.0 / 11.0);
     let centred = c.g.binary_bcast(BinaryOp::Sub, y, mean);
@@ -624,44 +464,12 @@ fn kernels_that_differ_only_in_buffers_share_code_correctly() {
 /// gradients of every parameter plus an SGD update of the first) compared
 /// between the back ends.
 fn random_case(seed: u64, program: &[u32], grads: bool) -> Result<(), String> {
-    let mut c = Case::new(seed);
-    let out = random_graph(&mut c, program);
-    c.g.add_output("out", out);
-    if grads {
-        let gs = add_gradients(&mut c, out);
-        let p0 = c.params[0];
-        let dims = c.g.shape(p0).0.clone();
-        let lr = constant(&mut c.g, 0.1, &dims);
-        let step = c.g.binary(BinaryOp::Mul, gs[0], lr);
-        let new = c.g.binary(BinaryOp::Sub, p0, step);
-        c.g.add_update(p0, new);
-    }
+    let c = cases::random_case(seed, program, grads);
     compare(&c.g, &c.env, 1 + (seed % 2) as usize)
         .map_err(|e| format!("{e}\n{}", nnc::graph::dump::text(&c.g)))
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 2000,
-        rng_seed: RngSeed::Fixed(0x6a6974),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn random_graphs_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(any::<u32>(), 1..14)) {
-        if let Err(e) = random_case(seed, &program, false) {
-            return Err(TestCaseError::fail(e));
-        }
-    }
-
-    #[test]
-    fn random_gradients_match_the_interpreter(seed in 0u64..1 << 32, program in proptest::collection::vec(any::<u32>(), 1..10)) {
-        if let Err(e) = random_case(seed, &program, true) {
-            return Err(TestCaseError::fail(e));
-        }
-    }
-}
+cases::random_graph_properties!(2000, 0x6a6974);
 
 /// Runs `steps` training steps with both back ends from the same start and
 /// compares losses and every parameter and state after each.

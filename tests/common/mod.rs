@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cases;
 pub mod training;
 
 use nnc::backend::Env;
