@@ -42,7 +42,13 @@ pub fn own_cost(op: &Op) -> u32 {
         Op::Binary(b) => match b {
             BinaryOp::Pow => 10,
             BinaryOp::Div => 2,
-            _ => 1,
+            BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Mul
+            | BinaryOp::Max
+            | BinaryOp::Min
+            | BinaryOp::Lt
+            | BinaryOp::Eq => 1,
         },
         Op::Reduce { .. } | Op::MatMul | Op::Gather | Op::ScatterAdd => 1,
     }
@@ -58,10 +64,9 @@ fn inline_cost_at(g: &Graph, realized: &[bool], n: NodeId, depth: usize) -> u32 
     if depth > 12 {
         return 100;
     }
-    let own = match g.node(n).op {
-        Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. } | Op::Const { .. } => 0,
-        _ => 1,
-    };
+    // Views and constants are index arithmetic; every other op is one
+    // evaluation wherever it is inlined.
+    let own = if is_view(&g.node(n).op) || matches!(g.node(n).op, Op::Const { .. }) { 0 } else { 1 };
     own + g
         .operands(n)
         .iter()

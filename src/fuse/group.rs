@@ -75,7 +75,25 @@ pub fn run(g: &Graph, realized: &[bool]) -> Vec<Group> {
             Op::MatMul => Some(GroupKind::Gemm { mm: id, epilogue: None, rows: 1 }),
             Op::Gather => Some(GroupKind::Gather(id)),
             Op::ScatterAdd => Some(GroupKind::ScatterAdd(id)),
-            _ => None,
+            // Everything else becomes (part of) a loop kernel.
+            Op::Input { .. }
+            | Op::Param { .. }
+            | Op::State { .. }
+            | Op::Const { .. }
+            | Op::Iota { .. }
+            | Op::Rand { .. }
+            | Op::Unary(_)
+            | Op::Binary(_)
+            | Op::Select
+            | Op::Reduce { .. }
+            | Op::Reshape
+            | Op::Permute { .. }
+            | Op::Expand
+            | Op::Slice { .. }
+            | Op::Pad { .. }
+            | Op::Concat { .. }
+            | Op::Cast
+            | Op::Detach => None,
         };
         if let Some(kind) = kind {
             group_of.insert(id, groups.len());

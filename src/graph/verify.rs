@@ -69,7 +69,24 @@ pub fn verify(g: &Graph) -> Result<(), VerifierError> {
             Op::MatMul | Op::Unary(_) | Op::Reduce { .. } => {
                 operands.iter().all(|&o| g.dtype(o) == DType::F32)
             }
-            _ => true,
+            // Leaves have no operands; the rest are defined on both types
+            // (integers are stored as `f32` and `Cast` converts).
+            Op::Input { .. }
+            | Op::Param { .. }
+            | Op::State { .. }
+            | Op::Const { .. }
+            | Op::Iota { .. }
+            | Op::Rand { .. }
+            | Op::Binary(_)
+            | Op::Select
+            | Op::Reshape
+            | Op::Permute { .. }
+            | Op::Expand
+            | Op::Slice { .. }
+            | Op::Pad { .. }
+            | Op::Concat { .. }
+            | Op::Cast
+            | Op::Detach => true,
         };
         if !dtype_ok {
             return err(Some(id), format!("{} got operands of the wrong dtype", node.op.name()));
