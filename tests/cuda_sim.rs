@@ -131,6 +131,7 @@ fn compare_on(cuda: &Cuda<SimDevice>, g: &Graph, env: &Env, exact: bool) -> Resu
     let mut exe = nnc::backend::compile(cuda, g).map_err(|d| format!("compile: {}", d.message))?;
     let mut got_env = env.clone();
     let got = exe.run(&mut got_env, true).map_err(|e| format!("cuda: {e}"))?;
+    exe.sync(&mut got_env).map_err(|e| format!("cuda sync: {e}"))?;
     for (name, id) in g.outputs() {
         close(name, want.get(*id), &got[name], exact)?;
     }
@@ -407,6 +408,7 @@ fn check_training(src: &'static str, steps: usize, exact: bool) {
     for step in 0..steps {
         let want = interp::step(&g, &mut want_env).expect("interpreter step");
         let got = exe.run(&mut got_env, true).expect("cuda step");
+        exe.sync(&mut got_env).expect("cuda sync");
         let res = close(&format!("loss at step {step}"), want.output(&g, "loss"), &got["loss"], exact)
             .and_then(|()| {
                 close(&format!("output at step {step}"), want.output(&g, "output"), &got["output"], exact)
@@ -433,4 +435,76 @@ fn mlp_training_matches_the_interpreter() {
 #[test]
 fn cnn_training_matches_the_interpreter() {
     check_training(SMALL_CNN, 3, false);
+}
+
+/// Training steps leave updated parameters on the device: the host copies
+/// change only at `sync`, which brings them to where the interpreter's
+/// steps end; a run without updates in between fetches them first.
+#[test]
+fn updated_parameters_stay_on_the_device_until_sync() {
+    let (g, env) = training_step(SMALL_MLP, 6);
+    let mut exe = nnc::backend::compile(&backend(5), &g).unwrap();
+    let mut got = env.clone();
+    exe.run(&mut got, true).unwrap();
+    exe.run(&mut got, true).unwrap();
+    assert_eq!(got.params, env.params, "parameters were downloaded before sync");
+    assert_eq!(got.step, env.step + 2);
+    exe.sync(&mut got).unwrap();
+    let mut want = env.clone();
+    for _ in 0..2 {
+        interp::step(&g, &mut want).unwrap();
+    }
+    for (name, t) in &want.params {
+        close(name, t, &got.params[name], false).unwrap();
+    }
+    // A second sync has nothing new to bring.
+    let synced = got.params.clone();
+    exe.sync(&mut got).unwrap();
+    assert_eq!(got.params, synced);
+
+    exe.run(&mut got, true).unwrap();
+    let before = got.params.clone();
+    exe.run(&mut got, false).unwrap();
+    assert_ne!(got.params, before, "a run without updates fetches the parameters first");
+    interp::step(&g, &mut want).unwrap();
+    for (name, t) in &want.params {
+        close(name, t, &got.params[name], false).unwrap();
+    }
+}
+
+/// The trainer on the simulated GPU: `examples/xor.nn` (an evaluation
+/// after every epoch runs another executable on the same parameters)
+/// trains like the CPU back end, step losses and final parameters alike.
+#[test]
+fn the_trainer_fetches_parameters_before_evaluating_and_at_the_end() {
+    use nnc::train::trainer::{RunOptions, Session};
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/xor.nn");
+    let (prog, diags) = nnc::cli::load_checked(&file);
+    assert!(diags.is_empty(), "{diags:?}");
+    let (cfg, diags) = nnc::sema::blocks::check_train(&prog, &prog.trains[0]);
+    let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
+    let opts = RunOptions {
+        base_dir: file.parent().unwrap().to_path_buf(),
+        init: None,
+        epochs: Some(3),
+        limit: None,
+        no_save: true,
+        interrupt: None,
+    };
+    let train = |backend: &dyn nnc::backend::Backend| {
+        let mut session = Session::new(&prog, &cfg, &opts, backend).unwrap();
+        session.train(&opts, &mut |_| {}).unwrap()
+    };
+    let cpu = train(&nnc::backend::cpu::Cpu::new(1));
+    let gpu = train(&backend(8));
+    assert_eq!(cpu.losses.len(), gpu.losses.len());
+    for (i, (c, g)) in cpu.losses.iter().zip(&gpu.losses).enumerate() {
+        assert!((c - g).abs() <= 1e-5 * c.abs().max(1.0), "step {i}: cpu {c}, cuda {g}");
+    }
+    for ((name, c), (_, g)) in cpu.params.iter().zip(&gpu.params) {
+        close(name, c, g, false).unwrap();
+    }
+    for (c, g) in cpu.epochs.iter().zip(&gpu.epochs) {
+        assert_eq!(c.test_accuracy, g.test_accuracy);
+    }
 }

@@ -54,6 +54,7 @@ fn twenty_steps_of_the_seed_mlp_and_cnn_match_the_cpu() {
             println!("{name} step {step}: cpu loss {want}, cuda loss {got}, relative difference {rel:.2e}");
             assert!(rel <= 1e-4, "{name} step {step}: cpu {want}, cuda {got}");
         }
+        gpu.sync(&mut gpu_env).unwrap();
         for (p, t) in &cpu_env.params {
             let w = worst(t, &gpu_env.params[p]);
             println!("{name} {p}: largest weight difference {w:.2e}");

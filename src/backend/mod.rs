@@ -31,9 +31,22 @@ use crate::graph::Graph;
 /// A compiled graph, ready to run step after step.
 pub trait Executable {
     /// Runs the graph once on `env`'s inputs, parameters and state. With
-    /// `update`, applies the graph's in-place updates to `env` afterwards and
-    /// advances `env.step`. Returns every named output.
+    /// `update`, applies the graph's in-place updates and advances
+    /// `env.step`. Returns every named output.
+    ///
+    /// A back end whose memory is not the host's (a GPU) may keep updated
+    /// parameters and state on its device: `env` holds them after
+    /// [`Executable::sync`]. Call it before reading them, or before another
+    /// executable runs on the same `env`.
     fn run(&mut self, env: &mut Env, update: bool) -> Result<HashMap<String, Tensor>, EvalError>;
+
+    /// Brings `env`'s parameters and state up to date with what runs with
+    /// `update` left on the device. Back ends that update `env` in place
+    /// have nothing to do.
+    fn sync(&mut self, env: &mut Env) -> Result<(), EvalError> {
+        let _ = env;
+        Ok(())
+    }
 
     /// What the compile driver produced for this executable: the graph it
     /// runs and, for a code generator, the kernel program and memory plan.

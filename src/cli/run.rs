@@ -151,7 +151,7 @@ pub fn run(file: &Path, flags: &RunFlags, backend: &dyn Backend, console: &mut C
         Ok(s) => s,
         Err(d) => return fail(prog, d),
     };
-    let n_params: usize = session.params().iter().map(|(_, t)| t.numel()).sum();
+    let n_params = session.param_count();
     let epochs = flags.epochs.unwrap_or(cfg.epochs);
     console.line(&format!(
         "training {} on {}: {n_params} parameters, {}, batch {}, {epochs} epochs, seed {}",

@@ -150,9 +150,26 @@ struct Steps<'p> {
     cfg: &'p TrainConfig,
     backend: &'p dyn Backend,
     cache: HashMap<(usize, bool), (Step, Box<dyn Executable>)>,
+    /// The executable that last updated parameters, which may still hold
+    /// them on its device (see [`Executable::sync`]).
+    updated_by: Option<(usize, bool)>,
 }
 
 impl Steps<'_> {
+    /// Makes `env` hold the current parameters and state unless `next` is
+    /// the executable that holds them.
+    fn settle(&mut self, env: &mut Env, next: Option<(usize, bool)>) -> Result<(), Diagnostic> {
+        if let Some(key) = self.updated_by
+            && Some(key) != next
+        {
+            if let Some((_, exe)) = self.cache.get_mut(&key) {
+                exe.sync(env).map_err(|e| crate::backend::run_error(&e))?;
+            }
+            self.updated_by = None;
+        }
+        Ok(())
+    }
+
     fn get(&mut self, batch: usize, training: bool) -> Result<&mut (Step, Box<dyn Executable>), Diagnostic> {
         if !self.cache.contains_key(&(batch, training)) {
             let step = train::build_step(self.prog, self.cfg, batch, training).map_err(first)?;
@@ -234,7 +251,7 @@ impl<'p> Session<'p> {
                 format!("`{}` holds no examples", train.origin),
             ));
         }
-        let mut steps = Steps { prog, cfg, backend, cache: HashMap::new() };
+        let mut steps = Steps { prog, cfg, backend, cache: HashMap::new(), updated_by: None };
         let batch = cfg.batch.min(train.len());
         let (step, _) = steps.get(batch, true)?;
         for ex in std::iter::once(&mut train).chain(test.as_mut()) {
@@ -262,8 +279,16 @@ impl<'p> Session<'p> {
     }
 
     /// The current parameters in declaration order.
-    pub fn params(&self) -> Vec<(String, Tensor)> {
-        self.params.iter().map(|p| (p.name.clone(), self.env.params[&p.name].clone())).collect()
+    ///
+    /// Errors: a device failure while fetching them from a GPU.
+    pub fn params(&mut self) -> Result<Vec<(String, Tensor)>, Diagnostic> {
+        self.steps.settle(&mut self.env, None)?;
+        Ok(self.params.iter().map(|p| (p.name.clone(), self.env.params[&p.name].clone())).collect())
+    }
+
+    /// The number of parameter values.
+    pub fn param_count(&self) -> usize {
+        self.params.iter().map(|p| p.shape.numel()).sum()
     }
 
     /// Runs the configured number of epochs.
@@ -334,7 +359,7 @@ impl<'p> Session<'p> {
             observer(Event::EpochEnd(&report));
             reports.push(report);
         }
-        let params = self.params();
+        let params = self.params()?;
         let saved = match (&cfg.save, opts.no_save) {
             (Some(p), false) => {
                 let path = resolve(&opts.base_dir, p);
@@ -436,6 +461,10 @@ impl<'p> Session<'p> {
         training: bool,
     ) -> Result<(f32, Tensor), Diagnostic> {
         let b = xs.first().map_or(0, |x| x.shape.0[0]);
+        self.steps.settle(&mut self.env, Some((b, training)))?;
+        if training {
+            self.steps.updated_by = Some((b, training));
+        }
         let (step, exe) = self.steps.get(b, training)?;
         self.env.inputs.clear();
         for (x, input) in xs.into_iter().zip(&step.inputs) {

@@ -297,6 +297,7 @@ pub fn check_updates(c: &Case, backend: &dyn Backend, same_step: bool) {
     }
     exe.run(&mut e, true).unwrap();
     exe.run(&mut e, true).unwrap();
+    exe.sync(&mut e).unwrap();
     let mut w = env.clone();
     interp::step(&c.g, &mut w).unwrap();
     interp::step(&c.g, &mut w).unwrap();

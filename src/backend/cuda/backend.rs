@@ -85,6 +85,10 @@ impl<D: Device> Executable for Loaded<D> {
         self.exe.run_step(env, update)
     }
 
+    fn sync(&mut self, env: &mut Env) -> Result<(), EvalError> {
+        self.exe.sync(env)
+    }
+
     fn compiled(&self) -> &Compiled {
         self.exe.compiled()
     }

@@ -34,6 +34,9 @@ pub struct CudaExecutable<D: Device> {
     addrs: Vec<DevicePtr>,
     /// What each parameter and state buffer holds on the device, when known.
     resident: HashMap<BufId, Vec<f32>>,
+    /// Targets updated in place whose device copy is newer than the host's:
+    /// they stay on the device until [`CudaExecutable::sync`].
+    device_newer: Vec<BufId>,
     status: DevicePtr,
 }
 
@@ -58,7 +61,15 @@ impl<D: Device> CudaExecutable<D> {
             });
         }
         let status = device.alloc(4)?;
-        Ok(CudaExecutable { device, compiled, module, addrs, resident: HashMap::new(), status })
+        Ok(CudaExecutable {
+            device,
+            compiled,
+            module,
+            addrs,
+            resident: HashMap::new(),
+            device_newer: Vec::new(),
+            status,
+        })
     }
 
     /// The generated module.
@@ -82,7 +93,10 @@ impl<D: Device> CudaExecutable<D> {
             };
             let t = env.feed(kind, name, &b.shape)?;
             let id = BufId(i as u32);
-            if kind != FeedKind::Input && self.resident.get(&id).is_some_and(|held| held == &t.data) {
+            if kind != FeedKind::Input
+                && (self.device_newer.contains(&id)
+                    || self.resident.get(&id).is_some_and(|held| held == &t.data))
+            {
                 continue;
             }
             self.device.upload(self.addrs[i], &t.data).map_err(device_error)?;
@@ -143,7 +157,15 @@ impl<D: Device> CudaExecutable<D> {
     }
 
     /// Runs the program once; see [`crate::backend::Executable::run`].
+    /// Parameters and state updated in place stay on the device until
+    /// [`CudaExecutable::sync`], so a training step downloads only its
+    /// outputs (the loss and the model's output).
     pub fn run_step(&mut self, env: &mut Env, update: bool) -> Result<HashMap<String, Tensor>, EvalError> {
+        // A run without updates still writes in-place targets on the
+        // device, so their newer values come home first.
+        if !update {
+            self.sync(env)?;
+        }
         self.bind(env)?;
         self.launch_all(env)?;
         let mut status = [0.0f32];
@@ -164,33 +186,52 @@ impl<D: Device> CudaExecutable<D> {
             }
         }
         if update {
-            // Every value is read before any target is written, as the
+            // Targets updated in place stay on the device; values computed
+            // elsewhere are read before any target is written, as the
             // interpreter does.
-            let mut values = Vec::with_capacity(program.updates.len());
+            let mut values = Vec::new();
             for &(t, v) in &program.updates {
-                values.push((t, self.read(v)?));
+                if t != v {
+                    values.push((t, self.read(v)?));
+                } else if !self.device_newer.contains(&t) {
+                    self.device_newer.push(t);
+                }
             }
             for (t, value) in values {
-                let (map, name) = match &program.buffer(t).kind {
-                    BufKind::Param(n) => (&mut env.params, n),
-                    BufKind::State(n) => (&mut env.states, n),
-                    BufKind::Input(_) | BufKind::Temp => unreachable!("updates target params and state"),
-                };
-                if let Some(slot) = map.get_mut(name) {
-                    slot.data.copy_from_slice(&value.data);
-                }
-                if program.updates.iter().any(|&(t2, v2)| t2 == t && v2 == t) {
-                    self.resident.insert(t, value.data);
-                }
+                store(env, &program, t, &value.data);
             }
             env.step += 1;
         }
         Ok(outputs)
     }
 
+    /// Downloads the parameters and state that steps updated on the device
+    /// into `env`; see [`crate::backend::Executable::sync`].
+    pub fn sync(&mut self, env: &mut Env) -> Result<(), EvalError> {
+        let program = std::sync::Arc::clone(&self.compiled.kernels.as_ref().expect("checked by new").program);
+        for t in std::mem::take(&mut self.device_newer) {
+            let value = self.read(t)?;
+            store(env, &program, t, &value.data);
+            self.resident.insert(t, value.data);
+        }
+        Ok(())
+    }
+
     /// What the driver produced.
     pub fn compiled(&self) -> &Compiled {
         &self.compiled
+    }
+}
+
+/// Writes `data` into the host copy of target `t`.
+fn store(env: &mut Env, program: &Program, t: BufId, data: &[f32]) {
+    let (map, name) = match &program.buffer(t).kind {
+        BufKind::Param(n) => (&mut env.params, n),
+        BufKind::State(n) => (&mut env.states, n),
+        BufKind::Input(_) | BufKind::Temp => unreachable!("updates target params and state"),
+    };
+    if let Some(slot) = map.get_mut(name) {
+        slot.data.copy_from_slice(data);
     }
 }
 
