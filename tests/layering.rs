@@ -59,6 +59,54 @@ fn ident_at(s: &str) -> &str {
     &s[..end]
 }
 
+/// The first name of each item of a `{..}` group, given its text after
+/// `{`: `a::b, c::{d, e}, f}` gives `a`, `c`, `f`.
+fn group_items(group: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut depth = 1;
+    let mut start = true;
+    for (j, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 1 => break,
+            '}' => depth -= 1,
+            ',' if depth == 1 => start = true,
+            c if start && depth == 1 && (c.is_alphanumeric() || c == '_') => {
+                names.push(ident_at(&group[j..]));
+                start = false;
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// The sibling modules of `src/fuse/` a text names (in code, doc links and
+/// comments alike): `super::x`, `crate::fuse::x`, `fuse::x`, and the first
+/// name of each item of `super::{..}` and `fuse::{..}` groups.
+fn siblings_named<'s>(text: &str, siblings: &'s [String]) -> Vec<&'s str> {
+    let mut found = Vec::new();
+    for prefix in ["super::", "fuse::"] {
+        let mut rest = text;
+        while let Some(i) = rest.find(prefix) {
+            let before = rest[..i].chars().next_back();
+            let after = &rest[i + prefix.len()..];
+            rest = after;
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let names = match after.strip_prefix('{') {
+                Some(group) => group_items(group),
+                None => vec![ident_at(after)],
+            };
+            found.extend(
+                names.into_iter().filter_map(|n| siblings.iter().find(|s| *s == n).map(String::as_str)),
+            );
+        }
+    }
+    found
+}
+
 /// The top-level modules a text names through `crate::` and `super::`
 /// paths, for a file whose module path is `module`.
 fn referenced(text: &str, module: &[String]) -> BTreeSet<String> {
@@ -71,22 +119,7 @@ fn referenced(text: &str, module: &[String]) -> BTreeSet<String> {
         if boundary && rest.starts_with("crate::") {
             let after = &rest["crate::".len()..];
             if let Some(group) = after.strip_prefix('{') {
-                // `crate::{a::b, c}`: the first name of each item at depth 1.
-                let mut depth = 1;
-                let mut start = true;
-                for (j, c) in group.char_indices() {
-                    match c {
-                        '{' => depth += 1,
-                        '}' if depth == 1 => break,
-                        '}' => depth -= 1,
-                        ',' if depth == 1 => start = true,
-                        c if start && depth == 1 && (c.is_alphanumeric() || c == '_') => {
-                            found.insert(ident_at(&group[j..]).to_string());
-                            start = false;
-                        }
-                        _ => {}
-                    }
-                }
+                found.extend(group_items(group).into_iter().map(str::to_string));
             } else {
                 found.insert(ident_at(after).to_string());
             }
@@ -174,4 +207,51 @@ fn the_scanner_resolves_every_path_form() {
     let text = "use crate::graph::Graph;\nuse crate::{train::trainer, sema};\n/// [`crate::cli`]\nuse super::gemm;\nuse super::super::super::fuse::run;\nlet x = my_crate::train;";
     let found: Vec<String> = referenced(text, &module).into_iter().collect();
     assert_eq!(found, ["backend", "cli", "fuse", "graph", "sema", "train"]);
+}
+
+/// Fusion flows one way: each file of `src/fuse/` names only the sibling
+/// modules declared before it in `mod.rs`, so the files form a line
+/// (access → realize → fit → group → build → lower) and no circle can
+/// come back.
+#[test]
+fn fusion_flows_one_way() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/fuse");
+    let declared: Vec<String> = std::fs::read_to_string(dir.join("mod.rs"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod ").and_then(|r| r.strip_suffix(';')))
+        .map(str::to_string)
+        .collect();
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let mut on_disk: Vec<String> = files
+        .iter()
+        .map(|f| f.file_stem().unwrap().to_string_lossy().into_owned())
+        .filter(|n| n != "mod")
+        .collect();
+    on_disk.sort();
+    let mut listed = declared.clone();
+    listed.sort();
+    assert_eq!(listed, on_disk, "every file of src/fuse/ is a module declared in its mod.rs");
+    for (pos, name) in declared.iter().enumerate() {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.rs"))).unwrap();
+        for r in siblings_named(&text, &declared) {
+            let at = declared.iter().position(|m| m == r).unwrap_or(usize::MAX);
+            assert!(
+                at < pos,
+                "src/fuse/{name}.rs names `{r}`, which does not come before it in the line {declared:?}"
+            );
+        }
+    }
+}
+
+/// The sibling scan sees every way a file can name a sibling.
+#[test]
+fn sibling_references_are_found_in_every_form() {
+    let order: Vec<String> = ["access", "realize", "group"].iter().map(|s| s.to_string()).collect();
+    let text = "use super::{access::{flat, unravel}, group};\n/// [`x`](crate::fuse::realize::plan)\n\
+                let _ = super::group::run; // not: superfuse::realize";
+    let mut got = siblings_named(text, &order);
+    got.sort();
+    assert_eq!(got, ["access", "group", "group", "realize"]);
 }

@@ -1,7 +1,7 @@
 //! Fusion: turns a verified graph into a [`kernel::Program`](crate::kernel::Program).
 //!
 //! The files form a line and each uses only those before it (checked by
-//! `tests::fusion_flows_one_way`): [`access`] (how each node reads its
+//! `fusion_flows_one_way` in `tests/layering.rs`): [`access`] (how each node reads its
 //! operands, and the index arithmetic of movement ops) → [`realize`]
 //! (which nodes are materialised) → [`fit`] (whether a node can join a
 //! loop kernel, from index facts alone) → [`group`] (realized nodes into
@@ -12,16 +12,13 @@
 //! target's kernel passes and the kernel verifier afterwards.
 
 // Fusion flows one way: each file uses only the files declared before it
-// (checked by `tests::fusion_flows_one_way`).
+// (checked by `fusion_flows_one_way` in `tests/layering.rs`).
 pub mod access;
 pub mod realize;
 pub mod fit;
 pub mod group;
 pub mod build;
 pub mod lower;
-
-#[cfg(test)]
-mod tests;
 
 use crate::graph::Graph;
 use crate::kernel::Program;
