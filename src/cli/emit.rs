@@ -59,9 +59,8 @@ fn emit(file: &Path, graph: &crate::graph::Graph, flags: &EmitFlags) -> Result<S
     let Some(kernels) = &compiled.kernels else {
         return Err(Diagnostic::error_nowhere(Code::BACKEND, "the CUDA target produced no kernel program"));
     };
-    let module = cuda::emit(&kernels.program, &EmitOptions { arch: flags.arch }).map_err(|e| {
-        Diagnostic::error_nowhere(Code::BACKEND, format!("the CUDA back end cannot compile the graph: {e}"))
-    })?;
+    let module =
+        cuda::emit(&kernels.program, &EmitOptions { arch: flags.arch }).map_err(|e| e.diagnostic())?;
     let stem = file.file_stem().map_or_else(|| "module".into(), |s| s.to_string_lossy().into_owned());
     let dir = flags.out.clone().unwrap_or_else(|| PathBuf::from(format!("{stem}.ptx")));
     let write_error = |path: &Path, e: std::io::Error| {

@@ -53,12 +53,7 @@ impl<D: Device> Cuda<D> {
                 }
             },
         };
-        let module = super::emit(&kernels.program, &EmitOptions { arch }).map_err(|e| {
-            Diagnostic::error_nowhere(
-                Code::BACKEND,
-                format!("the CUDA back end cannot compile the graph: {e}"),
-            )
-        })?;
+        let module = super::emit(&kernels.program, &EmitOptions { arch }).map_err(|e| e.diagnostic())?;
         let ptx = module.text.clone();
         let exe = CudaExecutable::new(device, compiled, module).map_err(|e| device_diagnostic(&e))?;
         let code = vec![("module.ptx".to_string(), ptx.into_bytes())];

@@ -165,6 +165,16 @@ impl fmt::Display for EmitError {
 
 impl std::error::Error for EmitError {}
 
+impl EmitError {
+    /// The coded diagnostic (E0501) for a program the emitter cannot compile.
+    pub fn diagnostic(&self) -> crate::diag::Diagnostic {
+        crate::diag::Diagnostic::error_nowhere(
+            crate::diag::Code::BACKEND,
+            format!("the CUDA back end cannot compile the graph: {self}"),
+        )
+    }
+}
+
 /// The most `.u64` parameters an entry takes (PTX allows 4 KiB of them).
 const MAX_PARAMS: usize = 500;
 
