@@ -6,7 +6,9 @@
 //! - [`data`] loads IDX, CSV and NPY files and batches them, [`examples`]
 //!   fits them (or a generated sequence task) to a step's inputs;
 //! - [`trainer`] runs epochs through a back end, evaluates and reports;
-//! - [`checkpoint`] reads and atomically writes safetensors weights.
+//! - [`checkpoint`] reads and atomically writes safetensors weights;
+//! - [`metrics`] accumulates classification and regression metrics over a
+//!   whole split, with scikit-learn's definitions.
 //!
 //! This layer (with `cli`) is the only one that touches the file system.
 //! Nothing below it (`opt`, `fuse`, `kernel`, `compile`, `backend`)
@@ -18,6 +20,7 @@ pub mod data;
 pub mod examples;
 pub mod checkpoint;
 pub mod trainer;
+pub mod metrics;
 
 pub use optim::StateSpec;
 pub use step::{Step, StepInput, TARGET, TokenBound, build_step};
