@@ -8,7 +8,9 @@
 //! - [`trainer`] runs epochs through a back end, evaluates and reports;
 //! - [`checkpoint`] reads and atomically writes safetensors weights;
 //! - [`metrics`] accumulates classification and regression metrics over a
-//!   whole split, with scikit-learn's definitions.
+//!   whole split, with scikit-learn's definitions;
+//! - [`folds`] splits example indices into k folds or a hold-out set,
+//!   stratified by class when asked.
 //!
 //! This layer (with `cli`) is the only one that touches the file system.
 //! Nothing below it (`opt`, `fuse`, `kernel`, `compile`, `backend`)
@@ -21,6 +23,7 @@ pub mod examples;
 pub mod checkpoint;
 pub mod trainer;
 pub mod metrics;
+pub mod folds;
 
 pub use optim::StateSpec;
 pub use step::{Step, StepInput, TARGET, TokenBound, build_step};
