@@ -15,4 +15,5 @@ pub mod kernel;
 pub mod compile;
 pub mod backend;
 pub mod train;
+pub mod plot;
 pub mod cli;

@@ -20,11 +20,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("compile", &["diag", "graph", "opt", "fuse", "kernel"]),
     ("backend", &["diag", "graph", "kernel", "compile"]),
     ("train", &["diag", "syntax", "sema", "graph", "autodiff", "kernel", "compile", "backend"]),
+    ("plot", &["diag"]),
     (
         "cli",
         &[
             "diag", "syntax", "sema", "graph", "autodiff", "opt", "fuse", "kernel", "compile", "backend",
-            "train",
+            "train", "plot",
         ],
     ),
 ];
