@@ -485,11 +485,9 @@ fn the_trainer_fetches_parameters_before_evaluating_and_at_the_end() {
     let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
     let opts = RunOptions {
         base_dir: file.parent().unwrap().to_path_buf(),
-        init: None,
         epochs: Some(3),
-        limit: None,
         no_save: true,
-        interrupt: None,
+        ..RunOptions::default()
     };
     let train = |backend: &dyn nnc::backend::Backend| {
         let mut session = Session::new(&prog, &cfg, &opts, backend).unwrap();
@@ -505,6 +503,6 @@ fn the_trainer_fetches_parameters_before_evaluating_and_at_the_end() {
         close(name, c, g, false).unwrap();
     }
     for (c, g) in cpu.epochs.iter().zip(&gpu.epochs) {
-        assert_eq!(c.test_accuracy, g.test_accuracy);
+        assert_eq!(c.test_accuracy(), g.test_accuracy());
     }
 }

@@ -205,7 +205,7 @@ fn tiny_csv_round_trips_and_bad_rows() {
         assert_eq!(d.images, Tensor::new(vec![2, 3], vec![0., 128., 255., 1., 2., 3.]));
         assert_eq!(d.labels.as_ref().unwrap().data, [3., 7.]);
     }
-    let last = CsvOptions { label_column: LabelColumn::Last, header: None };
+    let last = CsvOptions { label_column: LabelColumn::Last, header: None, targets: None };
     let [p, _] = write_both(dir.path(), "last.csv", b"1,2,0\n3,4,1\n");
     assert_eq!(load_csv(&p, &last).unwrap().labels.unwrap().data, [0., 1.]);
 

@@ -73,11 +73,12 @@ fn train(src: &str, epochs: usize) -> Summary {
 fn an_encoder_decoder_learns_to_reverse_and_decodes_greedily() {
     let summary = train(&seq2seq("reverse_digits", 5, true, ""), 4);
     let last = summary.epochs.last().unwrap();
-    let (acc, seq) = (last.test_accuracy.unwrap(), last.test_sequence_accuracy.unwrap());
+    let test = last.test.as_ref().unwrap();
+    let (acc, seq) = (test.accuracy().unwrap(), test.sequence_accuracy.unwrap());
     assert!(seq >= 0.9, "exact-sequence accuracy {seq} after 4 epochs: {:?}", summary.epochs);
     // A sequence is right only if all its positions are.
     assert!(acc >= seq, "per-position accuracy {acc} below sequence accuracy {seq}");
-    assert!(summary.losses.first().unwrap() > &(4.0 * last.train_loss));
+    assert!(summary.losses.first().unwrap() > &(4.0 * last.train_loss()));
 }
 
 #[test]
@@ -91,7 +92,7 @@ fn greedy_decoding_matches_a_step_by_step_reference() {
     // input at t + 1.
     let src = seq2seq("reverse_digits", 5, false, "");
     let summary = train(&src, 2);
-    let reported = summary.epochs[1].test_sequence_accuracy.unwrap();
+    let reported = summary.epochs[1].test.as_ref().unwrap().sequence_accuracy.unwrap();
     let (prog, diags) = Program::from_source("s.nn", &src);
     assert!(diags.is_empty(), "{diags:?}");
     let model = ast::Expr { kind: ast::ExprKind::Name("S".into()), span: Default::default() };
@@ -178,8 +179,8 @@ fn an_lstm_tagger_trains_on_per_position_labels() {
     let summary = train(src, 3);
     let first = &summary.epochs[0];
     let last = summary.epochs.last().unwrap();
-    assert!(last.train_loss < 0.8 * first.train_loss, "{:?}", summary.epochs);
-    assert!(last.train_accuracy.unwrap() > 0.4, "{:?}", summary.epochs);
+    assert!(last.train_loss() < 0.8 * first.train_loss(), "{:?}", summary.epochs);
+    assert!(last.train.accuracy().unwrap() > 0.4, "{:?}", summary.epochs);
 }
 
 /// A bag-of-tokens classifier over `length` token ids read from a CSV file
@@ -213,7 +214,7 @@ fn token_ids_from_a_file_feed_an_int_input() {
     let dir = tempfile::tempdir().unwrap();
     let summary = train(&csv_tokens(dir.path(), 5, 5), 5);
     let (first, last) = (&summary.epochs[0], summary.epochs.last().unwrap());
-    assert!(last.train_loss < first.train_loss, "{:?}", summary.epochs);
+    assert!(last.train_loss() < first.train_loss(), "{:?}", summary.epochs);
 }
 
 #[test]

@@ -84,7 +84,11 @@ fn same_seed_same_losses_different_seed_different_losses() {
 #[test]
 fn run_saves_a_checkpoint_that_eval_reproduces() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "m.nn", &program(&idx_data(), "save = \"w.safetensors\"\nseed = 3"));
+    let file = write(
+        dir.path(),
+        "m.nn",
+        &program(&idx_data(), "save = \"w.safetensors\"\nseed = 3\nmetrics = [accuracy]"),
+    );
     let log = dir.path().join("log.jsonl");
     let (code, out, err) =
         nnc(&["run", file.to_str().unwrap(), "--limit", "256", "--log-json", log.to_str().unwrap()]);
@@ -120,19 +124,19 @@ fn run_saves_a_checkpoint_that_eval_reproduces() {
     assert!(resumed < 0.8 * fresh, "resumed loss {resumed} should be clearly below a fresh start's {fresh}");
 }
 
-/// The `train_loss` of the last epoch line `nnc run` printed.
+/// The `train_loss` of the last epoch row of the table `nnc run` printed.
 fn train_loss(out: &str) -> f64 {
-    let line = out
+    let header = out
+        .lines()
+        .find(|l| l.starts_with("epoch") && l.contains("train_loss"))
+        .unwrap_or_else(|| panic!("no epoch table in {out}"));
+    let col = header.split_whitespace().position(|c| c == "train_loss").unwrap();
+    let row = out
         .lines()
         .rev()
-        .find(|l| l.starts_with("epoch "))
-        .unwrap_or_else(|| panic!("no epoch line in {out}"));
-    let after = line.split("train_loss ").nth(1).unwrap_or_else(|| panic!("no train_loss in {line}"));
-    after
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("bad number in {line}"))
+        .find(|l| l.split_whitespace().next().is_some_and(|c| c.contains('/')))
+        .unwrap_or_else(|| panic!("no epoch row in {out}"));
+    row.split_whitespace().nth(col).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("bad row {row}"))
 }
 
 #[test]

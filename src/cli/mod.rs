@@ -7,7 +7,9 @@
 mod bench;
 mod check;
 mod emit;
+mod eval;
 mod graph;
+mod report;
 mod run;
 pub mod repl;
 
@@ -65,10 +67,20 @@ enum Command {
         /// Start from these weights (a safetensors checkpoint) instead of the initialisers.
         #[arg(long)]
         init: Option<PathBuf>,
-        /// Append one JSON object per epoch to this file (epoch, train_loss,
-        /// test_loss, test_accuracy, samples_per_s, seconds, ...).
+        /// Write one JSON object per epoch to this file (`kind: "epoch"`,
+        /// epoch, fold, lr, samples_per_s, seconds and `{split}_{metric}` for
+        /// train, validation and test), and with `log_every = N` in the train
+        /// block one per N steps (`kind: "step"`: loss, lr, samples_per_s).
         #[arg(long)]
         log_json: Option<PathBuf>,
+        /// Cross-validate with this many folds (stratified by class) instead
+        /// of training once; overrides the train block's `cross_validate`.
+        #[arg(long)]
+        folds: Option<usize>,
+        /// Draw the loss and metric curves per epoch (train, validation,
+        /// test; each fold) into this picture (`.png` or `.svg`).
+        #[arg(long)]
+        plot: Option<PathBuf>,
         /// Override the train block's number of epochs.
         #[arg(long)]
         epochs: Option<usize>,
@@ -109,6 +121,14 @@ enum Command {
     },
     /// An interactive session: define models, evaluate expressions, inspect shapes and graphs.
     Repl,
+    /// Draw the loss and metric curves of a `nnc run --log-json` log.
+    Plot {
+        /// The JSON-lines log.
+        log: PathBuf,
+        /// The picture to write (`.png` or `.svg`).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+    },
     /// Compile a graph for the CUDA back end and write its PTX module and a
     /// `manifest.json` of the launches (kernels, launch shapes, parameters,
     /// buffers), in launch order. Needs no GPU.
@@ -132,13 +152,25 @@ enum Command {
         #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,
     },
-    /// Evaluate saved weights on the data block's test split.
+    /// Evaluate saved weights on a split: the metrics, the per-class report
+    /// and the confusion matrix.
     Eval {
         /// The `.nn` file.
         file: PathBuf,
         /// The safetensors checkpoint to evaluate.
         #[arg(long)]
         weights: PathBuf,
+        /// The split (default: test, else validation, else train).
+        #[arg(long, value_enum)]
+        split: Option<SplitArg>,
+        /// Metrics to report instead of the train block's, comma-separated:
+        /// loss, accuracy, top5, precision, recall, f1 (with _macro, _micro
+        /// or _weighted), confusion, mse, mae, r2.
+        #[arg(long, value_delimiter = ',')]
+        metrics: Vec<String>,
+        /// Draw the confusion matrix as a heat map into this picture (`.png` or `.svg`).
+        #[arg(long)]
+        plot: Option<PathBuf>,
         /// The back end that runs the evaluation.
         #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
         backend: BackendArg,
@@ -146,6 +178,17 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+}
+
+/// Splits `nnc eval` can evaluate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    /// The training examples.
+    Train,
+    /// The validation examples (`valid` or `validate = split(f)`).
+    Validation,
+    /// The test examples.
+    Test,
 }
 
 /// Back ends the commands that run graphs can use.
@@ -361,20 +404,31 @@ fn dispatch(cli: Cli, console: &mut Console) -> Outcome {
         Command::Graph { file, stage, format, model, dims, target } => {
             graph::run(&file, stage, format, target, model, &dims)
         }
-        Command::Run { file, init, log_json, epochs, limit, no_save, backend, threads } => {
+        Command::Run { file, init, log_json, folds, plot, epochs, limit, no_save, backend, threads } => {
             match backend.make(default_threads(threads)) {
                 Ok(backend) => {
-                    let flags = run::RunFlags { init, log_json, epochs, limit, no_save };
+                    let flags = run::RunFlags { init, log_json, epochs, limit, no_save, folds, plot };
                     run::run(&file, &flags, backend.as_ref(), console)
                 }
                 Err(d) => Outcome::error(d),
             }
         }
         Command::Repl => repl::run(console),
-        Command::Eval { file, weights, backend, threads } => match backend.make(default_threads(threads)) {
-            Ok(backend) => run::eval(&file, &weights, backend.as_ref(), console),
-            Err(d) => Outcome::error(d),
-        },
+        Command::Eval { file, weights, split, metrics, plot, backend, threads } => {
+            match backend.make(default_threads(threads)) {
+                Ok(backend) => {
+                    let split = split.map(|s| match s {
+                        SplitArg::Train => crate::train::trainer::Split::Train,
+                        SplitArg::Validation => crate::train::trainer::Split::Validation,
+                        SplitArg::Test => crate::train::trainer::Split::Test,
+                    });
+                    let flags = eval::EvalFlags { weights, split, metrics, plot };
+                    eval::eval(&file, &flags, backend.as_ref(), console)
+                }
+                Err(d) => Outcome::error(d),
+            }
+        }
+        Command::Plot { log, out } => eval::plot(&log, &out),
         Command::EmitPtx { file, stage, arch, model, dims, out } => {
             emit::run(&file, &emit::EmitFlags { stage, arch: arch.arch(), model, dims, out })
         }

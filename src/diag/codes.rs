@@ -62,6 +62,9 @@ codes! {
     MISSING_SETTING = 403, "required setting missing";
     DATA_SHAPE = 404, "data does not fit the model's input";
     LOSS = 405, "loss is not a scalar";
+    METRIC = 406, "unknown metric, or a metric that does not fit the task";
+    VALIDATION = 407, "invalid validation, `keep` or `early_stop` setting";
+    FOLDS = 408, "invalid cross-validation setting";
 
     BACKEND = 501, "back end cannot compile the graph";
     CUDA_UNAVAILABLE = 502, "no CUDA driver or GPU";

@@ -17,7 +17,7 @@ use crate::backend::Tensor;
 use crate::diag::{Code, Diagnostic};
 use crate::graph::semantics::rng::Rng;
 use crate::graph::{DType, Shape};
-use crate::sema::blocks::{SequenceTask, TaskKind};
+use crate::sema::blocks::{SequenceTask, Targets, TaskKind};
 use crate::train::{Step, StepInput};
 
 /// One input's values for every example.
@@ -89,6 +89,29 @@ impl Examples {
             t.data.truncate(n * per);
             t.shape.0[0] = n;
         }
+    }
+
+    /// A new set of the examples `idx`, in that order (a validation split, a fold).
+    pub fn select(&self, idx: &[usize]) -> Examples {
+        let fields = self
+            .fields
+            .iter()
+            .map(|f| Field { name: f.name.clone(), values: rows(&f.values, idx), integer: f.integer })
+            .collect();
+        Examples {
+            fields,
+            labels: self.labels.as_ref().map(|l| rows(l, idx)),
+            origin: self.origin.clone(),
+            labels_origin: self.labels_origin.clone(),
+            decoder: self.decoder.clone(),
+        }
+    }
+
+    /// The class label of every example, when there is exactly one per
+    /// example (for stratified splits); `None` for sequences and float targets.
+    pub fn class_labels(&self) -> Option<&[f32]> {
+        let labels = self.labels.as_ref()?;
+        (labels.shape.rank() == 1 && labels.numel() == self.len()).then_some(&labels.data[..])
     }
 
     /// The examples `idx`, in that order: one tensor per field, and the labels.
@@ -197,6 +220,23 @@ impl Examples {
             let mut dims = vec![labels.shape.0[0]];
             dims.extend_from_slice(&step.target.0);
             labels.shape = Shape(dims);
+        }
+        if step.targets == Targets::Values {
+            if let Some(i) = labels.data.iter().position(|v| !v.is_finite()) {
+                let per = step.target.numel().max(1);
+                return Err(Diagnostic::error_nowhere(
+                    Code::DATA_FORMAT,
+                    format!(
+                        "target {} of example {} in `{}` is {}, not a finite number",
+                        i % per,
+                        i / per,
+                        self.labels_origin,
+                        labels.data[i]
+                    ),
+                )
+                .with_help("remove or fill in the missing values before training"));
+            }
+            return Ok(());
         }
         let output = step.graph.output("output").map(|o| step.graph.shape(o).clone());
         if let Some(out) = output

@@ -6,6 +6,8 @@
 //! - [`data`] loads IDX, CSV and NPY files and batches them, [`examples`]
 //!   fits them (or a generated sequence task) to a step's inputs;
 //! - [`trainer`] runs epochs through a back end, evaluates and reports;
+//!   [`evaluate`] computes a split's metrics over all of its examples,
+//!   [`crossval`] runs k-fold cross-validation;
 //! - [`checkpoint`] reads and atomically writes safetensors weights;
 //! - [`metrics`] accumulates classification and regression metrics over a
 //!   whole split, with scikit-learn's definitions;
@@ -24,6 +26,8 @@ pub mod checkpoint;
 pub mod trainer;
 pub mod metrics;
 pub mod folds;
+pub mod evaluate;
+pub mod crossval;
 
 pub use optim::StateSpec;
 pub use step::{Step, StepInput, TARGET, TokenBound, build_step};

@@ -55,8 +55,11 @@ pub struct Step {
     /// The model's inputs, in `forward`'s order.
     pub inputs: Vec<StepInput>,
     /// The shape of one example's labels: `[]` for a class per example,
-    /// `[T]` for a class per position (see [`crate::sema::blocks::target_shape`]).
+    /// `[T]` for a class per position (see [`crate::sema::blocks::target_shape`]),
+    /// the output's shape for float targets.
     pub target: Shape,
+    /// Class labels or float targets.
+    pub targets: crate::sema::blocks::Targets,
     /// The batch size the graph was built for.
     pub batch: usize,
 }
@@ -157,11 +160,11 @@ pub fn build_step(
         step_inputs.push(StepInput { name: name.clone(), shape, dtype: x.dtype });
     }
     let inputs = step_inputs;
-    let target_dims = sema::blocks::target_shape(&out.shape);
+    let (target_dims, target_dtype) = sema::blocks::target_of(cfg.data.targets, &out.shape);
     let Some(target_shape) = el.bound_shape(&target_dims, out.origin) else { return fail(el) };
     let target = Shape(target_shape.0.get(1..).unwrap_or(&[]).to_vec());
-    let target_node = el.tensor(target_dims, DType::I32, cfg.span, |g| {
-        Some(g.add(Op::Input { name: TARGET.into() }, &[], target_shape, DType::I32, None))
+    let target_node = el.tensor(target_dims, target_dtype, cfg.span, |g| {
+        Some(g.add(Op::Input { name: TARGET.into() }, &[], target_shape, target_dtype, None))
     });
     let args = vec![
         ArgVal { name: None, value: Value::Tensor(out.clone()), span: out.origin },
@@ -196,5 +199,5 @@ pub fn build_step(
             .collect();
         states = optim::append(&mut graph, &cfg.optimizer, &triples);
     }
-    Ok(Step { graph, params, states, inputs, target, batch })
+    Ok(Step { graph, params, states, inputs, target, targets: cfg.data.targets, batch })
 }

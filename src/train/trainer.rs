@@ -13,14 +13,16 @@ use std::time::Instant;
 
 use super::checkpoint;
 use super::data::{self, Batches, CsvOptions, LabelColumn};
+use super::evaluate::{Evaluation, Tally};
 use super::examples::{self, Examples};
+use super::folds;
 use crate::backend::interp::Interp;
 use crate::backend::{Backend, Env, Executable, Tensor};
 use crate::diag::{Code, Diagnostic};
 use crate::graph::Shape;
 use crate::graph::semantics::rng::Rng;
 use crate::sema::Program;
-use crate::sema::blocks::{DataConfig, Source, TrainConfig};
+use crate::sema::blocks::{DataConfig, Metric, Source, TrainConfig};
 use crate::sema::eval::ParamSpec;
 use crate::sema::value::Init;
 use crate::train::{self, Step, TARGET, optim};
@@ -40,28 +42,29 @@ pub struct RunOptions {
     pub no_save: bool,
     /// Set from another thread (Ctrl-C) to stop between steps.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Cross-validate with this many folds (overrides `cross_validate`).
+    pub folds: Option<usize>,
 }
 
 /// The back end `RunOptions` use when none is given.
 pub static DEFAULT_BACKEND: Interp = Interp;
 
 /// Results of one epoch.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct EpochReport {
     /// 1-based epoch number.
     pub epoch: usize,
-    /// Mean training loss over the epoch's examples.
-    pub train_loss: f64,
-    /// Fraction of training labels predicted correctly (during the epoch;
-    /// per position for sequences).
-    pub train_accuracy: Option<f64>,
-    /// Mean loss on the test split.
-    pub test_loss: Option<f64>,
-    /// Fraction of test labels predicted correctly.
-    pub test_accuracy: Option<f64>,
-    /// Fraction of test sequences reproduced exactly by greedy decoding
-    /// (with the `sequence_accuracy` metric).
-    pub test_sequence_accuracy: Option<f64>,
+    /// The cross-validation fold (1-based), if any.
+    pub fold: Option<usize>,
+    /// The training examples as seen during the epoch (the loss and
+    /// predictions of each step, with dropout, before the step's update).
+    pub train: Evaluation,
+    /// The validation split after the epoch, when there is one.
+    pub validation: Option<Evaluation>,
+    /// The test split after the epoch, when there is one.
+    pub test: Option<Evaluation>,
+    /// Whether this epoch's weights are the best so far by the `keep` metric.
+    pub best: bool,
     /// Training examples per second.
     pub samples_per_s: f64,
     /// Wall time of the epoch's training steps and evaluation.
@@ -70,9 +73,32 @@ pub struct EpochReport {
     pub lr: f64,
 }
 
+impl EpochReport {
+    /// Mean training loss over the epoch's examples.
+    pub fn train_loss(&self) -> f64 {
+        self.train.loss
+    }
+
+    /// The test split's accuracy.
+    pub fn test_accuracy(&self) -> Option<f64> {
+        self.test.as_ref()?.accuracy()
+    }
+}
+
 /// Progress events.
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// A cross-validation fold begins.
+    FoldStart {
+        /// 1-based fold.
+        fold: usize,
+        /// Number of folds.
+        folds: usize,
+        /// Training examples in this fold.
+        train: usize,
+        /// Validation examples in this fold.
+        validation: usize,
+    },
     /// An epoch begins with this many steps.
     EpochStart {
         /// 1-based epoch.
@@ -82,15 +108,28 @@ pub enum Event<'a> {
     },
     /// A step finished.
     Step {
+        /// 1-based epoch.
+        epoch: usize,
         /// 1-based step within the epoch.
         step: usize,
+        /// 1-based step since the run (or fold) began.
+        global_step: usize,
         /// Its loss.
         loss: f64,
+        /// The learning rate.
+        lr: f64,
         /// Training throughput so far this epoch.
         samples_per_s: f64,
     },
     /// An epoch finished.
     EpochEnd(&'a EpochReport),
+    /// Training stopped early: no better validation value for `patience` epochs.
+    EarlyStop {
+        /// The last epoch run.
+        epoch: usize,
+        /// The epoch with the best value.
+        best_epoch: usize,
+    },
 }
 
 /// Receives progress events.
@@ -101,6 +140,8 @@ pub type Observer<'a> = dyn FnMut(Event<'_>) + 'a;
 pub struct Summary {
     /// One report per epoch.
     pub epochs: Vec<EpochReport>,
+    /// With `keep = best(m)`: the epoch whose weights were kept, and its value of `m`.
+    pub kept: Option<(usize, f64)>,
     /// Every step's loss, in order.
     pub losses: Vec<f64>,
     /// The trained parameters, in declaration order.
@@ -122,12 +163,13 @@ pub fn load_source(src: &Source, cfg: &DataConfig, base: &Path) -> Result<Exampl
         Source::Idx { images, labels } => {
             data::load_idx(&resolve(base, images), Some(&resolve(base, labels)))?
         }
-        Source::Npy { images, labels } => {
+        Source::Npy { images, labels, .. } => {
             data::load_npy(&resolve(base, images), Some(&resolve(base, labels)))?
         }
-        Source::Csv { path, label_column } => {
+        Source::Csv { path, label_column, targets } => {
             let opts = CsvOptions {
                 label_column: if *label_column == 0 { LabelColumn::First } else { LabelColumn::Last },
+                targets: *targets,
                 ..CsvOptions::default()
             };
             data::load_csv(&resolve(base, path), &opts)?
@@ -212,21 +254,34 @@ pub struct Session<'p> {
     steps: Steps<'p>,
     env: Env,
     train: Examples,
+    valid: Option<Examples>,
     test: Option<Examples>,
     params: Vec<ParamSpec>,
+    states: Vec<optim::StateSpec>,
+    /// Seeds initialisation and shuffling (a fold's own seed in cross-validation).
+    seed: u64,
 }
 
-/// The result of evaluating a model on a split.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Evaluation {
-    /// Mean loss per example.
-    pub loss: f64,
-    /// Fraction of labels predicted correctly (per position for sequences),
-    /// with the true inputs fed (teacher forcing).
-    pub accuracy: Option<f64>,
-    /// Fraction of sequences a greedy decoder reproduces exactly, when the
-    /// train block asks for `sequence_accuracy`.
-    pub sequence_accuracy: Option<f64>,
+/// Which split to evaluate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// The training examples (after any validation split is carved out).
+    Train,
+    /// The validation examples.
+    Validation,
+    /// The test examples.
+    Test,
+}
+
+impl Split {
+    /// Its name in reports and `--log-json` keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Validation => "validation",
+            Split::Test => "test",
+        }
+    }
 }
 
 impl<'p> Session<'p> {
@@ -238,10 +293,12 @@ impl<'p> Session<'p> {
         backend: &'p dyn Backend,
     ) -> Result<Session<'p>, Diagnostic> {
         let mut train = load_source(&cfg.data.train, &cfg.data, &opts.base_dir)?;
-        let mut test = match &cfg.data.test {
-            Some(src) => Some(load_source(src, &cfg.data, &opts.base_dir)?),
-            None => None,
+        let load = |src: &Option<Source>| match src {
+            Some(src) => load_source(src, &cfg.data, &opts.base_dir).map(Some),
+            None => Ok(None),
         };
+        let mut test = load(&cfg.data.test)?;
+        let mut valid = load(&cfg.data.valid)?;
         if let Some(limit) = opts.limit {
             train.truncate(limit);
         }
@@ -251,31 +308,56 @@ impl<'p> Session<'p> {
                 format!("`{}` holds no examples", train.origin),
             ));
         }
+        if let Some(fraction) = cfg.validate {
+            if train.len() < 2 {
+                return Err(Diagnostic::error(
+                    Code::VALIDATION,
+                    cfg.span,
+                    format!("`{}` holds {} example, too few to hold some out", train.origin, train.len()),
+                )
+                .with_help("train on more examples, or remove `validate`"));
+            }
+            let split = folds::holdout(train.len(), fraction, cfg.seed, train.class_labels());
+            valid = Some(train.select(&split.validation));
+            train = train.select(&split.train);
+        }
         let mut steps = Steps { prog, cfg, backend, cache: HashMap::new(), updated_by: None };
         let batch = cfg.batch.min(train.len());
         let (step, _) = steps.get(batch, true)?;
-        for ex in std::iter::once(&mut train).chain(test.as_mut()) {
+        for ex in std::iter::once(&mut train).chain(valid.as_mut()).chain(test.as_mut()) {
             ex.bind(step)?;
         }
         let params = step.params.clone();
         let states = step.states.clone();
+        let mut session =
+            Session { steps, env: Env::new(cfg.seed), train, valid, test, params, states, seed: cfg.seed };
         let values = match &opts.init {
             Some(path) => {
                 let loaded = checkpoint::load(path)?;
                 let expected: Vec<(String, Shape)> =
-                    params.iter().map(|p| (p.name.clone(), p.shape.clone())).collect();
+                    session.params.iter().map(|p| (p.name.clone(), p.shape.clone())).collect();
                 checkpoint::check_against(loaded, &expected, path)?
             }
-            None => init_params(&params, cfg.seed),
+            None => init_params(&session.params, cfg.seed),
         };
-        let mut env = Env::new(cfg.seed);
-        env.params = values.into_iter().collect();
-        for s in &states {
-            env.states.insert(s.name.clone(), Tensor::zeros(s.shape.clone()));
+        session.restart(cfg.seed, values)?;
+        Ok(session)
+    }
+
+    /// Starts training afresh from `values` with `seed`: the optimizer's
+    /// state, step count and learning rate are reset.
+    pub(super) fn restart(&mut self, seed: u64, values: Vec<(String, Tensor)>) -> Result<(), Diagnostic> {
+        self.steps.settle(&mut self.env, None)?;
+        let cfg = self.steps.cfg;
+        self.seed = seed;
+        self.env = Env::new(seed);
+        self.env.params = values.into_iter().collect();
+        for s in &self.states {
+            self.env.states.insert(s.name.clone(), Tensor::zeros(s.shape.clone()));
         }
-        env.states.insert(optim::STEP.into(), Tensor::scalar(0.0));
-        env.states.insert(optim::LR.into(), Tensor::scalar(cfg.optimizer.lr() as f32));
-        Ok(Session { steps, env, train, test, params })
+        self.env.states.insert(optim::STEP.into(), Tensor::scalar(0.0));
+        self.env.states.insert(optim::LR.into(), Tensor::scalar(cfg.optimizer.lr() as f32));
+        Ok(())
     }
 
     /// The current parameters in declaration order.
@@ -286,116 +368,230 @@ impl<'p> Session<'p> {
         Ok(self.params.iter().map(|p| (p.name.clone(), self.env.params[&p.name].clone())).collect())
     }
 
+    /// Replaces the parameters (e.g. with the best epoch's).
+    fn set_params(&mut self, values: &[(String, Tensor)]) -> Result<(), Diagnostic> {
+        self.steps.settle(&mut self.env, None)?;
+        for (name, t) in values {
+            self.env.params.insert(name.clone(), t.clone());
+        }
+        Ok(())
+    }
+
+    /// The parameters' names, shapes and initialisers, in declaration order.
+    pub fn param_specs(&self) -> &[ParamSpec] {
+        &self.params
+    }
+
+    /// The checked train block the session runs.
+    pub fn config(&self) -> &'p TrainConfig {
+        self.steps.cfg
+    }
+
+    /// The training examples.
+    pub fn train_examples(&self) -> &Examples {
+        &self.train
+    }
+
+    /// Replaces the training and validation examples (already bound to the
+    /// step's inputs: a subset of the session's own).
+    pub(super) fn set_examples(&mut self, train: Examples, valid: Option<Examples>) {
+        self.train = train;
+        self.valid = valid;
+    }
+
     /// The number of parameter values.
     pub fn param_count(&self) -> usize {
         self.params.iter().map(|p| p.shape.numel()).sum()
     }
 
-    /// Runs the configured number of epochs.
-    pub fn train(&mut self, opts: &RunOptions, observer: &mut Observer<'_>) -> Result<Summary, Diagnostic> {
-        let cfg = self.steps.cfg;
-        let epochs = opts.epochs.unwrap_or(cfg.epochs);
-        let mut reports = Vec::new();
-        let mut losses = Vec::new();
-        let n = self.train.len();
-        for epoch in 0..epochs {
-            let lr = cfg
-                .schedule
-                .as_ref()
-                .map_or(cfg.optimizer.lr(), |s| s.lr_at(cfg.optimizer.lr(), epoch, epochs));
-            self.env.states.insert(optim::LR.into(), Tensor::scalar(lr as f32));
-            let batches = Batches::new(n, cfg.batch.min(n), cfg.seed, epoch as u64, cfg.shuffle);
-            observer(Event::EpochStart { epoch: epoch + 1, steps: batches.len() });
-            let start = Instant::now();
-            let (mut loss_sum, mut seen) = (0.0f64, 0usize);
-            let mut hits = Hits::default();
-            for (i, idx) in batches.iter().enumerate() {
-                if opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
-                    return Err(Diagnostic::error_nowhere(
-                        Code::INTERRUPTED,
-                        "interrupted; no checkpoint was written",
-                    )
-                    .with_note(format!(
-                        "stopped in epoch {} at step {}",
-                        epoch + 1,
-                        i + 1
-                    )));
-                }
-                let (xs, y) = self.train.gather(idx);
-                let (loss, out) = self.run(xs, y.clone(), true)?;
-                let loss = loss as f64;
-                if !loss.is_finite() {
-                    return Err(non_finite(epoch + 1, i + 1, lr, &cfg.data));
-                }
-                losses.push(loss);
-                loss_sum += loss * idx.len() as f64;
-                seen += idx.len();
-                if let Some(y) = &y {
-                    hits.add(&out, y);
-                }
-                let secs = start.elapsed().as_secs_f64().max(1e-9);
-                observer(Event::Step { step: i + 1, loss, samples_per_s: seen as f64 / secs });
-            }
-            let train_secs = start.elapsed().as_secs_f64().max(1e-9);
-            let test = match self.test.take() {
-                Some(test) => {
-                    let r = self.evaluate(&test);
-                    self.test = Some(test);
-                    Some(r?)
-                }
-                None => None,
-            };
-            let report = EpochReport {
-                epoch: epoch + 1,
-                train_loss: loss_sum / seen.max(1) as f64,
-                train_accuracy: hits.fraction(),
-                test_loss: test.as_ref().map(|t| t.loss),
-                test_accuracy: test.as_ref().and_then(|t| t.accuracy),
-                test_sequence_accuracy: test.as_ref().and_then(|t| t.sequence_accuracy),
-                samples_per_s: seen as f64 / train_secs,
-                seconds: start.elapsed().as_secs_f64(),
-                lr,
-            };
-            observer(Event::EpochEnd(&report));
-            reports.push(report);
-        }
-        let params = self.params()?;
-        let saved = match (&cfg.save, opts.no_save) {
-            (Some(p), false) => {
-                let path = resolve(&opts.base_dir, p);
-                checkpoint::save(&path, &params)?;
-                Some(path)
-            }
-            _ => None,
-        };
-        Ok(Summary { epochs: reports, losses, params, saved })
+    /// The number of examples in a split (0 when there is no such split).
+    pub fn split_len(&self, split: Split) -> usize {
+        self.examples(split).map_or(0, Examples::len)
     }
 
-    /// Mean loss and accuracy (for classifiers) over examples, without
-    /// dropout; with the `sequence_accuracy` metric, also greedy decoding.
+    fn examples(&self, split: Split) -> Option<&Examples> {
+        match split {
+            Split::Train => Some(&self.train),
+            Split::Validation => self.valid.as_ref(),
+            Split::Test => self.test.as_ref(),
+        }
+    }
+
+    /// Runs the configured number of epochs (or cross-validates, see
+    /// [`crossval`](super::crossval)), then saves the checkpoint the train
+    /// block names.
+    pub fn train(&mut self, opts: &RunOptions, observer: &mut Observer<'_>) -> Result<Summary, Diagnostic> {
+        let cfg = self.steps.cfg;
+        let mut summary = self.fit(opts, None, observer)?;
+        if let (Some(p), false) = (&cfg.save, opts.no_save) {
+            let path = resolve(&opts.base_dir, &p.replace("{fold}", "all"));
+            checkpoint::save(&path, &summary.params)?;
+            summary.saved = Some(path);
+        }
+        Ok(summary)
+    }
+
+    /// Trains for the configured epochs without saving: evaluates the
+    /// validation and test splits after each epoch, keeps the best epoch's
+    /// weights and stops early as the train block says.
+    pub(super) fn fit(
+        &mut self,
+        opts: &RunOptions,
+        fold: Option<usize>,
+        observer: &mut Observer<'_>,
+    ) -> Result<Summary, Diagnostic> {
+        let cfg = self.steps.cfg;
+        let epochs = opts.epochs.unwrap_or(cfg.epochs);
+        let mut reports: Vec<EpochReport> = Vec::new();
+        let mut losses = Vec::new();
+        // The best epoch so far by `keep`: its number, value and weights.
+        let mut best: Option<(usize, f64, Weights)> = None;
+        let watched = cfg.early_stop.map(|e| e.metric).or(cfg.keep);
+        let mut watch_best: Option<(usize, f64)> = None;
+        for epoch in 0..epochs {
+            let start = Instant::now();
+            let (train, lr, rate) = self.epoch(opts, epoch, epochs, &mut losses, observer)?;
+            let validation = self.evaluate_split(Split::Validation)?;
+            let test = self.evaluate_split(Split::Test)?;
+            let mut report = EpochReport {
+                epoch: epoch + 1,
+                fold,
+                train,
+                validation,
+                test,
+                best: false,
+                samples_per_s: rate,
+                seconds: 0.0,
+                lr,
+            };
+            if let Some(metric) = cfg.keep
+                && let Some(v) = report.validation.as_ref().and_then(|e| e.value(metric))
+                && best.as_ref().is_none_or(|(_, b, _)| better(metric, v, *b))
+            {
+                report.best = true;
+                best = Some((epoch + 1, v, self.params()?));
+            }
+            let stop = match (cfg.early_stop, watched) {
+                (Some(es), Some(metric)) => {
+                    if let Some(v) = report.validation.as_ref().and_then(|e| e.value(metric))
+                        && watch_best.is_none_or(|(_, b)| better(metric, v, b))
+                    {
+                        watch_best = Some((epoch + 1, v));
+                    }
+                    watch_best.is_some_and(|(e, _)| epoch + 1 - e >= es.patience)
+                }
+                _ => false,
+            };
+            report.seconds = start.elapsed().as_secs_f64();
+            observer(Event::EpochEnd(&report));
+            reports.push(report);
+            if stop {
+                let best_epoch = watch_best.map_or(epoch + 1, |(e, _)| e);
+                observer(Event::EarlyStop { epoch: epoch + 1, best_epoch });
+                break;
+            }
+        }
+        let kept = match best {
+            Some((epoch, value, params)) => {
+                self.set_params(&params)?;
+                Some((epoch, value))
+            }
+            None => None,
+        };
+        let params = self.params()?;
+        Ok(Summary { epochs: reports, kept, losses, params, saved: None })
+    }
+
+    /// One pass over the training examples: returns their evaluation, the
+    /// learning rate and the examples per second.
+    fn epoch(
+        &mut self,
+        opts: &RunOptions,
+        epoch: usize,
+        epochs: usize,
+        losses: &mut Vec<f64>,
+        observer: &mut Observer<'_>,
+    ) -> Result<(Evaluation, f64, f64), Diagnostic> {
+        let cfg = self.steps.cfg;
+        let n = self.train.len();
+        let lr =
+            cfg.schedule.as_ref().map_or(cfg.optimizer.lr(), |s| s.lr_at(cfg.optimizer.lr(), epoch, epochs));
+        self.env.states.insert(optim::LR.into(), Tensor::scalar(lr as f32));
+        let batches = Batches::new(n, cfg.batch.min(n), self.seed, epoch as u64, cfg.shuffle);
+        observer(Event::EpochStart { epoch: epoch + 1, steps: batches.len() });
+        let start = Instant::now();
+        let mut tally: Option<Tally> = None;
+        let mut seen = 0usize;
+        for (i, idx) in batches.iter().enumerate() {
+            if opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
+                return Err(Diagnostic::error_nowhere(
+                    Code::INTERRUPTED,
+                    "interrupted; no checkpoint was written",
+                )
+                .with_note(format!("stopped in epoch {} at step {}", epoch + 1, i + 1)));
+            }
+            let (xs, y) = self.train.gather(idx);
+            let (loss, out) = self.run(xs, y.clone(), true)?;
+            let loss = loss as f64;
+            if !loss.is_finite() {
+                return Err(non_finite(epoch + 1, i + 1, lr, &cfg.data));
+            }
+            losses.push(loss);
+            seen += idx.len();
+            let t = tally.get_or_insert_with(|| Tally::new(cfg.data.targets, &out.shape.0, &cfg.metrics));
+            match &y {
+                Some(y) => t.add(loss, idx.len(), &out, y),
+                None => t.add(loss, idx.len(), &Tensor::scalar(0.0), &Tensor::scalar(0.0)),
+            }
+            let secs = start.elapsed().as_secs_f64().max(1e-9);
+            observer(Event::Step {
+                epoch: epoch + 1,
+                step: i + 1,
+                global_step: losses.len(),
+                loss,
+                lr,
+                samples_per_s: seen as f64 / secs,
+            });
+        }
+        let train_secs = start.elapsed().as_secs_f64().max(1e-9);
+        let train = match tally {
+            Some(t) => t.finish(None),
+            None => Tally::new(cfg.data.targets, &[], &cfg.metrics).finish(None),
+        };
+        Ok((train, lr, seen as f64 / train_secs))
+    }
+
+    /// Evaluates a split if the session has it.
+    pub fn evaluate_split(&mut self, split: Split) -> Result<Option<Evaluation>, Diagnostic> {
+        let Some(ex) = self.examples(split).cloned() else { return Ok(None) };
+        self.evaluate(&ex).map(Some)
+    }
+
+    /// The loss and metrics over all of `ex`, without dropout; with the
+    /// `sequence_accuracy` metric, also greedy decoding.
     pub fn evaluate(&mut self, ex: &Examples) -> Result<Evaluation, Diagnostic> {
-        let batch = self.steps.cfg.batch.min(ex.len().max(1));
+        let cfg = self.steps.cfg;
+        let batch = cfg.batch.min(ex.len().max(1));
         let batches = Batches::new(ex.len(), batch, 0, 0, false);
-        let mut loss_sum = 0.0f64;
-        let mut hits = Hits::default();
+        let mut tally: Option<Tally> = None;
         let mut exact = 0usize;
-        let decode = self.steps.cfg.sequence_accuracy && ex.decoder.is_some();
+        let decode = cfg.metrics.contains(&Metric::SequenceAccuracy) && ex.decoder.is_some();
         for idx in batches.iter() {
             let (xs, y) = ex.gather(idx);
             let (loss, out) = self.run(xs.clone(), y.clone(), false)?;
-            loss_sum += loss as f64 * idx.len() as f64;
+            let t = tally.get_or_insert_with(|| Tally::new(cfg.data.targets, &out.shape.0, &cfg.metrics));
             if let Some(y) = &y {
-                hits.add(&out, y);
+                t.add(loss as f64, idx.len(), &out, y);
                 if let (true, Some(dec)) = (decode, &ex.decoder) {
                     exact += self.decode_exact(ex, dec, xs, y)?;
                 }
             }
         }
         let n = ex.len().max(1) as f64;
-        Ok(Evaluation {
-            loss: loss_sum / n,
-            accuracy: hits.fraction(),
-            sequence_accuracy: decode.then(|| exact as f64 / n),
+        let seq = decode.then(|| exact as f64 / n);
+        Ok(match tally {
+            Some(t) => t.finish(seq),
+            None => Tally::new(cfg.data.targets, &[], &cfg.metrics).finish(seq),
         })
     }
 
@@ -443,15 +639,6 @@ impl<'p> Session<'p> {
             .count())
     }
 
-    /// Evaluates the test split (or the training split when there is none).
-    pub fn evaluate_default(&mut self) -> Result<Evaluation, Diagnostic> {
-        let ex = match &self.test {
-            Some(test) => test.clone(),
-            None => self.train.clone(),
-        };
-        self.evaluate(&ex)
-    }
-
     /// Runs one step graph on a batch (one tensor per input, in the step's
     /// order); returns the loss (NaN without labels) and the model output.
     fn run(
@@ -485,29 +672,12 @@ impl<'p> Session<'p> {
     }
 }
 
-/// Counts arg-max predictions equal to their labels: one per example for
-/// an output `[B, C]` and labels `[B]`, one per position for `[B, T, C]`
-/// and `[B, T]`.
-#[derive(Default)]
-struct Hits {
-    correct: usize,
-    total: usize,
-}
+/// Parameter values by name, in declaration order.
+type Weights = Vec<(String, Tensor)>;
 
-impl Hits {
-    fn add(&mut self, out: &Tensor, labels: &Tensor) {
-        if out.shape.rank() < 2 || out.shape.rank() != labels.shape.rank() + 1 {
-            return;
-        }
-        let c = out.shape.0[out.shape.rank() - 1].max(1);
-        self.correct +=
-            out.data.chunks(c).zip(&labels.data).filter(|&(row, &y)| argmax(row) as f32 == y).count();
-        self.total += labels.numel();
-    }
-
-    fn fraction(&self) -> Option<f64> {
-        (self.total > 0).then(|| self.correct as f64 / self.total as f64)
-    }
+/// Whether `value` of `metric` beats `best` (strictly).
+fn better(metric: Metric, value: f64, best: f64) -> bool {
+    if metric.higher_is_better() { value > best } else { value < best }
 }
 
 /// The index of the largest value (the first of ties).

@@ -21,19 +21,32 @@ pub enum Source {
         path: String,
         /// Which column holds the label (0 or -1 for the last).
         label_column: i64,
+        /// With float targets, how many columns hold them (at the label
+        /// column's end of the row); `None` for one class label.
+        targets: Option<usize>,
     },
     /// NPY arrays.
     Npy {
         /// Inputs.
         images: String,
-        /// Labels.
+        /// Class labels, or float targets when `targets` is set.
         labels: String,
+        /// The labels file holds float targets shaped like the output.
+        targets: bool,
     },
     /// Generated sequence-to-sequence examples (`reverse_digits(...)`).
     Sequence(SequenceTask),
 }
 
 impl Source {
+    /// What the source's labels are: class indices or float targets.
+    pub fn targets(&self) -> Targets {
+        match self {
+            Source::Csv { targets: Some(_), .. } | Source::Npy { targets: true, .. } => Targets::Values,
+            _ => Targets::Classes,
+        }
+    }
+
     /// The source as written in a data block, for messages.
     pub fn describe(&self) -> String {
         match self {
@@ -101,6 +114,15 @@ impl std::fmt::Display for SequenceTask {
     }
 }
 
+/// What a data set's labels are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Targets {
+    /// Class indices, one per example (or per position): classification.
+    Classes,
+    /// Float values shaped like the model's output: regression.
+    Values,
+}
+
 /// A checked data block.
 #[derive(Clone, Debug)]
 pub struct DataConfig {
@@ -110,6 +132,14 @@ pub struct DataConfig {
     pub train: Source,
     /// Held-out examples, evaluated after each epoch.
     pub test: Option<Source>,
+    /// Validation examples (`valid = ...`), evaluated after each epoch to
+    /// choose epochs; the train block's `validate = split(f)` carves them
+    /// from `train` instead.
+    pub valid: Option<Source>,
+    /// Names of the classes, in index order, for reports and plots.
+    pub classes: Option<Vec<String>>,
+    /// Class labels or float targets (the same for every source).
+    pub targets: Targets,
     /// Inputs are multiplied by this (e.g. `1 / 255`).
     pub scale: f64,
     /// Then `(x - mean) / std` when given.
@@ -210,15 +240,172 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Seed for initialisation, shuffling and dropout.
     pub seed: u64,
-    /// Whether to report accuracy.
-    pub accuracy: bool,
-    /// Whether to report the exact-sequence accuracy of greedy decoding on
-    /// the test split (`metrics = [sequence_accuracy]`).
-    pub sequence_accuracy: bool,
+    /// The metrics reported for every split, in the order written; the
+    /// loss is always reported and comes first.
+    pub metrics: Vec<Metric>,
+    /// Hold out this fraction of the training examples for validation.
+    pub validate: Option<f64>,
+    /// Keep the weights of the epoch with the best validation value of this metric.
+    pub keep: Option<Metric>,
+    /// Stop after this many epochs without a better validation value.
+    pub early_stop: Option<EarlyStop>,
+    /// Cross-validate instead of training once.
+    pub cross_validate: Option<KFold>,
+    /// Report every this many steps (`--log-json` step records).
+    pub log_every: Option<usize>,
     /// Shuffle the training data each epoch.
     pub shuffle: bool,
     /// Where to save the trained weights.
     pub save: Option<String>,
     /// The train block.
+    pub span: Span,
+}
+
+/// How per-class scores are combined into one number (scikit-learn's `average`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Average {
+    /// The unweighted mean over classes.
+    Macro,
+    /// From the true and false positives and negatives summed over classes.
+    Micro,
+    /// The mean over classes weighted by each class's number of labels.
+    Weighted,
+}
+
+impl Average {
+    /// Every averaging mode, in the order reports list them.
+    pub const ALL: [Average; 3] = [Average::Macro, Average::Micro, Average::Weighted];
+
+    /// Its name in `.nn` source and reports (scikit-learn's names).
+    pub fn name(self) -> &'static str {
+        match self {
+            Average::Macro => "macro",
+            Average::Micro => "micro",
+            Average::Weighted => "weighted",
+        }
+    }
+}
+
+/// A metric of `metrics = [...]`, computed over a whole split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// The mean loss per example.
+    Loss,
+    /// The fraction of arg-max predictions equal to the label.
+    Accuracy,
+    /// The fraction of labels among the k highest scores.
+    TopK(usize),
+    /// Precision, averaged.
+    Precision(Average),
+    /// Recall, averaged.
+    Recall(Average),
+    /// F1, averaged.
+    F1(Average),
+    /// The confusion matrix (not a number; reported as a matrix).
+    Confusion,
+    /// Mean squared error of float targets.
+    Mse,
+    /// Mean absolute error of float targets.
+    Mae,
+    /// Coefficient of determination of float targets.
+    R2,
+    /// Exact sequences reproduced by greedy decoding.
+    SequenceAccuracy,
+}
+
+impl Metric {
+    /// Its name in reports and `--log-json` keys: `accuracy`, `top5`, `f1_macro`, ...
+    pub fn name(self) -> String {
+        match self {
+            Metric::Loss => "loss".into(),
+            Metric::Accuracy => "accuracy".into(),
+            Metric::TopK(k) => format!("top{k}"),
+            Metric::Precision(a) => format!("precision_{}", a.name()),
+            Metric::Recall(a) => format!("recall_{}", a.name()),
+            Metric::F1(a) => format!("f1_{}", a.name()),
+            Metric::Confusion => "confusion".into(),
+            Metric::Mse => "mse".into(),
+            Metric::Mae => "mae".into(),
+            Metric::R2 => "r2".into(),
+            Metric::SequenceAccuracy => "sequence_accuracy".into(),
+        }
+    }
+
+    /// A metric named as on the command line (`nnc eval --metrics`): its
+    /// report name (`f1_macro`, `top5`), or a bare `precision`, `recall`,
+    /// `f1` (macro) or `top_k(5)`.
+    pub fn parse(name: &str) -> Option<Metric> {
+        let name = name.trim();
+        if let Some(k) =
+            name.strip_prefix("top_k(").and_then(|r| r.strip_suffix(')')).or(name.strip_prefix("top"))
+        {
+            return k.trim().parse().ok().filter(|&k| k >= 1).map(Metric::TopK);
+        }
+        let (base, avg) = match name.rsplit_once('_') {
+            Some((b, "macro")) => (b, Average::Macro),
+            Some((b, "micro")) => (b, Average::Micro),
+            Some((b, "weighted")) => (b, Average::Weighted),
+            _ => (name, Average::Macro),
+        };
+        Some(match base {
+            "precision" => Metric::Precision(avg),
+            "recall" => Metric::Recall(avg),
+            "f1" => Metric::F1(avg),
+            _ if base != name => return None,
+            "loss" => Metric::Loss,
+            "accuracy" => Metric::Accuracy,
+            "confusion" => Metric::Confusion,
+            "mse" => Metric::Mse,
+            "mae" => Metric::Mae,
+            "r2" => Metric::R2,
+            "sequence_accuracy" => Metric::SequenceAccuracy,
+            _ => return None,
+        })
+    }
+
+    /// True when larger values are better (accuracy, F1), false when
+    /// smaller are (loss, errors).
+    pub fn higher_is_better(self) -> bool {
+        !matches!(self, Metric::Loss | Metric::Mse | Metric::Mae)
+    }
+
+    /// The kind of labels the metric needs, `None` when it fits any.
+    pub fn needs(self) -> Option<Targets> {
+        match self {
+            Metric::Loss => None,
+            Metric::Mse | Metric::Mae | Metric::R2 => Some(Targets::Values),
+            Metric::Accuracy
+            | Metric::TopK(_)
+            | Metric::Precision(_)
+            | Metric::Recall(_)
+            | Metric::F1(_)
+            | Metric::Confusion
+            | Metric::SequenceAccuracy => Some(Targets::Classes),
+        }
+    }
+
+    /// True for metrics that are one number per split (all but the confusion matrix).
+    pub fn is_scalar(self) -> bool {
+        self != Metric::Confusion
+    }
+}
+
+/// `early_stop = patience(n)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EarlyStop {
+    /// Epochs without improvement before stopping.
+    pub patience: usize,
+    /// The validation metric watched.
+    pub metric: Metric,
+}
+
+/// `cross_validate = kfold(k, stratified = ...)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KFold {
+    /// Number of folds.
+    pub k: usize,
+    /// Keep each class's share in every fold (classification only).
+    pub stratified: bool,
+    /// The setting, for errors found once the data is loaded.
     pub span: Span,
 }

@@ -1,6 +1,6 @@
 //! A data block's settings and its sources (`idx`, `csv`, `npy`, generated sequences).
 
-use super::config::{DataConfig, SequenceTask, Source, TaskKind};
+use super::config::{DataConfig, SequenceTask, Source, Targets, TaskKind};
 use super::fields::{DATA_KEYS, int_field, settings};
 use crate::diag::{Code, Diagnostic, Span};
 use crate::sema::builtins::Builtin;
@@ -26,6 +26,20 @@ pub(super) fn data_config(el: &mut Elaborator<'_>, d: &ast::DataDef) -> Option<D
     let test = match s.get("test") {
         Some((v, span)) => source(el, v, *span).map(Some),
         None => Some(None),
+    };
+    let valid = match s.get("valid") {
+        Some((v, span)) => source(el, v, *span).map(Some),
+        None => Some(None),
+    };
+    let classes = match s.get("classes") {
+        None => Some(None),
+        Some((v, span)) => class_names(el, v, *span).map(Some),
+    };
+    let targets = match (&train, &test, &valid) {
+        (Some(train), Some(test), Some(valid)) => {
+            same_targets(el, d, train, [("test", test.as_ref()), ("valid", valid.as_ref())])
+        }
+        _ => None,
     };
     let scale = match s.get("scale") {
         None => Some(1.0),
@@ -72,9 +86,70 @@ pub(super) fn data_config(el: &mut Elaborator<'_>, d: &ast::DataDef) -> Option<D
         name: d.name.name.clone(),
         train: train?,
         test: test?,
+        valid: valid?,
+        classes: classes?,
+        targets: targets?,
         scale: scale?,
         normalize: normalize?,
     })
+}
+
+/// Every source of a block must have the same kind of labels.
+fn same_targets(
+    el: &mut Elaborator<'_>,
+    d: &ast::DataDef,
+    train: &Source,
+    others: [(&str, Option<&Source>); 2],
+) -> Option<Targets> {
+    let want = train.targets();
+    for (key, src) in others {
+        if let Some(src) = src
+            && src.targets() != want
+        {
+            let what = |t: Targets| if t == Targets::Values { "float targets" } else { "class labels" };
+            let span = d.settings.iter().find(|s| s.key.name == key).map_or(d.name.span, |s| s.value.span);
+            let diag = Diagnostic::error(
+                Code::SETTING,
+                span,
+                format!("`{key}` has {}, but `train` has {}", what(src.targets()), what(want)),
+            )
+            .with_help("give every split of a data block the same kind of labels");
+            el.err(diag);
+            return None;
+        }
+    }
+    Some(want)
+}
+
+/// `classes = ["cat", "dog"]`: one non-empty name per class, each once.
+fn class_names(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Vec<String>> {
+    let names: Option<Vec<String>> = match v {
+        Value::List(items) => items
+            .iter()
+            .map(|i| match i {
+                Value::Str(s) if !s.trim().is_empty() => Some(s.to_string()),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    };
+    let Some(names) = names.filter(|n| !n.is_empty()) else {
+        let diag = Diagnostic::error(
+            Code::SETTING,
+            span,
+            format!("`classes` must be a list of class names, found {}", v.describe()),
+        )
+        .with_help("write `classes = [\"cat\", \"dog\"]`, one name per class in label order");
+        el.err(diag);
+        return None;
+    };
+    if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
+        let diag = Diagnostic::error(Code::SETTING, span, format!("class name `{}` appears twice", dup.1))
+            .with_help("give every class its own name");
+        el.err(diag);
+        return None;
+    }
+    Some(names)
 }
 
 fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {
@@ -94,14 +169,35 @@ fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {
         }
     };
     match v {
-        Value::Record(r) if matches!(r.kind, Builtin::Idx | Builtin::Npy) => {
+        Value::Record(r) if r.kind == Builtin::Idx => {
             let images = str_field(el, r, "images")?;
             let labels = str_field(el, r, "labels")?;
-            Some(if r.kind == Builtin::Idx {
-                Source::Idx { images, labels }
-            } else {
-                Source::Npy { images, labels }
-            })
+            Some(Source::Idx { images, labels })
+        }
+        Value::Record(r) if r.kind == Builtin::Npy => {
+            let images = str_field(el, r, "images")?;
+            let targets = match (r.get("labels"), r.get("targets")) {
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (given, _) => {
+                    let d = Diagnostic::error(
+                        Code::SETTING,
+                        r.span,
+                        if given.is_some() {
+                            "`npy` takes `labels` or `targets`, not both"
+                        } else {
+                            "`npy` needs `labels` (class indices) or `targets` (float values)"
+                        },
+                    )
+                    .with_help(
+                        "write `npy(\"x.npy\", labels = \"y.npy\")` or `npy(\"x.npy\", targets = \"y.npy\")`",
+                    );
+                    el.err(d);
+                    return None;
+                }
+            };
+            let labels = str_field(el, r, if targets { "targets" } else { "labels" })?;
+            Some(Source::Npy { images, labels, targets })
         }
         Value::Record(r) if r.kind == Builtin::Csv => {
             let path = str_field(el, r, "path")?;
@@ -117,7 +213,11 @@ fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {
                     return None;
                 }
             };
-            Some(Source::Csv { path, label_column })
+            let targets = match r.get("targets") {
+                None => None,
+                Some(_) => Some(int_field(el, r, "targets", 1)? as usize),
+            };
+            Some(Source::Csv { path, label_column, targets })
         }
         Value::Record(r) if matches!(r.kind, Builtin::ReverseDigits | Builtin::SortDigits) => {
             let kind = if r.kind == Builtin::ReverseDigits { TaskKind::Reverse } else { TaskKind::Sort };

@@ -9,9 +9,23 @@ use crate::sema::eval::{Elaborator, Frame, suggest};
 use crate::sema::value::{Record, Value};
 use crate::syntax::ast;
 
-pub(super) const TRAIN_KEYS: &[&str] =
-    &["loss", "optimizer", "batch", "epochs", "seed", "metrics", "save", "schedule", "shuffle"];
-pub(super) const DATA_KEYS: &[&str] = &["train", "test", "scale", "normalize"];
+pub(super) const TRAIN_KEYS: &[&str] = &[
+    "loss",
+    "optimizer",
+    "batch",
+    "epochs",
+    "seed",
+    "metrics",
+    "save",
+    "schedule",
+    "shuffle",
+    "validate",
+    "keep",
+    "early_stop",
+    "cross_validate",
+    "log_every",
+];
+pub(super) const DATA_KEYS: &[&str] = &["train", "test", "valid", "scale", "normalize", "classes"];
 
 pub(super) fn setting<'a>(t: &'a ast::TrainDef, key: &str) -> Option<&'a ast::Setting> {
     t.settings.iter().find(|s| s.key.name == key)

@@ -7,17 +7,22 @@
 //!
 //! - `config` — the checked configuration: `DataConfig`, `TrainConfig` and their parts.
 //! - `fields` — a block's settings evaluated, and typed, range-checked record fields.
-//! - `train` — a train block's settings; `data` — a data block's settings and sources.
+//! - `train` — a train block's settings; `data` — a data block's settings and sources;
+//!   `evaluation` — metrics, validation, early stopping and cross-validation.
 //! - here — `check_train`: the model, the loss and the data checked together.
 
 mod config;
 mod data;
+mod evaluation;
 mod fields;
 mod train;
 
 use std::collections::HashMap;
 
-pub use config::{DataConfig, Optimizer, Schedule, SequenceTask, Source, TaskKind, TrainConfig};
+pub use config::{
+    Average, DataConfig, EarlyStop, KFold, Metric, Optimizer, Schedule, SequenceTask, Source, Targets,
+    TaskKind, TrainConfig,
+};
 use fields::setting;
 use train::train_config;
 
@@ -41,7 +46,8 @@ pub fn check_train(prog: &Program, t: &ast::TrainDef) -> (Option<TrainConfig>, V
             forward(&mut el, root, &HashMap::new(), &HashMap::new(), t.span)
     {
         // Checking: the labels have a shape and no node.
-        let labels = el.tensor(target_shape(&out.shape), DType::I32, t.data.span, |_| None);
+        let (dims, dtype) = target_of(cfg.data.targets, &out.shape);
+        let labels = el.tensor(dims, dtype, t.data.span, |_| None);
         let output = Value::Tensor(out.clone());
         let loss_span = setting(t, "loss").map_or(t.span, |s| s.value.span);
         let args = vec![
@@ -61,16 +67,30 @@ pub fn check_train(prog: &Program, t: &ast::TrainDef) -> (Option<TrainConfig>, V
             el.err(d);
         }
         check_data_fits(&mut el, t, cfg, &inputs, &out);
+        let metrics_span = setting(t, "metrics").map_or(t.span, |s| s.value.span);
+        let classes = if out.shape.len() >= 2 { out.shape.last().and_then(Dim::known) } else { None };
+        evaluation::check_fits(&mut el, cfg, classes, metrics_span);
     }
     let ok = !el.failed();
     (cfg.filter(|_| ok), el.diags)
 }
 
-/// The labels a model's output is trained against: one class index per
-/// example for an output `[B, C]`, one per position for `[B, T, C]` (the
-/// output without its last axis); an output of rank 1 is matched as is.
+/// The class labels a model's output is trained against: one class index
+/// per example for an output `[B, C]`, one per position for `[B, T, C]`
+/// (the output without its last axis); an output of rank 1 is matched as
+/// is. Float targets ([`Targets::Values`]) have the output's shape.
 pub fn target_shape<T: Clone>(output: &[T]) -> Vec<T> {
     if output.len() >= 2 { output[..output.len() - 1].to_vec() } else { output.to_vec() }
+}
+
+/// The shape and element type of the labels for an output of shape
+/// `output`: class indices ([`target_shape`], `int`) or float targets
+/// shaped like the output.
+pub fn target_of<T: Clone>(targets: Targets, output: &[T]) -> (Vec<T>, DType) {
+    match targets {
+        Targets::Classes => (target_shape(output), DType::I32),
+        Targets::Values => (output.to_vec(), DType::F32),
+    }
 }
 
 /// Checks what can be known before loading anything: the inputs, labels
@@ -153,7 +173,7 @@ fn check_data_fits(
             el.err(d);
         }
     }
-    if cfg.sequence_accuracy {
+    if cfg.metrics.contains(&Metric::SequenceAccuracy) {
         let decodable = matches!(cfg.data.test, Some(Source::Sequence(_)))
             && inputs.iter().any(|(n, _)| n == SequenceTask::TARGET);
         if !decodable {

@@ -3,6 +3,7 @@
 
 use super::config::{Optimizer, Schedule, TrainConfig};
 use super::data::data_config;
+use super::evaluation::{eval_settings, precheck};
 use super::fields::{TRAIN_KEYS, bool_field, int_field, int_setting, num_field, settings};
 use crate::diag::{Code, Diagnostic};
 use crate::sema::builtins::Builtin;
@@ -28,7 +29,10 @@ pub(super) fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option
             None
         }
     };
-    let s = settings(el, &t.settings, TRAIN_KEYS, "train");
+    let skip = precheck(el, t);
+    let listed: Vec<ast::Setting> =
+        t.settings.iter().filter(|s| !skip.contains(&s.key.name.as_str())).cloned().collect();
+    let s = settings(el, &listed, TRAIN_KEYS, "train");
     let missing = |el: &mut Elaborator<'_>, key: &str, example: &str| {
         let d = Diagnostic::error(Code::MISSING_SETTING, t.span, format!("train block has no `{key}`"))
             .with_help(format!("add `{key} = {example}`"));
@@ -109,44 +113,8 @@ pub(super) fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option
     let batch = int_setting(el, &s, "batch", 32, 1)?;
     let epochs = int_setting(el, &s, "epochs", 1, 0)?;
     let seed = int_setting(el, &s, "seed", 0, 0)?;
-    let mut sequence_accuracy = false;
-    let accuracy = match s.get("metrics") {
-        None => false,
-        Some((Value::List(items), span)) => {
-            let mut acc = false;
-            for v in items.iter() {
-                match v {
-                    Value::Func(Callable::Builtin(Builtin::Accuracy)) => acc = true,
-                    Value::Record(r) if r.kind == Builtin::Accuracy => acc = true,
-                    Value::Func(Callable::Builtin(Builtin::SequenceAccuracy)) => sequence_accuracy = true,
-                    Value::Record(r) if r.kind == Builtin::SequenceAccuracy => sequence_accuracy = true,
-                    Value::Poison => {}
-                    other => {
-                        let d = Diagnostic::error(
-                            Code::SETTING,
-                            *span,
-                            format!("unknown metric {}", other.describe()),
-                        )
-                        .with_help(
-                            "the metrics are: accuracy, sequence_accuracy (the loss is always reported)",
-                        );
-                        el.err(d);
-                    }
-                }
-            }
-            acc
-        }
-        Some((other, span)) => {
-            let d = Diagnostic::error(
-                Code::SETTING,
-                *span,
-                format!("`metrics` must be a list, found {}", other.describe()),
-            )
-            .with_help("write `metrics = [accuracy]`");
-            el.err(d);
-            false
-        }
-    };
+    let has_valid = data.as_ref().is_some_and(|d| d.valid.is_some());
+    let eval = eval_settings(el, &s, has_valid, t.span).filter(|_| skip.is_empty());
     let shuffle = match s.get("shuffle") {
         None => true,
         Some((Value::Bool(b), _)) => *b,
@@ -173,6 +141,7 @@ pub(super) fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option
             None
         }
     };
+    let eval = eval?;
     Some(TrainConfig {
         model: t.model.clone(),
         data: data?,
@@ -182,8 +151,12 @@ pub(super) fn train_config(el: &mut Elaborator<'_>, t: &ast::TrainDef) -> Option
         batch: batch as usize,
         epochs: epochs as usize,
         seed: seed as u64,
-        accuracy,
-        sequence_accuracy,
+        metrics: eval.metrics,
+        validate: eval.validate,
+        keep: eval.keep,
+        early_stop: eval.early_stop,
+        cross_validate: eval.cross_validate,
+        log_every: eval.log_every,
         shuffle,
         save,
         span: t.span,

@@ -105,6 +105,21 @@ pub fn call(el: &mut Elaborator<'_>, b: Builtin, args: Vec<ArgVal>, span: Span) 
         | Builtin::Accuracy
         | Builtin::ReverseDigits
         | Builtin::SortDigits
-        | Builtin::SequenceAccuracy => settings::record(b, a),
+        | Builtin::SequenceAccuracy
+        | Builtin::TopK
+        | Builtin::Precision
+        | Builtin::Recall
+        | Builtin::F1
+        | Builtin::Confusion
+        | Builtin::LossMetric
+        | Builtin::Mae
+        | Builtin::R2
+        | Builtin::Macro
+        | Builtin::Micro
+        | Builtin::Weighted
+        | Builtin::Split
+        | Builtin::Best
+        | Builtin::Patience
+        | Builtin::Kfold => settings::record(b, a),
     }
 }

@@ -112,8 +112,8 @@ builtins! {
     Uniform = "uniform"("lo", "hi") required 2, Kind::Init, "initialiser: uniform on [lo, hi)";
     Normal = "normal"("mean", "std") required 0, Kind::Init, "initialiser: normal (default mean 0, std 1)";
     Idx = "idx"("images", "labels") required 2, SETTING, "data: an IDX image file and label file (plain or gzip)";
-    Csv = "csv"("path", "label_column", "header") required 1, Kind::Setting { defaults: &[None, Some(0.0), None] }, "data: a CSV file of `label,features...` rows";
-    Npy = "npy"("images", "labels") required 2, SETTING, "data: NPY arrays of inputs and labels";
+    Csv = "csv"("path", "label_column", "header", "targets") required 1, Kind::Setting { defaults: &[None, Some(0.0), None, None] }, "data: a CSV file of `label,features...` rows; `targets = K`: K float target columns instead of a class label";
+    Npy = "npy"("images", "labels", "targets") required 1, SETTING, "data: NPY arrays of inputs and class labels (`labels`) or float targets shaped like the output (`targets`)";
     Sgd = "sgd"("lr", "momentum", "nesterov", "weight_decay", "dampening") required 1, Kind::Setting { defaults: &[None, Some(0.0), Some(0.0), Some(0.0), Some(0.0)] }, "optimizer: SGD as torch.optim.SGD";
     Adam = "adam"("lr", "beta1", "beta2", "eps", "weight_decay") required 0, Kind::Setting { defaults: &[Some(1e-3), Some(0.9), Some(0.999), Some(1e-8), Some(0.0)] }, "optimizer: Adam as torch.optim.Adam";
     Adamw = "adamw"("lr", "beta1", "beta2", "eps", "weight_decay") required 0, Kind::Setting { defaults: &[Some(1e-3), Some(0.9), Some(0.999), Some(1e-8), Some(0.01)] }, "optimizer: AdamW as torch.optim.AdamW";
@@ -125,6 +125,21 @@ builtins! {
     ReverseDigits = "reverse_digits"("n", "length", "seed") required 2, Kind::Setting { defaults: &[None, None, Some(0.0)] }, "data: `n` random digit sequences of `length`, each to be reversed (sequence to sequence)";
     SortDigits = "sort_digits"("n", "length", "seed") required 2, Kind::Setting { defaults: &[None, None, Some(0.0)] }, "data: `n` random digit sequences of `length`, each to be sorted (sequence to sequence)";
     SequenceAccuracy = "sequence_accuracy"() required 0, SETTING, "metric: fraction of test sequences a greedy decoder reproduces exactly";
+    TopK = "top_k"("k") required 1, SETTING, "metric: fraction of labels among the k highest scores";
+    Precision = "precision"("average") required 0, SETTING, "metric: precision, averaged `macro` (default), `micro` or `weighted`; per class in the report";
+    Recall = "recall"("average") required 0, SETTING, "metric: recall, averaged `macro` (default), `micro` or `weighted`; per class in the report";
+    F1 = "f1"("average") required 0, SETTING, "metric: F1 score, averaged `macro` (default), `micro` or `weighted`; per class in the report";
+    Confusion = "confusion"() required 0, SETTING, "metric: the confusion matrix (rows: true class, columns: predicted)";
+    LossMetric = "loss"() required 0, SETTING, "metric: the loss over the whole split (always reported)";
+    Mae = "mae"() required 0, SETTING, "metric: mean absolute error of float targets";
+    R2 = "r2"() required 0, SETTING, "metric: coefficient of determination of float targets (averaged over outputs)";
+    Macro = "macro"() required 0, SETTING, "average: the unweighted mean over classes";
+    Micro = "micro"() required 0, SETTING, "average: from the counts summed over classes";
+    Weighted = "weighted"() required 0, SETTING, "average: the mean over classes weighted by their number of labels";
+    Split = "split"("fraction") required 1, SETTING, "validation: hold out this fraction of the training examples (stratified by class)";
+    Best = "best"("metric") required 1, SETTING, "keep: the weights of the epoch with the best validation `metric`";
+    Patience = "patience"("epochs", "metric") required 1, SETTING, "early stop: after `epochs` epochs without a better validation `metric` (default: the `keep` metric, else the loss)";
+    Kfold = "kfold"("k", "stratified") required 1, SETTING, "cross-validation: `k` folds, stratified by class unless `stratified = false`";
 }
 
 impl Builtin {

@@ -33,6 +33,9 @@ pub struct CsvOptions {
     /// `Some(true)`: the first line is a header; `Some(false)`: it is data;
     /// `None`: a header exactly when some field of the first line is not a number.
     pub header: Option<bool>,
+    /// `Some(k)`: the label is `k` float target columns (at the label
+    /// column's end of the row), read as `[N, k]`; `None`: one class label, `[N]`.
+    pub targets: Option<usize>,
 }
 
 /// Reads a CSV file (plain or gzip) into inputs `[N, F]` and labels `[N]`.
@@ -70,15 +73,18 @@ fn parse(text: &str, path: &Path, opts: &CsvOptions) -> Result<Dataset, Diagnost
     if header {
         lines.next();
     }
-    let n_features = match opts.label_column {
-        LabelColumn::None => width,
-        LabelColumn::First | LabelColumn::Last => width - 1,
+    let label_width = match opts.label_column {
+        LabelColumn::None => 0,
+        LabelColumn::First | LabelColumn::Last => opts.targets.unwrap_or(1),
     };
+    let n_features = width.saturating_sub(label_width);
     if n_features == 0 {
         return Err(malformed(
             path,
             format!("line {first_no} has no feature columns"),
-            format!("expected a label and at least one feature, found {width} field"),
+            format!(
+                "expected {label_width} label column(s) and at least one feature, found {width} field(s)"
+            ),
             "each line should read `label,f1,f2,...`",
         ));
     }
@@ -118,12 +124,12 @@ fn parse(text: &str, path: &Path, opts: &CsvOptions) -> Result<Dataset, Diagnost
         }
         match opts.label_column {
             LabelColumn::First => {
-                labels.push(row[0]);
-                features.extend_from_slice(&row[1..]);
+                labels.extend_from_slice(&row[..label_width]);
+                features.extend_from_slice(&row[label_width..]);
             }
             LabelColumn::Last => {
-                labels.push(row[width - 1]);
-                features.extend_from_slice(&row[..width - 1]);
+                labels.extend_from_slice(&row[n_features..]);
+                features.extend_from_slice(&row[..n_features]);
             }
             LabelColumn::None => features.extend_from_slice(&row),
         }
@@ -135,7 +141,13 @@ fn parse(text: &str, path: &Path, opts: &CsvOptions) -> Result<Dataset, Diagnost
     let images = Tensor::new(vec![n, n_features], features);
     let (labels, labels_path) = match opts.label_column {
         LabelColumn::None => (None, None),
-        _ => (Some(Tensor::new(vec![n], labels)), Some(path.to_path_buf())),
+        _ => {
+            let dims = match opts.targets {
+                Some(k) => vec![n, k],
+                None => vec![n],
+            };
+            (Some(Tensor::new(dims, labels)), Some(path.to_path_buf()))
+        }
     };
     Ok(Dataset { images, labels, images_path: path.to_path_buf(), labels_path })
 }
@@ -192,11 +204,11 @@ mod tests {
 
     #[test]
     fn label_column_last_and_none() {
-        let last = CsvOptions { label_column: LabelColumn::Last, header: None };
+        let last = CsvOptions { label_column: LabelColumn::Last, header: None, targets: None };
         let d = ok("a,b,y\n1,2,7\n", last);
         assert_eq!(d.images.data, vec![1., 2.]);
         assert_eq!(d.labels.unwrap().data, vec![7.]);
-        let none = CsvOptions { label_column: LabelColumn::None, header: None };
+        let none = CsvOptions { label_column: LabelColumn::None, header: None, targets: None };
         let d = ok("1,2,7\n", none);
         assert_eq!(d.images.shape, Shape(vec![1, 3]));
         assert!(d.labels.is_none() && d.labels_path.is_none());

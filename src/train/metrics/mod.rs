@@ -29,34 +29,9 @@ pub use classify::Classification;
 pub use regress::Regression;
 pub use report::classification_report;
 
-/// How per-class scores are combined into one number, as scikit-learn's
-/// `average=` argument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Average {
-    /// The unweighted mean of the per-class scores.
-    Macro,
-    /// Scores of the summed true positives, false positives and false
-    /// negatives of every class (for single-label data, all three equal the
-    /// accuracy).
-    Micro,
-    /// The mean of the per-class scores weighted by each class's support.
-    Weighted,
-}
-
-impl Average {
-    /// Every averaging mode, in the order reports list them.
-    pub const ALL: [Average; 3] = [Average::Macro, Average::Micro, Average::Weighted];
-
-    /// The lowercase name scikit-learn uses (`"macro"`, `"micro"`,
-    /// `"weighted"`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Average::Macro => "macro",
-            Average::Micro => "micro",
-            Average::Weighted => "weighted",
-        }
-    }
-}
+/// How per-class scores are combined into one number (scikit-learn's
+/// `average=`): the train block's setting, shared with the language.
+pub use crate::sema::blocks::Average;
 
 /// Precision, recall and F1 of one class or of an average, with the number
 /// of examples they cover.
