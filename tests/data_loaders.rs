@@ -2,6 +2,8 @@
 //! MNIST subset shipped in `data/mnist/`, and small IDX, CSV and NPY files
 //! written (plain and gzip) to a temporary directory.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +13,8 @@ use nnc::diag::{Code, Diagnostic};
 use nnc::graph::Shape;
 use nnc::train::checkpoint;
 use nnc::train::data::{self, Batches, CsvOptions, Dataset, LabelColumn, load_csv, load_idx, load_npy};
+
+use common::files::npy;
 
 fn mnist(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist").join(name)
@@ -91,19 +95,6 @@ fn idx(ty: u8, dims: &[u32], body: &[u8]) -> Vec<u8> {
     for d in dims {
         b.extend(d.to_be_bytes());
     }
-    b.extend(body);
-    b
-}
-
-fn npy(descr: &str, shape: &str, body: &[u8]) -> Vec<u8> {
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend((header.len() as u16).to_le_bytes());
-    b.extend(header.as_bytes());
     b.extend(body);
     b
 }

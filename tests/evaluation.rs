@@ -3,6 +3,8 @@
 //! `nnc eval`, the JSON log and the pictures, on the small CSV sets in
 //! `tests/data/eval` (see its README).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use nnc::backend::cpu::Cpu;
@@ -12,6 +14,8 @@ use nnc::sema::Program;
 use nnc::sema::blocks::{Average, Metric, TrainConfig, check_train};
 use nnc::train::crossval::CrossValidation;
 use nnc::train::trainer::{RunOptions, Session, Split};
+
+use common::files::npy;
 
 fn data(file: &str) -> String {
     format!("{}/tests/data/eval/{file}", env!("CARGO_MANIFEST_DIR"))
@@ -138,8 +142,11 @@ fn eval_prints_the_report_and_confusion_matrix_with_class_names() {
     let (code, out, err) = nnc(&["eval", file.to_str().unwrap(), "--weights", w.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("test split: 50 examples"), "{out}");
-    // Without `--metrics`, the train block's metrics are reported.
-    assert!(out.contains("accuracy") && !out.contains("precision"), "{out}");
+    // Without `--metrics`, the train block's metrics are reported, then the
+    // per-class report and the confusion matrix.
+    let first = out.lines().nth(1).unwrap();
+    assert!(first.starts_with("loss ") && first.contains("accuracy") && !first.contains("f1"), "{out}");
+    assert!(out.contains("precision") && out.contains("confusion matrix"), "{out}");
     let (code, out, err) = nnc(&[
         "eval",
         file.to_str().unwrap(),
@@ -418,4 +425,49 @@ fn plots_are_pictures() {
     let (code, _, err) = nnc(&["plot", file.to_str().unwrap(), "-o", svg.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("not a training log"), "{err}");
+}
+
+/// `npy(x, targets = y)`: float targets in float64, shaped like the output,
+/// train a regression; a NaN among them is refused before training.
+#[test]
+fn npy_float_targets_train_a_regression_and_nan_targets_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, w) = (64usize, [0.5f64, -2.0, 1.5]);
+    let mut rng = 1u64;
+    let mut next = || {
+        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (rng >> 40) as f64 / (1u64 << 24) as f64 * 2.0 - 1.0
+    };
+    let xs: Vec<f64> = (0..n * 3).map(|_| next()).collect();
+    let ys: Vec<f64> =
+        xs.chunks(3).map(|x| x.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() + 0.25).collect();
+    let bytes = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    std::fs::write(dir.path().join("x.npy"), npy("<f8", &format!("({n}, 3)"), &bytes(&xs))).unwrap();
+    std::fs::write(dir.path().join("y.npy"), npy("<f8", &format!("({n}, 1)"), &bytes(&ys))).unwrap();
+    let src = "model Lin { fc = Linear(3, 1)  fn forward(x: [B, 3]) -> [B, 1] { fc(x) } }
+        data d { train = npy(\"x.npy\", targets = \"y.npy\") }
+        train Lin on d {
+            loss = mse
+            optimizer = adam(lr = 0.1)
+            batch = 16
+            epochs = 60
+            metrics = [r2, mae]
+            validate = split(0.25)
+        }";
+    let file = write(dir.path(), "m.nn", src);
+    let (code, out, err) =
+        nnc(&["run", file.to_str().unwrap(), "--log-json", dir.path().join("l.jsonl").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("val_r2"), "{out}");
+    let log = std::fs::read_to_string(dir.path().join("l.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    let r2 = last["validation_r2"].as_f64().unwrap();
+    assert!(r2 > 0.99, "an exact linear relation should be learnt: r2 {r2}\n{out}");
+
+    let mut bad = ys.clone();
+    bad[5] = f64::NAN;
+    std::fs::write(dir.path().join("y.npy"), npy("<f8", &format!("({n}, 1)"), &bytes(&bad))).unwrap();
+    let (code, _, err) = nnc(&["run", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0602") && err.contains("not a finite number"), "{err}");
 }

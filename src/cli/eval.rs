@@ -1,5 +1,6 @@
 //! `nnc eval FILE --weights W`: evaluate saved weights on a split and print
-//! the metrics, the per-class report and the confusion matrix;
+//! the metrics, and for classifiers the per-class report and the confusion
+//! matrix;
 //! `nnc plot LOG -o PICTURE`: draw a `--log-json` log's curves.
 
 use std::path::{Path, PathBuf};
@@ -134,7 +135,8 @@ fn evaluate(
         }
     }
     console.line(&line);
-    let text = report::final_report(split.name(), &e, cfg, &cfg.metrics);
+    // The per-class report and the confusion matrix, whatever the metrics.
+    let text = report::final_report(split.name(), &e, cfg, &[Metric::F1(Average::Macro), Metric::Confusion]);
     if !text.is_empty() {
         console.line(text.trim_end());
     }

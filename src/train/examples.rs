@@ -91,6 +91,25 @@ impl Examples {
         }
     }
 
+    /// Checks that float targets are all finite numbers (a missing value
+    /// would turn the loss into NaN in the middle of training).
+    pub fn finite_targets(&self) -> Result<(), Diagnostic> {
+        let Some(labels) = &self.labels else { return Ok(()) };
+        let Some(i) = labels.data.iter().position(|v| !v.is_finite()) else { return Ok(()) };
+        let per = labels.shape.0.get(1..).map_or(1, |d| d.iter().product::<usize>()).max(1);
+        Err(Diagnostic::error_nowhere(
+            Code::DATA_FORMAT,
+            format!(
+                "target {} of example {} in `{}` is {}, not a finite number",
+                i % per,
+                i / per,
+                self.labels_origin,
+                labels.data[i]
+            ),
+        )
+        .with_help("remove or fill in the missing values before training"))
+    }
+
     /// A new set of the examples `idx`, in that order (a validation split, a fold).
     pub fn select(&self, idx: &[usize]) -> Examples {
         let fields = self
@@ -222,20 +241,7 @@ impl Examples {
             labels.shape = Shape(dims);
         }
         if step.targets == Targets::Values {
-            if let Some(i) = labels.data.iter().position(|v| !v.is_finite()) {
-                let per = step.target.numel().max(1);
-                return Err(Diagnostic::error_nowhere(
-                    Code::DATA_FORMAT,
-                    format!(
-                        "target {} of example {} in `{}` is {}, not a finite number",
-                        i % per,
-                        i / per,
-                        self.labels_origin,
-                        labels.data[i]
-                    ),
-                )
-                .with_help("remove or fill in the missing values before training"));
-            }
+            // Float targets were checked finite when loaded (`finite_targets`).
             return Ok(());
         }
         let output = step.graph.output("output").map(|o| step.graph.shape(o).clone());

@@ -22,7 +22,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::graph::Shape;
 use crate::graph::semantics::rng::Rng;
 use crate::sema::Program;
-use crate::sema::blocks::{DataConfig, Metric, Source, TrainConfig};
+use crate::sema::blocks::{DataConfig, Metric, Source, Targets, TrainConfig};
 use crate::sema::eval::ParamSpec;
 use crate::sema::value::Init;
 use crate::train::{self, Step, TARGET, optim};
@@ -182,7 +182,11 @@ pub fn load_source(src: &Source, cfg: &DataConfig, base: &Path) -> Result<Exampl
             *v = ((*v as f64 - mean) / std) as f32;
         }
     }
-    Ok(Examples::from_dataset(ds))
+    let ex = Examples::from_dataset(ds);
+    if src.targets() == Targets::Values {
+        ex.finite_targets()?;
+    }
+    Ok(ex)
 }
 
 /// Step graphs built and compiled on demand, one per batch size (the full

@@ -1,9 +1,11 @@
 //! Shared by the differential and simplification tests: graphs with their
-//! feeds, random graph generation, and comparisons.
+//! feeds, random graph generation, and comparisons; and data files for the
+//! loader and evaluation tests.
 
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod files;
 pub mod training;
 
 use nnc::backend::Env;
