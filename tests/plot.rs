@@ -192,6 +192,47 @@ fn many_classes_and_folds_render() {
     check_drawn(&decode(&bytes));
 }
 
+/// A 5-fold log as `nnc run --folds 5 --log-json` writes it: folds from 1,
+/// train and validation loss and accuracy, twelve epochs.
+fn five_fold_log() -> String {
+    let mut log = String::new();
+    for fold in 1..=5 {
+        let f = fold as f64;
+        for epoch in 1..=12 {
+            let e = epoch as f64;
+            let train_loss = 1.6 * (-0.3 * e).exp() + 0.05 + 0.015 * f;
+            let validation_loss = 1.5 * (-0.22 * e).exp() + 0.25 + 0.03 * f + 0.004 * e;
+            let train_accuracy = 0.97 - 0.6 * (-0.35 * e).exp() - 0.005 * f;
+            let validation_accuracy = 0.9 - 0.6 * (-0.3 * e).exp() - 0.012 * f;
+            log += &format!(
+                "{{\"kind\": \"epoch\", \"fold\": {fold}, \"epoch\": {epoch}, \"train_loss\": {train_loss}, \"train_accuracy\": {train_accuracy}, \"validation_loss\": {validation_loss}, \"validation_accuracy\": {validation_accuracy}}}\n"
+            );
+        }
+    }
+    log
+}
+
+#[test]
+fn folds_share_colours_and_the_legend_lists_folds_and_splits() {
+    let panels = plot::panels_from_log(&five_fold_log()).unwrap();
+    assert_eq!(panels.len(), 2);
+    assert_eq!(panels[0].series.len(), 10);
+    let bytes = plot::curves(&panels, Format::Png).unwrap();
+    keep("folds5.png", &bytes);
+    let picture = decode(&bytes);
+    assert_eq!((picture.width, picture.height), (1200, 400));
+    check_drawn(&picture);
+
+    let bytes = plot::curves(&panels, Format::Svg).unwrap();
+    keep("folds5.svg", &bytes);
+    let svg = String::from_utf8(bytes).unwrap();
+    let texts = svg_texts(&svg);
+    for text in ["fold 1", "fold 5", "train", "validation"] {
+        assert_eq!(texts.iter().filter(|t| **t == text).count(), 2, "{text:?} in each legend: {texts:?}");
+    }
+    assert!(!texts.iter().any(|t| t.contains("train fold")), "{texts:?}");
+}
+
 #[test]
 fn a_heat_map_renders_without_names() {
     let values: Vec<Vec<f64>> = (0..28)
