@@ -2,13 +2,11 @@
 //! `nnc emit-ptx`, `nnc graph --target cuda`, and the coded errors of
 //! `--backend cuda` where it cannot run.
 
+mod common;
+
 use std::path::Path;
 
-fn nnc(args: &[&str]) -> (u8, String, String) {
-    let mut argv = vec!["nnc"];
-    argv.extend_from_slice(args);
-    nnc::cli::execute(argv)
-}
+use common::files::nnc;
 
 fn example(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name).display().to_string()

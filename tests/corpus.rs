@@ -4,19 +4,17 @@
 //! trees and graphs are snapshotted, down to the kernels each training step
 //! is fused into (which must be deterministic).
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::files::nnc;
 
 /// The path relative to the package root, so snapshots do not depend on
 /// where the repository is checked out.
 fn relative(path: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     path.strip_prefix(root).unwrap_or(path).to_path_buf()
-}
-
-fn nnc(args: &[&str]) -> (u8, String, String) {
-    let mut argv = vec!["nnc"];
-    argv.extend_from_slice(args);
-    nnc::cli::execute(argv)
 }
 
 #[test]

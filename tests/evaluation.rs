@@ -5,17 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use nnc::backend::cpu::Cpu;
 use nnc::backend::interp::Interp;
-use nnc::cli::FsLoader;
-use nnc::sema::Program;
-use nnc::sema::blocks::{Average, Metric, TrainConfig, check_train};
+use nnc::sema::blocks::{Average, Metric};
 use nnc::train::crossval::CrossValidation;
 use nnc::train::trainer::{RunOptions, Session, Split};
 
-use common::files::npy;
+use common::files::{load, nnc, npy, write};
 
 fn data(file: &str) -> String {
     format!("{}/tests/data/eval/{file}", env!("CARGO_MANIFEST_DIR"))
@@ -69,29 +65,6 @@ fn values_program(settings: &str) -> String {
         data("values_train.csv"),
         data("values_test.csv")
     )
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-fn nnc(args: &[&str]) -> (u8, String, String) {
-    let mut argv = vec!["nnc"];
-    argv.extend_from_slice(args);
-    nnc::cli::execute(argv)
-}
-
-/// Loads and checks a program; the directory holds it (and what it writes).
-fn load(src: &str) -> (tempfile::TempDir, Program, TrainConfig) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "m.nn", src);
-    let (prog, diags) = Program::load_root(&file, &mut FsLoader);
-    assert!(diags.is_empty(), "{diags:?}");
-    let (cfg, diags) = check_train(&prog, &prog.trains[0]);
-    let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
-    (dir, prog, cfg)
 }
 
 #[test]
@@ -281,7 +254,7 @@ fn cross_validate(seed: u64, k: usize) -> (CrossValidation, usize) {
     let opts = RunOptions { base_dir: dir.path().to_path_buf(), ..RunOptions::default() };
     let cpu = Cpu::new(1);
     let mut s = Session::new(&prog, &cfg, &opts, &cpu).unwrap();
-    let kfold = cfg.cross_validate.unwrap();
+    let kfold = cfg.eval.cross_validate.unwrap();
     let cv = s.cross_validate(&opts, kfold.k, kfold.stratified, Some(kfold.span), &mut |_| {}).unwrap();
     let files = std::fs::read_dir(dir.path()).unwrap().count();
     (cv, files)

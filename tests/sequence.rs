@@ -3,8 +3,10 @@
 //! decoding, and the errors a sequence program can meet at run time.
 //! The models are small so that each test trains in seconds.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nnc::backend::Tensor;
 use nnc::backend::interp::Interp;
@@ -17,11 +19,7 @@ use nnc::syntax::ast;
 use nnc::train::examples::generate;
 use nnc::train::trainer::{RunOptions, Session, Summary};
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use common::files::write;
 
 /// A small encoder-decoder over digit sequences of `length`; `causal`
 /// says whether the decoder hides later target positions.

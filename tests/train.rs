@@ -1,7 +1,9 @@
 //! Training end to end through the CLI and the session API: reproducibility,
 //! checkpoints, the JSON log, and every kind of bad input a run can meet.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -9,6 +11,8 @@ use nnc::backend::interp::Interp;
 use nnc::cli::FsLoader;
 use nnc::sema::{Program, blocks::check_train};
 use nnc::train::trainer::{RunOptions, Session};
+
+use common::files::{load, nnc, write};
 
 fn mnist(file: &str) -> String {
     format!("{}/data/mnist/{file}", env!("CARGO_MANIFEST_DIR"))
@@ -43,25 +47,8 @@ fn idx_data() -> String {
     )
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-fn nnc(args: &[&str]) -> (u8, String, String) {
-    let mut argv = vec!["nnc"];
-    argv.extend_from_slice(args);
-    nnc::cli::execute(argv)
-}
-
 fn losses(src: &str, limit: usize) -> Vec<f64> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "m.nn", src);
-    let (prog, diags) = Program::load_root(&file, &mut FsLoader);
-    assert!(diags.is_empty(), "{diags:?}");
-    let (cfg, diags) = check_train(&prog, &prog.trains[0]);
-    let cfg = cfg.unwrap_or_else(|| panic!("{diags:?}"));
+    let (_dir, prog, cfg) = load(src);
     let opts = RunOptions { limit: Some(limit), no_save: true, ..RunOptions::default() };
     let mut s = Session::new(&prog, &cfg, &opts, &Interp).unwrap();
     s.train(&opts, &mut |_| {}).unwrap().losses

@@ -75,8 +75,8 @@ pub fn eval(file: &Path, flags: &EvalFlags, backend: &dyn Backend, console: &mut
     };
     let fail = |sources, d: Diagnostic| Outcome { stdout: String::new(), diags: vec![d], sources };
     match parse_metrics(&flags.metrics, cfg.data.targets) {
-        Ok(m) if !m.is_empty() => cfg.metrics = m,
-        Ok(_) if cfg.metrics.is_empty() => cfg.metrics = default_metrics(cfg.data.targets),
+        Ok(m) if !m.is_empty() => cfg.eval.metrics = m,
+        Ok(_) if cfg.eval.metrics.is_empty() => cfg.eval.metrics = default_metrics(cfg.data.targets),
         Ok(_) => {}
         Err(d) => return fail(prog.sources, d),
     }
@@ -119,7 +119,7 @@ fn evaluate(
     let e = session.evaluate_split(split)?.unwrap_or_else(|| unreachable!("the split has examples"));
     if let Some(c) = &e.classes
         && let Some(k) =
-            cfg.metrics.iter().find_map(|m| if let Metric::TopK(k) = m { Some(*k) } else { None })
+            cfg.eval.metrics.iter().find_map(|m| if let Metric::TopK(k) = m { Some(*k) } else { None })
         && k > c.classes()
     {
         return Err(Diagnostic::error_nowhere(

@@ -15,7 +15,7 @@ use crate::train::trainer::{EpochReport, Event};
 /// The numbers shown for a split: the loss, then each scalar metric.
 pub(super) fn shown(cfg: &TrainConfig) -> Vec<Metric> {
     let mut out = vec![Metric::Loss];
-    out.extend(cfg.metrics.iter().copied().filter(|m| m.is_scalar() && *m != Metric::Loss));
+    out.extend(cfg.eval.metrics.iter().copied().filter(|m| m.is_scalar() && *m != Metric::Loss));
     out
 }
 
@@ -68,7 +68,7 @@ impl EpochTable {
         }
         cells.push(("samples/s".into(), format!("{:.0}", r.samples_per_s)));
         cells.push(("time".into(), format!("{:.1}s", r.seconds)));
-        if cfg.keep.is_some() {
+        if cfg.eval.keep.is_some() {
             cells.push(("best".into(), if r.best { "*".into() } else { String::new() }));
         }
         let mut out = Vec::new();
@@ -127,11 +127,14 @@ pub(super) fn metrics_json(o: &mut Map<String, Value>, split: &str, e: &Evaluati
     if c.total() == 0 {
         return;
     }
-    if cfg.metrics.contains(&Metric::Confusion) {
+    if cfg.eval.metrics.contains(&Metric::Confusion) {
         o.insert(format!("{split}_confusion"), json!(c.confusion()));
     }
-    let per_class =
-        cfg.metrics.iter().any(|m| matches!(m, Metric::Precision(_) | Metric::Recall(_) | Metric::F1(_)));
+    let per_class = cfg
+        .eval
+        .metrics
+        .iter()
+        .any(|m| matches!(m, Metric::Precision(_) | Metric::Recall(_) | Metric::F1(_)));
     if per_class {
         let names = class_names(cfg, c.classes());
         let rows: Vec<Value> = c

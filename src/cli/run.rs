@@ -188,6 +188,17 @@ pub fn run(file: &Path, flags: &RunFlags, backend: &dyn Backend, console: &mut C
     {
         return fail(prog, d);
     }
+    if flags.folds.is_some() && cfg.eval.validate.is_some() {
+        let span = prog.trains.first().and_then(|t| t.settings.iter().find(|s| s.key.name == "validate"));
+        let d = Diagnostic::error(
+            Code::FOLDS,
+            span.map_or(cfg.span, |s| s.value.span),
+            "`--folds` and `validate` both choose validation examples",
+        )
+        .with_note("with cross-validation, each fold validates on its own examples")
+        .with_help("remove `validate`, or run without `--folds`");
+        return fail(prog, d);
+    }
     let mut log = match Log::open(flags.log_json.as_ref()) {
         Ok(l) => l,
         Err(d) => return fail(prog, d),
@@ -207,8 +218,8 @@ pub fn run(file: &Path, flags: &RunFlags, backend: &dyn Backend, console: &mut C
         cfg.seed
     ));
     let valid = session.split_len(Split::Validation);
-    if valid > 0 && cfg.cross_validate.is_none() && flags.folds.is_none() {
-        let from = if cfg.validate.is_some() { "held out of the training examples" } else { "`valid`" };
+    if valid > 0 && cfg.eval.cross_validate.is_none() && flags.folds.is_none() {
+        let from = if cfg.eval.validate.is_some() { "held out of the training examples" } else { "`valid`" };
         console.line(&format!(
             "validating on {valid} examples ({from}), training on {}",
             session.split_len(Split::Train)
@@ -217,10 +228,10 @@ pub fn run(file: &Path, flags: &RunFlags, backend: &dyn Backend, console: &mut C
     let folds = flags
         .folds
         .map(|k| (k, true, None))
-        .or(cfg.cross_validate.map(|k| (k.k, k.stratified, Some(k.span))));
+        .or(cfg.eval.cross_validate.map(|k| (k.k, k.stratified, Some(k.span))));
     let mut table = report::EpochTable::new();
     let mut fold = None;
-    let log_every = cfg.log_every;
+    let log_every = cfg.eval.log_every;
     let mut observer = |ev: Event<'_>| {
         if let Some(every) = log_every
             && let Event::Step { global_step, .. } = ev
@@ -279,7 +290,7 @@ pub fn run(file: &Path, flags: &RunFlags, backend: &dyn Backend, console: &mut C
             match result {
                 Ok(summary) => {
                     if let Some((epoch, v)) = summary.kept
-                        && let Some(m) = cfg.keep
+                        && let Some(m) = cfg.eval.keep
                     {
                         console.line(&format!(
                             "kept the weights of epoch {epoch} (validation {} {v:.4})",
@@ -293,7 +304,7 @@ pub fn run(file: &Path, flags: &RunFlags, backend: &dyn Backend, console: &mut C
                             .map(|e| ("test", e))
                             .or(last.validation.as_ref().map(|e| ("validation", e)));
                         if let Some((split, e)) = held {
-                            let text = report::final_report(split, e, &cfg, &cfg.metrics);
+                            let text = report::final_report(split, e, &cfg, &cfg.eval.metrics);
                             if !text.is_empty() {
                                 console.line(text.trim_end());
                             }

@@ -312,7 +312,7 @@ impl<'p> Session<'p> {
                 format!("`{}` holds no examples", train.origin),
             ));
         }
-        if let Some(fraction) = cfg.validate {
+        if let Some(fraction) = cfg.eval.validate {
             if train.len() < 2 {
                 return Err(Diagnostic::error(
                     Code::VALIDATION,
@@ -450,7 +450,7 @@ impl<'p> Session<'p> {
         let mut losses = Vec::new();
         // The best epoch so far by `keep`: its number, value and weights.
         let mut best: Option<(usize, f64, Weights)> = None;
-        let watched = cfg.early_stop.map(|e| e.metric).or(cfg.keep);
+        let watched = cfg.eval.early_stop.map(|e| e.metric).or(cfg.eval.keep);
         let mut watch_best: Option<(usize, f64)> = None;
         for epoch in 0..epochs {
             let start = Instant::now();
@@ -468,14 +468,14 @@ impl<'p> Session<'p> {
                 seconds: 0.0,
                 lr,
             };
-            if let Some(metric) = cfg.keep
+            if let Some(metric) = cfg.eval.keep
                 && let Some(v) = report.validation.as_ref().and_then(|e| e.value(metric))
                 && best.as_ref().is_none_or(|(_, b, _)| better(metric, v, *b))
             {
                 report.best = true;
                 best = Some((epoch + 1, v, self.params()?));
             }
-            let stop = match (cfg.early_stop, watched) {
+            let stop = match (cfg.eval.early_stop, watched) {
                 (Some(es), Some(metric)) => {
                     if let Some(v) = report.validation.as_ref().and_then(|e| e.value(metric))
                         && watch_best.is_none_or(|(_, b)| better(metric, v, b))
@@ -542,7 +542,8 @@ impl<'p> Session<'p> {
             }
             losses.push(loss);
             seen += idx.len();
-            let t = tally.get_or_insert_with(|| Tally::new(cfg.data.targets, &out.shape.0, &cfg.metrics));
+            let t =
+                tally.get_or_insert_with(|| Tally::new(cfg.data.targets, &out.shape.0, &cfg.eval.metrics));
             match &y {
                 Some(y) => t.add(loss, idx.len(), &out, y),
                 None => t.add(loss, idx.len(), &Tensor::scalar(0.0), &Tensor::scalar(0.0)),
@@ -560,7 +561,7 @@ impl<'p> Session<'p> {
         let train_secs = start.elapsed().as_secs_f64().max(1e-9);
         let train = match tally {
             Some(t) => t.finish(None),
-            None => Tally::new(cfg.data.targets, &[], &cfg.metrics).finish(None),
+            None => Tally::new(cfg.data.targets, &[], &cfg.eval.metrics).finish(None),
         };
         Ok((train, lr, seen as f64 / train_secs))
     }
@@ -579,11 +580,12 @@ impl<'p> Session<'p> {
         let batches = Batches::new(ex.len(), batch, 0, 0, false);
         let mut tally: Option<Tally> = None;
         let mut exact = 0usize;
-        let decode = cfg.metrics.contains(&Metric::SequenceAccuracy) && ex.decoder.is_some();
+        let decode = cfg.eval.metrics.contains(&Metric::SequenceAccuracy) && ex.decoder.is_some();
         for idx in batches.iter() {
             let (xs, y) = ex.gather(idx);
             let (loss, out) = self.run(xs.clone(), y.clone(), false)?;
-            let t = tally.get_or_insert_with(|| Tally::new(cfg.data.targets, &out.shape.0, &cfg.metrics));
+            let t =
+                tally.get_or_insert_with(|| Tally::new(cfg.data.targets, &out.shape.0, &cfg.eval.metrics));
             if let Some(y) = &y {
                 t.add(loss as f64, idx.len(), &out, y);
                 if let (true, Some(dec)) = (decode, &ex.decoder) {
@@ -595,7 +597,7 @@ impl<'p> Session<'p> {
         let seq = decode.then(|| exact as f64 / n);
         Ok(match tally {
             Some(t) => t.finish(seq),
-            None => Tally::new(cfg.data.targets, &[], &cfg.metrics).finish(seq),
+            None => Tally::new(cfg.data.targets, &[], &cfg.eval.metrics).finish(seq),
         })
     }
 

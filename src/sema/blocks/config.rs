@@ -240,19 +240,8 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Seed for initialisation, shuffling and dropout.
     pub seed: u64,
-    /// The metrics reported for every split, in the order written; the
-    /// loss is always reported and comes first.
-    pub metrics: Vec<Metric>,
-    /// Hold out this fraction of the training examples for validation.
-    pub validate: Option<f64>,
-    /// Keep the weights of the epoch with the best validation value of this metric.
-    pub keep: Option<Metric>,
-    /// Stop after this many epochs without a better validation value.
-    pub early_stop: Option<EarlyStop>,
-    /// Cross-validate instead of training once.
-    pub cross_validate: Option<KFold>,
-    /// Report every this many steps (`--log-json` step records).
-    pub log_every: Option<usize>,
+    /// What is measured, on which examples, and how epochs are chosen.
+    pub eval: EvalConfig,
     /// Shuffle the training data each epoch.
     pub shuffle: bool,
     /// Where to save the trained weights.
@@ -388,6 +377,24 @@ impl Metric {
     pub fn is_scalar(self) -> bool {
         self != Metric::Confusion
     }
+}
+
+/// A train block's evaluation settings.
+#[derive(Clone, Debug, Default)]
+pub struct EvalConfig {
+    /// The metrics reported for every split, in the order written; the
+    /// loss is always reported and comes first.
+    pub metrics: Vec<Metric>,
+    /// Hold out this fraction of the training examples for validation.
+    pub validate: Option<f64>,
+    /// Keep the weights of the epoch with the best validation value of this metric.
+    pub keep: Option<Metric>,
+    /// Stop after this many epochs without a better validation value.
+    pub early_stop: Option<EarlyStop>,
+    /// Cross-validate instead of training once.
+    pub cross_validate: Option<KFold>,
+    /// Report every this many steps (`--log-json` step records).
+    pub log_every: Option<usize>,
 }
 
 /// `early_stop = patience(n)`.

@@ -8,23 +8,13 @@
 
 use std::collections::HashMap;
 
-use super::config::{Average, EarlyStop, KFold, Metric, Targets, TrainConfig};
+use super::config::{Average, EarlyStop, EvalConfig, KFold, Metric, Targets, TrainConfig};
 use crate::diag::{Code, Diagnostic, Span};
 use crate::sema::Dim;
 use crate::sema::builtins::Builtin;
 use crate::sema::eval::{Elaborator, suggest};
 use crate::sema::value::{Callable, Record, Value};
 use crate::syntax::ast;
-
-/// The settings of a train block this module reads, checked.
-pub(super) struct EvalSettings {
-    pub metrics: Vec<Metric>,
-    pub validate: Option<f64>,
-    pub keep: Option<Metric>,
-    pub early_stop: Option<EarlyStop>,
-    pub cross_validate: Option<KFold>,
-    pub log_every: Option<usize>,
-}
 
 const METRIC_HELP: &str = "the metrics are: loss, accuracy, top_k(k), precision, recall, f1 (each with \
      `average = macro | micro | weighted`), confusion, sequence_accuracy; for float targets mse, mae, r2";
@@ -36,7 +26,7 @@ pub(super) fn eval_settings(
     s: &HashMap<String, (Value, Span)>,
     has_valid_source: bool,
     block: Span,
-) -> Option<EvalSettings> {
+) -> Option<EvalConfig> {
     let mut ok = true;
     let metrics = match s.get("metrics") {
         None => Vec::new(),
@@ -209,7 +199,7 @@ pub(super) fn eval_settings(
             None
         }
     };
-    ok.then_some(EvalSettings { metrics, validate, keep, early_stop, cross_validate, log_every })
+    ok.then_some(EvalConfig { metrics, validate, keep, early_stop, cross_validate, log_every })
 }
 
 /// The names `metrics = [...]` and `best(...)` accept.
@@ -434,8 +424,8 @@ pub(super) fn check_fits(
     metrics_span: Span,
 ) {
     let targets = cfg.data.targets;
-    let watched = cfg.keep.iter().chain(cfg.early_stop.as_ref().map(|e| &e.metric));
-    for m in cfg.metrics.iter().chain(watched) {
+    let watched = cfg.eval.keep.iter().chain(cfg.eval.early_stop.as_ref().map(|e| &e.metric));
+    for m in cfg.eval.metrics.iter().chain(watched) {
         if let Some(need) = m.needs()
             && need != targets
         {

@@ -20,8 +20,8 @@ mod train;
 use std::collections::HashMap;
 
 pub use config::{
-    Average, DataConfig, EarlyStop, KFold, Metric, Optimizer, Schedule, SequenceTask, Source, Targets,
-    TaskKind, TrainConfig,
+    Average, DataConfig, EarlyStop, EvalConfig, KFold, Metric, Optimizer, Schedule, SequenceTask, Source,
+    Targets, TaskKind, TrainConfig,
 };
 use fields::setting;
 use train::train_config;
@@ -173,7 +173,7 @@ fn check_data_fits(
             el.err(d);
         }
     }
-    if cfg.metrics.contains(&Metric::SequenceAccuracy) {
+    if cfg.eval.metrics.contains(&Metric::SequenceAccuracy) {
         let decodable = matches!(cfg.data.test, Some(Source::Sequence(_)))
             && inputs.iter().any(|(n, _)| n == SequenceTask::TARGET);
         if !decodable {
