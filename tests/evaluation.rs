@@ -444,3 +444,27 @@ fn npy_float_targets_train_a_regression_and_nan_targets_are_refused() {
     assert_eq!(code, 1);
     assert!(err.contains("E0602") && err.contains("not a finite number"), "{err}");
 }
+
+/// `classes = "names.txt"`: one name per line, checked against the model.
+#[test]
+fn class_names_from_a_file_name_the_report_rows() {
+    let src = classes_program("metrics = [f1, confusion]\nepochs = 1")
+        .replace("epochs = 4\n", "")
+        .replace("classes = [\"red\", \"green\", \"blue\"]", "classes = \"names.txt\"");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "m.nn", &src);
+    write(dir.path(), "names.txt", "circle\n\nsquare\ntriangle\n");
+    let (code, out, err) = nnc(&["run", file.to_str().unwrap(), "--no-save"]);
+    assert_eq!(code, 0, "{err}");
+    for name in ["circle", "square", "triangle"] {
+        assert!(out.contains(name), "no `{name}` in:\n{out}");
+    }
+    write(dir.path(), "names.txt", "circle\nsquare\n");
+    let (code, _, err) = nnc(&["run", file.to_str().unwrap(), "--no-save"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0402") && err.contains("names 2 classes, but the model's output has 3"), "{err}");
+    std::fs::remove_file(dir.path().join("names.txt")).unwrap();
+    let (code, _, err) = nnc(&["run", file.to_str().unwrap(), "--no-save"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0601") && err.contains("names.txt"), "{err}");
+}

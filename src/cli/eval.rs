@@ -136,7 +136,9 @@ fn evaluate(
     }
     console.line(&line);
     // The per-class report and the confusion matrix, whatever the metrics.
-    let text = report::final_report(split.name(), &e, cfg, &[Metric::F1(Average::Macro), Metric::Confusion]);
+    let names = session.class_names();
+    let text =
+        report::final_report(split.name(), &e, names, &[Metric::F1(Average::Macro), Metric::Confusion]);
     if !text.is_empty() {
         console.line(text.trim_end());
     }
@@ -147,7 +149,7 @@ fn evaluate(
                 "`--plot` draws the confusion matrix, which needs class labels",
             ));
         };
-        let names = report::class_names(cfg, c.classes());
+        let names = report::class_names(names, c.classes());
         let bytes = crate::plot::confusion(&c.confusion(), &names, plot_format(path)?)
             .map_err(|e| plot_error(path, &e))?;
         super::run::write_output(path, &bytes)?;

@@ -99,7 +99,7 @@ fn join<'a>(cells: impl Iterator<Item = (&'a str, usize)>) -> String {
 /// `samples_per_s`, `seconds`, and `{split}_{metric}` for every split and
 /// metric (the confusion matrix as a nested array, per-class scores as a
 /// list of objects).
-pub(super) fn epoch_json(r: &EpochReport, cfg: &TrainConfig) -> String {
+pub(super) fn epoch_json(r: &EpochReport, cfg: &TrainConfig, names: Option<&[String]>) -> String {
     let mut o = Map::new();
     o.insert("kind".into(), json!("epoch"));
     o.insert("epoch".into(), json!(r.epoch));
@@ -107,7 +107,7 @@ pub(super) fn epoch_json(r: &EpochReport, cfg: &TrainConfig) -> String {
         o.insert("fold".into(), json!(f));
     }
     for (split, e) in splits(r) {
-        metrics_json(&mut o, split, e, cfg);
+        metrics_json(&mut o, split, e, cfg, names);
     }
     o.insert("best".into(), json!(r.best));
     o.insert("lr".into(), json!(r.lr));
@@ -117,7 +117,13 @@ pub(super) fn epoch_json(r: &EpochReport, cfg: &TrainConfig) -> String {
 }
 
 /// Adds a split's metrics to a JSON record as `{split}_{metric}` keys.
-pub(super) fn metrics_json(o: &mut Map<String, Value>, split: &str, e: &Evaluation, cfg: &TrainConfig) {
+pub(super) fn metrics_json(
+    o: &mut Map<String, Value>,
+    split: &str,
+    e: &Evaluation,
+    cfg: &TrainConfig,
+    names: Option<&[String]>,
+) {
     for m in shown(cfg) {
         if let Some(v) = e.value(m) {
             o.insert(format!("{split}_{}", m.name()), json!(v));
@@ -136,7 +142,7 @@ pub(super) fn metrics_json(o: &mut Map<String, Value>, split: &str, e: &Evaluati
         .iter()
         .any(|m| matches!(m, Metric::Precision(_) | Metric::Recall(_) | Metric::F1(_)));
     if per_class {
-        let names = class_names(cfg, c.classes());
+        let names = class_names(names, c.classes());
         let rows: Vec<Value> = c
             .per_class()
             .iter()
@@ -167,18 +173,23 @@ pub(super) fn step_json(ev: &Event<'_>, fold: Option<usize>) -> Option<String> {
 }
 
 /// The data block's class names, else the class indices.
-pub(super) fn class_names(cfg: &TrainConfig, classes: usize) -> Vec<String> {
-    match &cfg.data.classes {
-        Some(names) if names.len() == classes => names.clone(),
+pub(super) fn class_names(names: Option<&[String]>, classes: usize) -> Vec<String> {
+    match names {
+        Some(names) if names.len() == classes => names.to_vec(),
         _ => (0..classes).map(|c| c.to_string()).collect(),
     }
 }
 
 /// The per-class report and, with `confusion`, the matrix, for the
 /// classification metrics a run asked for; empty otherwise.
-pub(super) fn final_report(split: &str, e: &Evaluation, cfg: &TrainConfig, metrics: &[Metric]) -> String {
+pub(super) fn final_report(
+    split: &str,
+    e: &Evaluation,
+    names: Option<&[String]>,
+    metrics: &[Metric],
+) -> String {
     let Some(c) = e.classes.as_ref().filter(|c| c.total() > 0) else { return String::new() };
-    let names = class_names(cfg, c.classes());
+    let names = class_names(names, c.classes());
     let mut s = String::new();
     let per_class =
         metrics.iter().any(|m| matches!(m, Metric::Precision(_) | Metric::Recall(_) | Metric::F1(_)));

@@ -229,6 +229,7 @@ pub fn run(file: &Path, flags: &RunFlags, backend: &dyn Backend, console: &mut C
         .folds
         .map(|k| (k, true, None))
         .or(cfg.eval.cross_validate.map(|k| (k.k, k.stratified, Some(k.span))));
+    let names: Option<Vec<String>> = session.class_names().map(<[String]>::to_vec);
     let mut table = report::EpochTable::new();
     let mut fold = None;
     let log_every = cfg.eval.log_every;
@@ -255,7 +256,7 @@ pub fn run(file: &Path, flags: &RunFlags, backend: &dyn Backend, console: &mut C
                 for line in table.rows(r, epochs, &cfg) {
                     console.line(&line);
                 }
-                log.record(&report::epoch_json(r, &cfg));
+                log.record(&report::epoch_json(r, &cfg, names.as_deref()));
             }
             Event::EarlyStop { epoch, best_epoch } => console.line(&format!(
                 "stopping early after epoch {epoch}: no better validation value since epoch {best_epoch}"
@@ -304,7 +305,7 @@ pub fn run(file: &Path, flags: &RunFlags, backend: &dyn Backend, console: &mut C
                             .map(|e| ("test", e))
                             .or(last.validation.as_ref().map(|e| ("validation", e)));
                         if let Some((split, e)) = held {
-                            let text = report::final_report(split, e, &cfg, &cfg.eval.metrics);
+                            let text = report::final_report(split, e, names.as_deref(), &cfg.eval.metrics);
                             if !text.is_empty() {
                                 console.line(text.trim_end());
                             }

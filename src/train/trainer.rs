@@ -22,7 +22,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::graph::Shape;
 use crate::graph::semantics::rng::Rng;
 use crate::sema::Program;
-use crate::sema::blocks::{DataConfig, Metric, Source, Targets, TrainConfig};
+use crate::sema::blocks::{ClassNames, DataConfig, Metric, Source, Targets, TrainConfig};
 use crate::sema::eval::ParamSpec;
 use crate::sema::value::Init;
 use crate::train::{self, Step, TARGET, optim};
@@ -264,6 +264,8 @@ pub struct Session<'p> {
     states: Vec<optim::StateSpec>,
     /// Seeds initialisation and shuffling (a fold's own seed in cross-validation).
     seed: u64,
+    /// The data block's class names (read from their file when given one).
+    class_names: Option<Vec<String>>,
 }
 
 /// Which split to evaluate.
@@ -333,8 +335,23 @@ impl<'p> Session<'p> {
         }
         let params = step.params.clone();
         let states = step.states.clone();
-        let mut session =
-            Session { steps, env: Env::new(cfg.seed), train, valid, test, params, states, seed: cfg.seed };
+        let classes = step.graph.output("output").map(|o| step.graph.shape(o).clone());
+        let classes = classes.filter(|s| s.rank() >= 2).map(|s| s.0[s.rank() - 1]);
+        let class_names = match &cfg.data.classes {
+            Some(names) => Some(class_names(names, &opts.base_dir, classes)?),
+            None => None,
+        };
+        let mut session = Session {
+            steps,
+            env: Env::new(cfg.seed),
+            train,
+            valid,
+            test,
+            params,
+            states,
+            seed: cfg.seed,
+            class_names,
+        };
         let values = match &opts.init {
             Some(path) => {
                 let loaded = checkpoint::load(path)?;
@@ -384,6 +401,11 @@ impl<'p> Session<'p> {
     /// The parameters' names, shapes and initialisers, in declaration order.
     pub fn param_specs(&self) -> &[ParamSpec] {
         &self.params
+    }
+
+    /// The class names, in label order, when the data block gives them.
+    pub fn class_names(&self) -> Option<&[String]> {
+        self.class_names.as_deref()
     }
 
     /// The checked train block the session runs.
@@ -676,6 +698,48 @@ impl<'p> Session<'p> {
         let out = outs.remove("output").unwrap_or_else(|| Tensor::scalar(0.0));
         Ok((loss, out))
     }
+}
+
+/// The class names a data block gives, read from their file if it names
+/// one; `classes` is the model's number of classes, which they must match.
+///
+/// Errors: E0601 if the file cannot be read; E0402 for a file with a
+/// repeated name or a count other than the model's.
+pub fn class_names(
+    names: &ClassNames,
+    base: &Path,
+    classes: Option<usize>,
+) -> Result<Vec<String>, Diagnostic> {
+    let (names, origin) = match names {
+        ClassNames::Listed(names) => return Ok(names.clone()),
+        ClassNames::File(p) => {
+            let path = resolve(base, p);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Diagnostic::error_nowhere(Code::DATA_FILE, format!("cannot read `{}`: {e}", path.display()))
+                    .with_help("`classes` names a text file with one class name per line")
+            })?;
+            let names: Vec<String> =
+                text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+            (names, path)
+        }
+    };
+    let bad = |msg: String| {
+        Diagnostic::error_nowhere(Code::SETTING, msg)
+            .with_help("write one class name per line, in label order, one line per output class")
+    };
+    if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
+        return Err(bad(format!("class name `{}` appears twice in `{}`", dup.1, origin.display())));
+    }
+    if let Some(c) = classes
+        && names.len() != c
+    {
+        return Err(bad(format!(
+            "`{}` names {} classes, but the model's output has {c}",
+            origin.display(),
+            names.len()
+        )));
+    }
+    Ok(names)
 }
 
 /// Parameter values by name, in declaration order.

@@ -123,6 +123,16 @@ pub enum Targets {
     Values,
 }
 
+/// `classes = [...]` or `classes = "names.txt"`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClassNames {
+    /// Written in the data block.
+    Listed(Vec<String>),
+    /// A text file with one name per line (blank lines skipped), read when
+    /// the data is loaded; the path is relative to the `.nn` file.
+    File(String),
+}
+
 /// A checked data block.
 #[derive(Clone, Debug)]
 pub struct DataConfig {
@@ -137,7 +147,7 @@ pub struct DataConfig {
     /// from `train` instead.
     pub valid: Option<Source>,
     /// Names of the classes, in index order, for reports and plots.
-    pub classes: Option<Vec<String>>,
+    pub classes: Option<ClassNames>,
     /// Class labels or float targets (the same for every source).
     pub targets: Targets,
     /// Inputs are multiplied by this (e.g. `1 / 255`).

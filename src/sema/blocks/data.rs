@@ -1,6 +1,6 @@
 //! A data block's settings and its sources (`idx`, `csv`, `npy`, generated sequences).
 
-use super::config::{DataConfig, SequenceTask, Source, Targets, TaskKind};
+use super::config::{ClassNames, DataConfig, SequenceTask, Source, Targets, TaskKind};
 use super::fields::{DATA_KEYS, int_field, settings};
 use crate::diag::{Code, Diagnostic, Span};
 use crate::sema::builtins::Builtin;
@@ -121,8 +121,14 @@ fn same_targets(
     Some(want)
 }
 
-/// `classes = ["cat", "dog"]`: one non-empty name per class, each once.
-fn class_names(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Vec<String>> {
+/// `classes = ["cat", "dog"]`: one non-empty name per class, each once; or
+/// `classes = "names.txt"`, a file read with the data.
+fn class_names(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<ClassNames> {
+    if let Value::Str(path) = v
+        && !path.trim().is_empty()
+    {
+        return Some(ClassNames::File(path.to_string()));
+    }
     let names: Option<Vec<String>> = match v {
         Value::List(items) => items
             .iter()
@@ -139,7 +145,7 @@ fn class_names(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Vec<Str
             span,
             format!("`classes` must be a list of class names, found {}", v.describe()),
         )
-        .with_help("write `classes = [\"cat\", \"dog\"]`, one name per class in label order");
+        .with_help("write `classes = [\"cat\", \"dog\"]` (one name per class in label order) or `classes = \"names.txt\"`");
         el.err(diag);
         return None;
     };
@@ -149,7 +155,7 @@ fn class_names(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Vec<Str
         el.err(diag);
         return None;
     }
-    Some(names)
+    Some(ClassNames::Listed(names))
 }
 
 fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {

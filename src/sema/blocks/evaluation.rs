@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::config::{Average, EarlyStop, EvalConfig, KFold, Metric, Targets, TrainConfig};
+use super::config::{Average, ClassNames, EarlyStop, EvalConfig, KFold, Metric, Targets, TrainConfig};
 use crate::diag::{Code, Diagnostic, Span};
 use crate::sema::Dim;
 use crate::sema::builtins::Builtin;
@@ -461,7 +461,7 @@ pub(super) fn check_fits(
             el.err(d);
         }
     }
-    if let (Some(names), Some(c)) = (&cfg.data.classes, classes)
+    if let (Some(ClassNames::Listed(names)), Some(c)) = (&cfg.data.classes, classes)
         && names.len() as i64 != c
     {
         let span = el

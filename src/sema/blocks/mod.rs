@@ -20,8 +20,8 @@ mod train;
 use std::collections::HashMap;
 
 pub use config::{
-    Average, DataConfig, EarlyStop, EvalConfig, KFold, Metric, Optimizer, Schedule, SequenceTask, Source,
-    Targets, TaskKind, TrainConfig,
+    Average, ClassNames, DataConfig, EarlyStop, EvalConfig, KFold, Metric, Optimizer, Schedule, SequenceTask,
+    Source, Targets, TaskKind, TrainConfig,
 };
 use fields::setting;
 use train::train_config;
