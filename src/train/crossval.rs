@@ -16,7 +16,7 @@ use super::evaluate::Evaluation;
 use super::folds;
 use super::trainer::{EpochReport, Event, Observer, RunOptions, Session, init_params, resolve};
 use crate::diag::{Code, Diagnostic, Span};
-use crate::sema::blocks::Metric;
+use crate::sema::blocks::{Metric, Targets};
 
 /// One fold's result.
 #[derive(Debug)]
@@ -87,7 +87,8 @@ impl Session<'_> {
             return Err(d.with_help("use fewer folds, or more examples (check `--limit`)"));
         }
         let cfg = self.config();
-        let labels = if stratified { all.class_labels() } else { None };
+        let labels =
+            if stratified && cfg.data.targets == Targets::Classes { all.class_labels() } else { None };
         let stratified = labels.is_some();
         let splits = folds::kfold(n, k, cfg.seed, labels);
         let mut reports = Vec::with_capacity(k);

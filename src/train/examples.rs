@@ -126,8 +126,10 @@ impl Examples {
         }
     }
 
-    /// The class label of every example, when there is exactly one per
-    /// example (for stratified splits); `None` for sequences and float targets.
+    /// The label of every example, when there is exactly one value per
+    /// example (for stratified splits of class labels); `None` for sequences
+    /// and for targets of several values. A single float target per example
+    /// also comes back: whether labels are classes is the caller's to know.
     pub fn class_labels(&self) -> Option<&[f32]> {
         let labels = self.labels.as_ref()?;
         (labels.shape.rank() == 1 && labels.numel() == self.len()).then_some(&labels.data[..])

@@ -323,7 +323,9 @@ impl<'p> Session<'p> {
                 )
                 .with_help("train on more examples, or remove `validate`"));
             }
-            let split = folds::holdout(train.len(), fraction, cfg.seed, train.class_labels());
+            // Float targets are not classes: only class labels stratify.
+            let strata = train.class_labels().filter(|_| cfg.data.targets == Targets::Classes);
+            let split = folds::holdout(train.len(), fraction, cfg.seed, strata);
             valid = Some(train.select(&split.validation));
             train = train.select(&split.train);
         }
