@@ -74,6 +74,8 @@ impl EpochTable {
         let mut out = Vec::new();
         if !self.header_shown {
             self.columns = cells.iter().map(|(h, v)| (h.clone(), h.len().max(v.len()).max(6))).collect();
+            // The epoch column fits the last epoch's `N/N`.
+            self.columns[0].1 = self.columns[0].1.max(format!("{epochs}/{epochs}").len());
             out.push(join(self.columns.iter().map(|(h, w)| (h.as_str(), *w))));
             self.header_shown = true;
         }
