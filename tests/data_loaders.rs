@@ -258,6 +258,41 @@ fn tiny_npy_round_trips_and_bad_files() {
 }
 
 #[test]
+fn csv_quoting_crlf_and_header_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let quoted = "\"label\",\"width, cm\",\"height \"\"cm\"\"\"\r\n\"1\",\"0.5\",2\r\n0,\" 3 \",4\r\n";
+    let [p, gz] = write_both(dir.path(), "quoted.csv", quoted.as_bytes());
+    for p in [p, gz] {
+        let d = load_csv(&p, &CsvOptions::default()).unwrap();
+        assert_eq!(d.images, Tensor::new(vec![2, 2], vec![0.5, 2., 3., 4.]));
+        assert_eq!(d.labels.unwrap().data, [1., 0.]);
+    }
+    let [p, _] = write_both(dir.path(), "comma.csv", b"1,2,3\r\n4,\"5,5\",6\r\n");
+    assert_diag(
+        load_csv(&p, &CsvOptions::default()),
+        Code::DATA_FORMAT,
+        "comma.csv",
+        &["line 2, column 2", "`5,5`"],
+    );
+
+    // A numeric-looking first line is data unless `header = true` says otherwise.
+    let [p, _] = write_both(dir.path(), "numeric.csv", b"7,8,9\n1,2,3\n");
+    let opts = |header| CsvOptions { header, ..CsvOptions::default() };
+    assert_eq!(load_csv(&p, &opts(None)).unwrap().len(), 2);
+    assert_eq!(load_csv(&p, &opts(Some(false))).unwrap().len(), 2);
+    let d = load_csv(&p, &opts(Some(true))).unwrap();
+    assert_eq!(d.images.data, [2., 3.]);
+    let [p, _] = write_both(dir.path(), "named.csv", b"y,a\n1,2\n");
+    assert_eq!(load_csv(&p, &opts(Some(true))).unwrap().len(), 1);
+    assert_diag(
+        load_csv(&p, &opts(Some(false))),
+        Code::DATA_FORMAT,
+        "named.csv",
+        &["line 1, column 1", "`y`"],
+    );
+}
+
+#[test]
 fn checkpoint_round_trip_and_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("mlp.safetensors");
