@@ -15,6 +15,8 @@ use nnc::train::checkpoint;
 use nnc::train::data::{self, Batches, CsvOptions, Dataset, LabelColumn, load_csv, load_idx, load_npy};
 
 use common::files::npy;
+use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 fn mnist(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist").join(name)
@@ -248,13 +250,209 @@ fn tiny_npy_round_trips_and_bad_files() {
     assert_diag(load_npy(&xs[0], Some(&y2)), Code::DATA_FORMAT, "y2.npy", &["3 samples", "2 labels"]);
     let [p, _] = write_both(dir.path(), "c.npy", &npy("<c8", "(1,)", &[0; 8]));
     assert_diag(load_npy(&p, None), Code::DATA_FORMAT, "c.npy", &["'<c8'"]);
-    let mut f = npy("<f4", "(3, 2)", &x);
+    // The same six values, stored column by column, read back in rows.
+    let mut f =
+        npy("<f4", "(3, 2)", &[0, 2, 4, 1, 3, 5].map(|i| i as f32 * 0.5).map(f32::to_le_bytes).concat());
     let at = f.windows(5).position(|w| w == b"False").unwrap();
     f[at..at + 5].copy_from_slice(b"True ");
     let [p, _] = write_both(dir.path(), "fortran.npy", &f);
-    assert_diag(load_npy(&p, None), Code::DATA_FORMAT, "fortran.npy", &["Fortran"]);
+    assert_eq!(data::read_npy(&p).unwrap(), Tensor::new(vec![3, 2], vec![0., 0.5, 1., 1.5, 2., 2.5]));
     let [p, _] = write_both(dir.path(), "short.npy", &npy("<f4", "(3, 2)", &x[..20]));
     assert_diag(load_npy(&p, None), Code::DATA_FORMAT, "short.npy", &["truncated", "expected 24 bytes"]);
+}
+
+fn npy_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/npy").join(name)
+}
+
+/// `tests/data/npy/expected.json`, written with the arrays by
+/// `tests/fixtures/gen_npy_layouts.py`.
+fn npy_manifest() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(npy_fixture("expected.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn every_numpy_layout_loads_in_row_major_order() {
+    let manifest = npy_manifest();
+    let loads = manifest["loads"].as_object().unwrap();
+    assert!(loads.len() >= 39, "{} layouts", loads.len());
+    let dir = tempfile::tempdir().unwrap();
+    for (name, want) in loads {
+        let dims: Vec<usize> =
+            want["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+        let values: Vec<f32> =
+            want["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let want = Tensor { shape: Shape(dims), data: values };
+        let got = data::read_npy(&npy_fixture(name)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(got, want, "{name}");
+        if !name.contains(".npz") {
+            let gz = dir.path().join(format!("{name}.gz"));
+            std::fs::write(&gz, gzip(&std::fs::read(npy_fixture(name)).unwrap())).unwrap();
+            assert_eq!(data::read_npy(&gz).unwrap(), want, "{name}.gz");
+        }
+    }
+}
+
+#[test]
+fn non_numeric_numpy_dtypes_are_e0602_naming_the_dtype() {
+    let manifest = npy_manifest();
+    let unsupported = manifest["unsupported"].as_object().unwrap();
+    assert_eq!(unsupported.len(), 5);
+    for (name, why) in unsupported {
+        let res = load_npy(&npy_fixture(name), None);
+        assert_diag(res, Code::DATA_FORMAT, name, &["unsupported NPY dtype", why.as_str().unwrap()]);
+        let help = data::read_npy(&npy_fixture(name)).unwrap_err().help.unwrap();
+        assert!(help.contains("a.astype(np.float32)"), "{help}");
+    }
+}
+
+#[test]
+fn npz_arrays_are_named_after_a_colon() {
+    for archive in ["arrays.npz", "arrays_compressed.npz"] {
+        let (x, y) = (npy_fixture(&format!("{archive}:x")), npy_fixture(&format!("{archive}:y")));
+        let d = load_npy(&x, Some(&y)).unwrap();
+        assert_eq!(d.images.shape, Shape(vec![3, 4]));
+        assert_eq!(d.labels.unwrap().data, [2., 0., 1.]);
+        assert_diag(
+            load_npy(&npy_fixture(archive), None),
+            Code::DATA_FORMAT,
+            archive,
+            &["`x`, `y`", ":NAME"],
+        );
+        let z = npy_fixture(&format!("{archive}:z"));
+        assert_diag(
+            load_npy(&z, None),
+            Code::DATA_FORMAT,
+            &format!("{archive}:z"),
+            &["no array `z`", "`x`, `y`"],
+        );
+    }
+    let e = data::read_npy(&npy_fixture("missing.npz:x")).unwrap_err();
+    assert_eq!(e.code, Code::DATA_FILE);
+    assert!(e.message.contains("missing.npz"), "{}", e.message);
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake.npz");
+    std::fs::write(&fake, b"PK\x03\x04 but no zip").unwrap();
+    assert_diag(
+        load_npy(&dir.path().join("fake.npz:x"), None),
+        Code::DATA_FORMAT,
+        "fake.npz",
+        &["not an NPZ archive"],
+    );
+}
+
+#[test]
+fn csv_quoting_crlf_and_header_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let quoted = "\"label\",\"width, cm\",\"height \"\"cm\"\"\"\r\n\"1\",\"0.5\",2\r\n0,\" 3 \",4\r\n";
+    let [p, gz] = write_both(dir.path(), "quoted.csv", quoted.as_bytes());
+    for p in [p, gz] {
+        let d = load_csv(&p, &CsvOptions::default()).unwrap();
+        assert_eq!(d.images, Tensor::new(vec![2, 2], vec![0.5, 2., 3., 4.]));
+        assert_eq!(d.labels.unwrap().data, [1., 0.]);
+    }
+    let [p, _] = write_both(dir.path(), "comma.csv", b"1,2,3\r\n4,\"5,5\",6\r\n");
+    assert_diag(
+        load_csv(&p, &CsvOptions::default()),
+        Code::DATA_FORMAT,
+        "comma.csv",
+        &["line 2, column 2", "`5,5`"],
+    );
+
+    // A numeric-looking first line is data unless `header = true` says otherwise.
+    let [p, _] = write_both(dir.path(), "numeric.csv", b"7,8,9\n1,2,3\n");
+    let opts = |header| CsvOptions { header, ..CsvOptions::default() };
+    assert_eq!(load_csv(&p, &opts(None)).unwrap().len(), 2);
+    assert_eq!(load_csv(&p, &opts(Some(false))).unwrap().len(), 2);
+    let d = load_csv(&p, &opts(Some(true))).unwrap();
+    assert_eq!(d.images.data, [2., 3.]);
+    let [p, _] = write_both(dir.path(), "named.csv", b"y,a\n1,2\n");
+    assert_eq!(load_csv(&p, &opts(Some(true))).unwrap().len(), 1);
+    assert_diag(
+        load_csv(&p, &opts(Some(false))),
+        Code::DATA_FORMAT,
+        "named.csv",
+        &["line 1, column 1", "`y`"],
+    );
+}
+
+/// Any byte, or one that keeps a header a Python literal more often than not.
+fn npy_byte() -> impl Strategy<Value = u8> {
+    prop_oneof![any::<u8>(), prop::sample::select(b"()[]{}'\",:0123456789-e TrueFalse<>|fiubcOU".to_vec())]
+}
+
+#[test]
+fn csv_header_setting_reaches_the_loader() {
+    let program = |header: &str| {
+        format!(
+            "model M {{
+                fc = Linear(2, 3)
+                fn forward(x: [B, 2]) -> [B, 3] {{ fc(x) }}
+            }}
+            data d {{ train = csv(\"d.csv\"{header}) }}
+            train M on d {{
+                loss = cross_entropy
+                optimizer = sgd(lr = 0.1)
+            }}"
+        )
+    };
+    for (header, want, n) in
+        [("", None, 3), (", header = false", Some(false), 3), (", header = true", Some(true), 2)]
+    {
+        let (dir, _, cfg) = common::files::load(&program(header));
+        match &cfg.data.train {
+            nnc::sema::blocks::Source::Csv { header, .. } => assert_eq!(*header, want),
+            other => panic!("{other:?}"),
+        }
+        common::files::write(dir.path(), "d.csv", "1,0.5,0.25\n2,1,2\n0,3,4\n");
+        let ex = nnc::train::trainer::load_source(&cfg.data.train, &cfg.data, dir.path()).unwrap();
+        assert_eq!(ex.len(), n, "{header}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = common::files::write(dir.path(), "m.nn", &program(", header = \"yes\""));
+    let (prog, diags) = nnc::sema::Program::load_root(&file, &mut nnc::cli::FsLoader);
+    let (cfg, check) = nnc::sema::blocks::check_train(&prog, &prog.trains[0]);
+    assert!(cfg.is_none());
+    let all: Vec<_> = diags.iter().chain(&check).map(|d| d.message.clone()).collect();
+    assert!(all.iter().any(|m| m.contains("`header` must be true or false")), "{all:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        rng_seed: RngSeed::Fixed(0x6e7079),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// A real file with bytes overwritten (mostly in the header) and perhaps
+    /// cut short loads or fails with E0602, never panics.
+    #[test]
+    fn mutated_npy_files_never_panic(
+        which in 0..3usize,
+        edits in prop::collection::vec((0.0..1.0f64, npy_byte(), any::<bool>()), 1..8),
+        keep in 0.5..1.5f64,
+    ) {
+        let name = ["f8_be_fortran.npy", "i2_be_fortran_3d.npy", "scalar_f8_le.npy"][which];
+        let mut bytes = std::fs::read(npy_fixture(name)).unwrap();
+        for (at, byte, in_header) in edits {
+            let span = if in_header { bytes.len().min(128) } else { bytes.len() };
+            let i = ((at * span as f64) as usize).min(bytes.len() - 1);
+            bytes[i] = byte;
+        }
+        bytes.truncate((keep * bytes.len() as f64) as usize);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.npy");
+        std::fs::write(&p, &bytes).unwrap();
+        match data::read_npy(&p) {
+            Ok(t) => prop_assert_eq!(t.data.len(), t.shape.dims().iter().product::<usize>()),
+            Err(e) => {
+                prop_assert_eq!(e.code, Code::DATA_FORMAT, "{:?}", e);
+                prop_assert!(e.message.contains("m.npy") && e.help.is_some(), "{:?}", e);
+            }
+        }
+    }
 }
 
 #[test]

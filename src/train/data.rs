@@ -6,7 +6,8 @@
 //!
 //! - IDX, the MNIST format ([`load_idx`], [`read_idx`]);
 //! - CSV with one sample per line ([`load_csv`]);
-//! - NumPy `.npy` arrays ([`load_npy`], [`read_npy`]).
+//! - NumPy `.npy` arrays, and the arrays of `.npz` archives named as
+//!   `data.npz:x` ([`load_npy`], [`read_npy`]).
 //!
 //! Any of them may be gzip-compressed; compression is recognised by the gzip
 //! magic bytes, never by the file name. Every loader checks what a file

@@ -166,11 +166,11 @@ pub fn load_source(src: &Source, cfg: &DataConfig, base: &Path) -> Result<Exampl
         Source::Npy { images, labels, .. } => {
             data::load_npy(&resolve(base, images), Some(&resolve(base, labels)))?
         }
-        Source::Csv { path, label_column, targets } => {
+        Source::Csv { path, label_column, header, targets } => {
             let opts = CsvOptions {
                 label_column: if *label_column == 0 { LabelColumn::First } else { LabelColumn::Last },
+                header: *header,
                 targets: *targets,
-                ..CsvOptions::default()
             };
             data::load_csv(&resolve(base, path), &opts)?
         }

@@ -21,6 +21,9 @@ pub enum Source {
         path: String,
         /// Which column holds the label (0 or -1 for the last).
         label_column: i64,
+        /// `Some(true)`: the first line is a header; `Some(false)`: it is
+        /// data; `None`: a header when some field of it is not a number.
+        header: Option<bool>,
         /// With float targets, how many columns hold them (at the label
         /// column's end of the row); `None` for one class label.
         targets: Option<usize>,

@@ -1,7 +1,7 @@
 //! A data block's settings and its sources (`idx`, `csv`, `npy`, generated sequences).
 
 use super::config::{ClassNames, DataConfig, SequenceTask, Source, Targets, TaskKind};
-use super::fields::{DATA_KEYS, int_field, settings};
+use super::fields::{DATA_KEYS, bool_field, int_field, settings};
 use crate::diag::{Code, Diagnostic, Span};
 use crate::sema::builtins::Builtin;
 use crate::sema::eval::Elaborator;
@@ -223,7 +223,11 @@ fn source(el: &mut Elaborator<'_>, v: &Value, span: Span) -> Option<Source> {
                 None => None,
                 Some(_) => Some(int_field(el, r, "targets", 1)? as usize),
             };
-            Some(Source::Csv { path, label_column, targets })
+            let header = match r.get("header") {
+                None => None,
+                Some(_) => Some(bool_field(el, r, "header")?),
+            };
+            Some(Source::Csv { path, label_column, header, targets })
         }
         Value::Record(r) if matches!(r.kind, Builtin::ReverseDigits | Builtin::SortDigits) => {
             let kind = if r.kind == Builtin::ReverseDigits { TaskKind::Reverse } else { TaskKind::Sort };

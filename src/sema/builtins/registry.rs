@@ -112,8 +112,8 @@ builtins! {
     Uniform = "uniform"("lo", "hi") required 2, Kind::Init, "initialiser: uniform on [lo, hi)";
     Normal = "normal"("mean", "std") required 0, Kind::Init, "initialiser: normal (default mean 0, std 1)";
     Idx = "idx"("images", "labels") required 2, SETTING, "data: an IDX image file and label file (plain or gzip)";
-    Csv = "csv"("path", "label_column", "header", "targets") required 1, Kind::Setting { defaults: &[None, Some(0.0), None, None] }, "data: a CSV file of `label,features...` rows; `targets = K`: K float target columns instead of a class label";
-    Npy = "npy"("images", "labels", "targets") required 1, SETTING, "data: NPY arrays of inputs and class labels (`labels`) or float targets shaped like the output (`targets`)";
+    Csv = "csv"("path", "label_column", "header", "targets") required 1, Kind::Setting { defaults: &[None, Some(0.0), None, None] }, "data: a CSV file of `label,features...` rows; `header = true` or `false` (absent: a first line with a non-number is a header); `targets = K`: K float target columns instead of a class label";
+    Npy = "npy"("images", "labels", "targets") required 1, SETTING, "data: NPY arrays (any numeric dtype; `\"data.npz:x\"` is the array `x` of an NPZ archive) of inputs and class labels (`labels`) or float targets shaped like the output (`targets`)";
     Sgd = "sgd"("lr", "momentum", "nesterov", "weight_decay", "dampening") required 1, Kind::Setting { defaults: &[None, Some(0.0), Some(0.0), Some(0.0), Some(0.0)] }, "optimizer: SGD as torch.optim.SGD";
     Adam = "adam"("lr", "beta1", "beta2", "eps", "weight_decay") required 0, Kind::Setting { defaults: &[Some(1e-3), Some(0.9), Some(0.999), Some(1e-8), Some(0.0)] }, "optimizer: Adam as torch.optim.Adam";
     Adamw = "adamw"("lr", "beta1", "beta2", "eps", "weight_decay") required 0, Kind::Setting { defaults: &[Some(1e-3), Some(0.9), Some(0.999), Some(1e-8), Some(0.01)] }, "optimizer: AdamW as torch.optim.AdamW";

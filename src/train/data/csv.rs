@@ -1,13 +1,17 @@
 //! CSV files with one sample per line: `label,f1,f2,...`.
 //!
-//! Fields are plain numbers separated by commas (no quoting); surrounding
-//! spaces and `\r\n` line ends are accepted, blank lines are skipped. The
-//! first line is a header, and skipped, when any of its fields is not a
-//! number (or as [`CsvOptions::header`] says). Every data line must have as
-//! many fields as the first, each a finite number; the first line that does
-//! not is reported with its line number, column and text.
+//! Fields are split by the `csv` crate: separated by commas, optionally
+//! enclosed in double quotes (`"1.5"`, with `""` for a quote inside), lines
+//! ending in `\n` or `\r\n`. Spaces around a field are ignored and blank
+//! lines skipped. The first line is a header, and skipped, as
+//! [`CsvOptions::header`] says: always, never, or (by default) when any of
+//! its fields is not a number. Every data line must have as many fields as
+//! the first, each a finite number; the first line that does not is reported
+//! with its line number, column and text.
 
 use std::path::Path;
+
+use ::csv::StringRecord;
 
 use super::{Dataset, malformed, read_file};
 use crate::backend::Tensor;
@@ -57,22 +61,16 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset, Diagnostic> {
 }
 
 fn parse(text: &str, path: &Path, opts: &CsvOptions) -> Result<Dataset, Diagnostic> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty())
-        .peekable();
-    let Some(&(first_no, first)) = lines.peek() else {
+    let reader = ::csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut records = reader.into_records().filter(|r| !r.as_ref().is_ok_and(is_blank));
+    let Some(first) = records.next() else {
         return Err(no_rows(path));
     };
-    let width = first.split(',').count();
-    let header = opts.header.unwrap_or_else(|| {
-        first.split(',').any(|f| f.trim().parse::<f32>().map_or(true, |v| !v.is_finite()))
-    });
-    if header {
-        lines.next();
-    }
+    let mut lines = Lines { text, byte: 0, line: 1 };
+    let first = first.map_err(|e| syntax_error(path, &e))?;
+    let first_no = lines.of(&first);
+    let width = first.len();
+    let header = opts.header.unwrap_or_else(|| first.iter().any(|f| number(f).is_none()));
     let label_width = match opts.label_column {
         LabelColumn::None => 0,
         LabelColumn::First | LabelColumn::Last => opts.targets.unwrap_or(1),
@@ -93,32 +91,30 @@ fn parse(text: &str, path: &Path, opts: &CsvOptions) -> Result<Dataset, Diagnost
     let mut labels = Vec::new();
     let mut row = Vec::with_capacity(width);
     let mut n = 0usize;
-    for (line_no, line) in lines {
+    let data = (!header).then_some(Ok(first)).into_iter().chain(records);
+    for record in data {
+        let record = record.map_err(|e| syntax_error(path, &e))?;
+        let line_no = lines.of(&record);
         row.clear();
-        for (col, field) in line.split(',').enumerate() {
-            let col = col + 1;
-            if col > width {
-                break;
-            }
-            let text = field.trim();
-            match text.parse::<f32>() {
-                Ok(v) if v.is_finite() => row.push(v),
-                _ => {
-                    return Err(malformed(
-                        path,
-                        format!("line {line_no}, column {col}: `{text}` is not a number"),
-                        format!("expected a finite number, found `{text}`"),
-                        "every field after the header must be a plain number such as 0, 3 or 0.25",
-                    ));
-                }
-            }
+        for (col, field) in record.iter().take(width).enumerate() {
+            let Some(v) = number(field) else {
+                let (col, text) = (col + 1, field.trim());
+                return Err(malformed(
+                    path,
+                    format!("line {line_no}, column {col}: `{text}` is not a number"),
+                    format!("expected a finite number, found `{text}`"),
+                    "every field after the header must be a plain number such as 0, 3 or 0.25",
+                ));
+            };
+            row.push(v);
         }
-        let count = line.split(',').count();
+        let count = record.len();
         if count != width {
+            let text = record.iter().collect::<Vec<_>>().join(",");
             return Err(malformed(
                 path,
                 format!("line {line_no} has {count} fields, but line {first_no} has {width}"),
-                format!("expected {width} comma-separated fields, found {count}: `{line}`"),
+                format!("expected {width} comma-separated fields, found {count}: `{text}`"),
                 "every line must have the same number of fields",
             ));
         }
@@ -150,6 +146,51 @@ fn parse(text: &str, path: &Path, opts: &CsvOptions) -> Result<Dataset, Diagnost
         }
     };
     Ok(Dataset { images, labels, images_path: path.to_path_buf(), labels_path })
+}
+
+/// A field as a finite number, spaces around it ignored.
+fn number(field: &str) -> Option<f32> {
+    field.trim().parse::<f32>().ok().filter(|v| v.is_finite())
+}
+
+/// A line holding nothing but spaces.
+fn is_blank(record: &StringRecord) -> bool {
+    record.iter().all(|f| f.trim().is_empty()) && record.len() <= 1
+}
+
+/// Line numbers (1-based) of records, met in order.
+///
+/// Counted here from byte offsets: the `csv` crate's own line count passes
+/// over blank lines.
+struct Lines<'a> {
+    text: &'a str,
+    byte: usize,
+    line: usize,
+}
+
+impl Lines<'_> {
+    /// The line `record` starts on.
+    fn of(&mut self, record: &StringRecord) -> usize {
+        let bytes = self.text.as_bytes();
+        let mut at = record.position().map_or(self.byte, |p| p.byte() as usize).clamp(self.byte, bytes.len());
+        // The position is where reading began, before any empty lines skipped.
+        while matches!(bytes.get(at), Some(b'\r' | b'\n')) {
+            at += 1;
+        }
+        self.line += bytes[self.byte..at].iter().filter(|&&b| b == b'\n').count();
+        self.byte = at;
+        self.line
+    }
+}
+
+fn syntax_error(path: &Path, e: &::csv::Error) -> Diagnostic {
+    let at = e.position().map_or(String::new(), |p| format!("line {}: ", p.line()));
+    malformed(
+        path,
+        format!("{at}the CSV text does not parse"),
+        format!("expected comma-separated fields, found an error: {e}"),
+        "check the quoting of that line: a field with commas must be enclosed in double quotes",
+    )
 }
 
 fn no_rows(path: &Path) -> Diagnostic {
@@ -200,6 +241,17 @@ mod tests {
         assert_eq!(ok("1,2,3\n4,5,6\n", forced).len(), 1);
         let no_header = CsvOptions { header: Some(false), ..CsvOptions::default() };
         err("y,a\n1,2\n", no_header, &["line 1, column 1", "`y`"]);
+    }
+
+    #[test]
+    fn quoted_fields_and_crlf() {
+        let d = ok("\"label\",\"a, b\",c\r\n\"1\",\" 2.5 \",3\r\n  \r\n0,4,\"5\"\r\n", CsvOptions::default());
+        assert_eq!(d.images, Tensor::new(vec![2, 2], vec![2.5, 3., 4., 5.]));
+        assert_eq!(d.labels.unwrap().data, vec![1., 0.]);
+        let o = CsvOptions::default();
+        err("1,2,3\n1,\"2,5\",3\n", o, &["line 2, column 2", "`2,5`"]);
+        // A quoted line break stays inside its field; lines count from the record's start.
+        err("1,2,3\n\"4\n\",5,6\n7,8\n", o, &["line 4 has 2 fields"]);
     }
 
     #[test]

@@ -1,69 +1,64 @@
-//! NumPy `.npy` arrays, as written by `numpy.save`.
+//! NumPy `.npy` arrays and `.npz` archives, as written by `numpy.save` and
+//! `numpy.savez`.
 //!
-//! Layout: the magic `\x93NUMPY`, a major and minor version byte, the header
-//! length (little-endian `u16` in version 1, `u32` in versions 2 and 3),
-//! then a Python dict literal such as
-//! `{'descr': '<f4', 'fortran_order': False, 'shape': (8000, 784), }` and the
-//! raw elements. Little-endian floats (`<f4`, `<f8`), integers (`i1` to
-//! `<i8`, `u1` to `<u8`) and booleans (`|b1`) are read, in C order only.
+//! An `.npy` file is the magic `\x93NUMPY`, a version (1.0, 2.0 or 3.0), the
+//! header length (`u16` in version 1, `u32` after), a Python dict literal
+//! such as `{'descr': '<f4', 'fortran_order': False, 'shape': (8000, 784), }`
+//! and the raw elements. Every numeric dtype loads: `bool`, `int8` to
+//! `int64`, `uint8` to `uint64`, `float16`, `float32` and `float64`, in
+//! either byte order, in C or Fortran order; the values become `f32` in C
+//! (row-major) order. Complex, object, string, date and structured dtypes
+//! are E0602.
+//!
+//! The dict is parsed by `py_literal` and the dtype is decoded by `npyz`
+//! (byte order, `float16` through `half`). nnc reads the header itself rather
+//! than through `npyz::NpyHeader`, which multiplies the declared dimensions
+//! without overflow checks: here the shape is checked against the bytes
+//! that follow before anything is allocated.
+//!
+//! An `.npz` archive is a zip of `.npy` files, one per array; a path
+//! `data.npz:x` names the array `x` in `data.npz`.
 
-use std::path::Path;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
 
-use super::{Dataset, checked_numel, malformed, pair, read_file};
+use npyz::{DType, Deserialize, TypeChar, TypeRead, TypeStr};
+use py_literal::Value;
+
+use super::{Dataset, MAX_DECOMPRESSED_BYTES, checked_numel, malformed, pair, read_file};
 use crate::backend::Tensor;
 use crate::diag::Diagnostic;
 use crate::graph::Shape;
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
-const HELP: &str = "write the array with numpy.save(path, np.ascontiguousarray(a, dtype=np.float32))";
+const HELP: &str = "save it as a numeric array, e.g. `np.save(path, a.astype(np.float32))`";
 
-/// An element type: its kind (`f`, `i`, `u`, `b`) and byte size.
-#[derive(Clone, Copy)]
-struct Elem {
-    kind: u8,
-    size: usize,
-}
+/// The longest header read, in bytes: version 1's limit, and far above what
+/// numpy writes for a numeric array (it refuses headers over 10000 bytes).
+const MAX_HEADER_LEN: usize = 0xFFFF;
 
-impl Elem {
-    /// Parses a `descr` such as `<f4` or `|u1`; `None` if unsupported.
-    fn parse(descr: &str) -> Option<Elem> {
-        let b = descr.as_bytes();
-        let (&order, rest) = b.split_first()?;
-        let (&kind, size) = rest.split_first()?;
-        let size: usize = std::str::from_utf8(size).ok()?.parse().ok()?;
-        let ok = match kind {
-            b'f' => matches!(size, 4 | 8),
-            b'i' | b'u' => matches!(size, 1 | 2 | 4 | 8),
-            b'b' => size == 1,
-            _ => false,
-        };
-        // One-byte types carry no byte order (`|`); wider ones must be little-endian.
-        let order_ok = order == b'<' || (size == 1 && order == b'|');
-        (ok && order_ok).then_some(Elem { kind, size })
-    }
+/// The deepest bracket nesting read in a header; numeric headers nest two deep.
+const MAX_HEADER_DEPTH: usize = 16;
 
-    /// Decodes one little-endian element from exactly `self.size` bytes.
-    fn decode(self, b: &[u8]) -> f32 {
-        let mut w = [0u8; 8];
-        w[..self.size].copy_from_slice(b);
-        match (self.kind, self.size) {
-            (b'f', 4) => f32::from_le_bytes([w[0], w[1], w[2], w[3]]),
-            (b'f', _) => f64::from_le_bytes(w) as f32,
-            (b'u' | b'b', _) => u64::from_le_bytes(w) as f32,
-            // Sign-extend by shifting the value into the top bytes and back.
-            (_, n) => (i64::from_le_bytes(w) << (64 - 8 * n) >> (64 - 8 * n)) as f32,
-        }
-    }
-}
+/// The dtypes that load, for messages.
+const NUMERIC: &str = "bool, int8 to int64, uint8 to uint64, float16, float32 or float64";
 
-/// Reads one `.npy` file (plain or gzip) into a tensor of its shape.
+/// Reads one `.npy` file (plain or gzip) into a tensor of its shape; a path
+/// `archive.npz:name` reads the array `name` of an `.npz` archive.
 ///
 /// Errors: E0601 if the file cannot be read; E0602 for a wrong magic, an
-/// unknown version, a header that does not parse, an unsupported dtype,
-/// Fortran order, or data whose length disagrees with the shape.
+/// unknown version, a header that does not parse, a dtype that is not
+/// numeric, data whose length disagrees with the shape, an archive that is
+/// not a zip, or a name the archive does not hold.
 pub fn read_npy(path: &Path) -> Result<Tensor, Diagnostic> {
+    if let Some((archive, name)) = npz_member(path) {
+        return read_npz(path, &archive, &name);
+    }
     let bytes = read_file(path)?;
+    if is_zip(&bytes) {
+        return Err(npz_without_name(path, &bytes));
+    }
     parse(&bytes, path)
 }
 
@@ -80,76 +75,116 @@ pub fn load_npy(images: &Path, labels: Option<&Path>) -> Result<Dataset, Diagnos
     pair(x, images, y)
 }
 
-fn parse(bytes: &[u8], path: &Path) -> Result<Tensor, Diagnostic> {
-    if !bytes.starts_with(MAGIC) || bytes.len() < 8 {
-        let n = bytes.len().min(8);
+/// Splits `dir/data.npz:x` into the archive `dir/data.npz` and the name `x`.
+fn npz_member(path: &Path) -> Option<(PathBuf, String)> {
+    let (file, name) = path.file_name()?.to_str()?.rsplit_once(':')?;
+    file.ends_with(".npz").then(|| (path.with_file_name(file), name.to_string()))
+}
+
+/// Zip archives start with a local file header, or an end record when empty.
+fn is_zip(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
+}
+
+/// Reads the array `name` of the archive `archive`; `shown` (`archive:name`)
+/// is the path that messages name.
+fn read_npz(shown: &Path, archive: &Path, name: &str) -> Result<Tensor, Diagnostic> {
+    let bytes = read_file(archive)?;
+    let mut zip = open_zip(archive, &bytes)?;
+    let Ok(entry) = zip.by_name(&npyz::npz::file_name_from_array_name(name)) else {
+        let names = array_names(&zip);
+        let file = archive.file_name().unwrap_or_default().to_string_lossy();
+        let first = names.first().map_or("x", String::as_str);
         return Err(malformed(
-            path,
-            "not an NPY file (wrong magic)",
-            format!(
-                "expected the bytes \\x93NUMPY and a version, found {:?}",
-                String::from_utf8_lossy(&bytes[..n])
-            ),
-            HELP,
+            shown,
+            format!("the NPZ archive has no array `{name}`"),
+            format!("expected one of {}, found `{name}`", listing(&names)),
+            format!("name an array of the archive, e.g. \"{file}:{first}\""),
+        ));
+    };
+    let mut data = Vec::new();
+    if let Err(e) = entry.take(MAX_DECOMPRESSED_BYTES + 1).read_to_end(&mut data) {
+        return Err(malformed(
+            shown,
+            "the array's compressed data is corrupt",
+            format!("expected a valid zip entry, found an error while reading it: {e}"),
+            "the file may be truncated or damaged; save it again",
         ));
     }
-    let (major, minor) = (bytes[6], bytes[7]);
-    let (len_bytes, start) = match major {
-        1 => (2, 10),
-        2 | 3 => (4, 12),
-        _ => {
-            return Err(malformed(
-                path,
-                format!("unsupported NPY version {major}.{minor}"),
-                format!("expected version 1.0, 2.0 or 3.0, found {major}.{minor}"),
-                HELP,
-            ));
-        }
-    };
-    let Some(len) = bytes.get(8..8 + len_bytes) else {
-        return Err(truncated_header(path, bytes.len(), 8 + len_bytes));
-    };
-    let header_len = len.iter().rev().fold(0usize, |acc, &b| acc << 8 | b as usize);
-    let end = start + header_len;
-    let Some(header) = bytes.get(start..end) else {
-        return Err(truncated_header(path, bytes.len(), end));
-    };
-    let header = String::from_utf8_lossy(header);
-    let header = Header::parse(&header).map_err(|why| {
+    if data.len() as u64 > MAX_DECOMPRESSED_BYTES {
+        return Err(malformed(
+            shown,
+            format!("the array expands to more than {MAX_DECOMPRESSED_BYTES} bytes"),
+            format!("expected at most {MAX_DECOMPRESSED_BYTES} bytes after decompression, found more"),
+            "split the data set into smaller files, or check that this is the intended file",
+        ));
+    }
+    parse(&data, shown)
+}
+
+fn open_zip<'a>(archive: &Path, bytes: &'a [u8]) -> Result<zip::ZipArchive<Cursor<&'a [u8]>>, Diagnostic> {
+    zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        malformed(
+            archive,
+            "not an NPZ archive",
+            format!("expected a zip archive as numpy.savez writes, found an error: {e}"),
+            "save the arrays with `np.savez(path, x=x, y=y)` and name one as \"path.npz:x\"",
+        )
+    })
+}
+
+/// The arrays an archive holds, in archive order.
+fn array_names(zip: &zip::ZipArchive<Cursor<&[u8]>>) -> Vec<String> {
+    zip.file_names()
+        .filter_map(|file| Some(npyz::npz::array_name_from_file_name(&file.ok()?)?.to_string()))
+        .collect()
+}
+
+fn listing(names: &[String]) -> String {
+    if names.is_empty() {
+        return "an array (the archive holds none)".to_string();
+    }
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// An E0602 for an `.npz` archive read without naming one of its arrays.
+fn npz_without_name(path: &Path, bytes: &[u8]) -> Diagnostic {
+    let names = open_zip(path, bytes).map(|z| array_names(&z)).unwrap_or_default();
+    let file = path.file_name().unwrap_or_default().to_string_lossy();
+    let first = names.first().map_or("x", String::as_str);
+    malformed(
+        path,
+        "an NPZ archive holds named arrays, and none is named",
+        format!("expected \"{file}:NAME\" with NAME one of {}", listing(&names)),
+        format!("name the array after a colon, e.g. \"{file}:{first}\" (the archive file must end in .npz)"),
+    )
+}
+
+fn parse(bytes: &[u8], path: &Path) -> Result<Tensor, Diagnostic> {
+    let (text, body) = split_header(bytes, path)?;
+    let header = Header::parse(text).map_err(|why| {
         malformed(
             path,
             "the NPY header does not parse",
             format!(
                 "expected a dict with 'descr', 'fortran_order' and 'shape', found {:?} ({why})",
-                header.trim_end()
+                text.trim_end()
             ),
             HELP,
         )
     })?;
-    let Some(elem) = Elem::parse(&header.descr) else {
-        return Err(malformed(
+    let elem = Elem::new(&header.descr).map_err(|(descr, what)| {
+        malformed(
             path,
-            format!("unsupported NPY dtype '{}'", header.descr),
-            format!(
-                "expected one of '<f4', '<f8', '|u1', '|i1', '<i2', '<i4', '<i8', '<u2', '<u4', '<u8', '|b1', found '{}'",
-                header.descr
-            ),
+            format!("unsupported NPY dtype {descr} ({what})"),
+            format!("expected a numeric dtype ({NUMERIC}), found {descr} ({what})"),
             HELP,
-        ));
-    };
-    if header.fortran_order && header.shape.iter().filter(|&&d| d > 1).count() > 1 {
-        return Err(malformed(
-            path,
-            "the NPY array is in Fortran (column-major) order",
-            "expected fortran_order: False, found True",
-            "save a C-ordered copy: numpy.save(path, np.ascontiguousarray(a))",
-        ));
-    }
+        )
+    })?;
     let shape = Shape(header.shape);
-    let body = &bytes[end..];
-    match checked_numel(shape.dims()).and_then(|n| n.checked_mul(elem.size)) {
-        Some(want) if want == body.len() => {}
-        Some(want) => {
+    let n = match checked_numel(shape.dims()).and_then(|n| Some((n, n.checked_mul(elem.size)?))) {
+        Some((n, want)) if want == body.len() => n,
+        Some((_, want)) => {
             let what = if want > body.len() {
                 format!("the NPY data is truncated (shape {shape})")
             } else {
@@ -158,7 +193,7 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Tensor, Diagnostic> {
             return Err(malformed(
                 path,
                 what,
-                format!("expected {want} bytes of '{}' data, found {}", header.descr, body.len()),
+                format!("expected {want} bytes of {} data, found {}", elem.name(), body.len()),
                 "the file may be cut short or damaged; save it again",
             ));
         }
@@ -173,9 +208,74 @@ fn parse(bytes: &[u8], path: &Path) -> Result<Tensor, Diagnostic> {
                 HELP,
             ));
         }
-    }
-    let data = body.chunks_exact(elem.size).map(|b| elem.decode(b)).collect();
+    };
+    let data = elem.decode(body, n).map_err(|e| {
+        malformed(
+            path,
+            format!("the NPY data is not valid {}", elem.name()),
+            format!("expected {n} {} values, found an error while decoding: {e}", elem.name()),
+            HELP,
+        )
+    })?;
+    let data = if header.fortran_order { fortran_to_c(&data, shape.dims()) } else { data };
     Ok(Tensor { shape, data })
+}
+
+/// Splits an `.npy` image into its header text and the data after it.
+fn split_header<'a>(bytes: &'a [u8], path: &Path) -> Result<(&'a str, &'a [u8]), Diagnostic> {
+    if !bytes.starts_with(MAGIC) || bytes.len() < 8 {
+        let n = bytes.len().min(8);
+        return Err(malformed(
+            path,
+            "not an NPY file (wrong magic)",
+            format!(
+                "expected the bytes \\x93NUMPY and a version, found {:?}",
+                String::from_utf8_lossy(&bytes[..n])
+            ),
+            HELP,
+        ));
+    }
+    let (major, minor) = (bytes[6], bytes[7]);
+    let start = match (major, minor) {
+        (1, 0) => 10,
+        (2 | 3, 0) => 12,
+        _ => {
+            return Err(malformed(
+                path,
+                format!("unsupported NPY version {major}.{minor}"),
+                format!("expected version 1.0, 2.0 or 3.0, found {major}.{minor}"),
+                HELP,
+            ));
+        }
+    };
+    let Some(len) = bytes.get(8..start) else {
+        return Err(truncated_header(path, bytes.len(), start));
+    };
+    let header_len = len.iter().rev().fold(0usize, |acc, &b| acc << 8 | b as usize);
+    if header_len > MAX_HEADER_LEN {
+        return Err(malformed(
+            path,
+            format!("the NPY header claims {header_len} bytes"),
+            format!("expected a header of at most {MAX_HEADER_LEN} bytes, found {header_len}"),
+            HELP,
+        ));
+    }
+    let end = start + header_len;
+    let Some(header) = bytes.get(start..end) else {
+        return Err(truncated_header(path, bytes.len(), end));
+    };
+    let text = std::str::from_utf8(header).map_err(|e| {
+        malformed(
+            path,
+            "the NPY header is not text",
+            format!(
+                "expected a UTF-8 dict literal, found an invalid byte at offset {}",
+                start + e.valid_up_to()
+            ),
+            HELP,
+        )
+    })?;
+    Ok((text, &bytes[end..]))
 }
 
 fn truncated_header(path: &Path, have: usize, want: usize) -> Diagnostic {
@@ -190,7 +290,8 @@ fn truncated_header(path: &Path, have: usize, want: usize) -> Diagnostic {
 /// The three keys of an NPY header dict.
 #[derive(Debug, PartialEq)]
 struct Header {
-    descr: String,
+    /// A type string such as `'<f4'`, or a list for a structured dtype.
+    descr: Value,
     fortran_order: bool,
     shape: Vec<usize>,
 }
@@ -198,24 +299,38 @@ struct Header {
 impl Header {
     /// Parses the Python dict literal; the error says what went wrong.
     fn parse(text: &str) -> Result<Header, String> {
-        let mut p = Lexer { s: text.as_bytes(), pos: 0 };
+        // The parser recurses once per bracket: bound the nesting first.
+        let mut depth = 0usize;
+        for c in text.bytes() {
+            match c {
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => continue,
+            }
+            if depth > MAX_HEADER_DEPTH {
+                return Err(format!("brackets nest more than {MAX_HEADER_DEPTH} deep"));
+            }
+        }
+        let Ok(Value::Dict(items)) = text.trim_end().parse::<Value>() else {
+            return Err("not a Python dict literal".to_string());
+        };
         let (mut descr, mut fortran, mut shape) = (None, None, None);
-        p.expect(b'{')?;
-        loop {
-            if p.eat(b'}') {
-                break;
-            }
-            let key = p.string()?;
-            p.expect(b':')?;
-            match key.as_str() {
-                "descr" => descr = Some(p.string()?),
-                "fortran_order" => fortran = Some(p.bool()?),
-                "shape" => shape = Some(p.tuple()?),
-                other => return Err(format!("unknown key '{other}'")),
-            }
-            if !p.eat(b',') {
-                p.expect(b'}')?;
-                break;
+        for (key, value) in items {
+            match (key.as_string().map(String::as_str), value) {
+                (Some("descr"), v) => descr = Some(v),
+                (Some("fortran_order"), Value::Boolean(b)) => fortran = Some(b),
+                (Some("shape"), Value::Tuple(dims) | Value::List(dims)) => {
+                    let dims = dims.iter().map(|d| match d {
+                        Value::Integer(d) => {
+                            usize::try_from(d).map_err(|_| format!("dimension {d} is out of range"))
+                        }
+                        _ => Err(format!("dimension {d} is not an integer")),
+                    });
+                    shape = Some(dims.collect::<Result<Vec<_>, _>>()?);
+                }
+                (Some(k @ ("fortran_order" | "shape")), v) => return Err(format!("'{k}' is {v}")),
+                // Other keys (numpy writes none) are ignored.
+                _ => {}
             }
         }
         Ok(Header {
@@ -226,77 +341,112 @@ impl Header {
     }
 }
 
-/// A cursor over the header text that skips whitespace between tokens.
-struct Lexer<'a> {
-    s: &'a [u8],
-    pos: usize,
+/// A numeric element type and its byte size.
+struct Elem {
+    ty: TypeStr,
+    size: usize,
 }
 
-impl Lexer<'_> {
-    fn skip_ws(&mut self) {
-        while self.s.get(self.pos).is_some_and(u8::is_ascii_whitespace) {
-            self.pos += 1;
-        }
-    }
-
-    fn eat(&mut self, c: u8) -> bool {
-        self.skip_ws();
-        if self.s.get(self.pos) == Some(&c) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn expect(&mut self, c: u8) -> Result<(), String> {
-        if self.eat(c) { Ok(()) } else { Err(format!("expected '{}' at byte {}", c as char, self.pos)) }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        self.skip_ws();
-        let quote = match self.s.get(self.pos) {
-            Some(&q @ (b'\'' | b'"')) => q,
-            _ => return Err(format!("expected a quoted string at byte {}", self.pos)),
+impl Elem {
+    /// Checks that `descr` is a numeric type string; otherwise the error holds
+    /// the descr as written and what kind of dtype it is.
+    fn new(descr: &Value) -> Result<Elem, (String, String)> {
+        let Value::String(s) = descr else {
+            return Err((descr.to_string(), "a structured dtype".to_string()));
         };
-        let start = self.pos + 1;
-        let len = self.s[start..].iter().position(|&c| c == quote).ok_or("unterminated string")?;
-        self.pos = start + len + 1;
-        Ok(String::from_utf8_lossy(&self.s[start..start + len]).into_owned())
+        let shown = format!("'{s}'");
+        let ty: TypeStr = s.parse().map_err(|e| (shown.clone(), format!("not a numpy type string: {e}")))?;
+        let size = ty.num_bytes().unwrap_or(0);
+        let what = match (ty.type_char(), size) {
+            (TypeChar::Bool, 1)
+            | (TypeChar::Int | TypeChar::Uint, 1 | 2 | 4 | 8)
+            | (TypeChar::Float, 2 | 4 | 8) => {
+                return Ok(Elem { ty, size });
+            }
+            (TypeChar::Float, n) => format!("float{}", 8 * n),
+            (TypeChar::Complex, n) => format!("complex{}", 8 * n),
+            (TypeChar::Object, _) => "Python objects, pickled".to_string(),
+            (TypeChar::ByteStr, _) => "byte strings".to_string(),
+            (TypeChar::UnicodeStr, _) => "unicode strings".to_string(),
+            (TypeChar::DateTime, _) => "datetime64".to_string(),
+            (TypeChar::TimeDelta, _) => "timedelta64".to_string(),
+            (TypeChar::RawData, _) => "raw bytes".to_string(),
+            (c, n) => format!("{c:?} of {n} bytes"),
+        };
+        Err((shown, what))
     }
 
-    fn bool(&mut self) -> Result<bool, String> {
-        self.skip_ws();
-        for (word, v) in [(&b"True"[..], true), (&b"False"[..], false)] {
-            if self.s[self.pos..].starts_with(word) {
-                self.pos += word.len();
-                return Ok(v);
-            }
+    /// The numpy name, e.g. `float32`.
+    fn name(&self) -> String {
+        match self.ty.type_char() {
+            TypeChar::Bool => "bool".to_string(),
+            TypeChar::Int => format!("int{}", 8 * self.size),
+            TypeChar::Uint => format!("uint{}", 8 * self.size),
+            _ => format!("float{}", 8 * self.size),
         }
-        Err(format!("expected True or False at byte {}", self.pos))
     }
 
-    fn tuple(&mut self) -> Result<Vec<usize>, String> {
-        self.expect(b'(')?;
-        let mut dims = Vec::new();
-        loop {
-            if self.eat(b')') {
-                return Ok(dims);
-            }
-            self.skip_ws();
-            let start = self.pos;
-            while self.s.get(self.pos).is_some_and(u8::is_ascii_digit) {
-                self.pos += 1;
-            }
-            let digits = std::str::from_utf8(&self.s[start..self.pos]).unwrap_or("");
-            let d = digits.parse::<usize>().map_err(|_| format!("expected a dimension at byte {start}"))?;
-            dims.push(d);
-            if !self.eat(b',') {
-                self.expect(b')')?;
-                return Ok(dims);
-            }
+    /// Decodes `n` elements from `body` (exactly `n * size` bytes) as `f32`.
+    fn decode(&self, body: &[u8], n: usize) -> Result<Vec<f32>, String> {
+        let d = &DType::Plain(self.ty.clone());
+        match (self.ty.type_char(), self.size) {
+            (TypeChar::Bool, _) => read(d, body, n, |v: bool| f32::from(u8::from(v))),
+            (TypeChar::Int, 1) => read::<i8>(d, body, n, f32::from),
+            (TypeChar::Int, 2) => read::<i16>(d, body, n, f32::from),
+            (TypeChar::Int, 4) => read(d, body, n, |v: i32| v as f32),
+            (TypeChar::Int, _) => read(d, body, n, |v: i64| v as f32),
+            (TypeChar::Uint, 1) => read::<u8>(d, body, n, f32::from),
+            (TypeChar::Uint, 2) => read::<u16>(d, body, n, f32::from),
+            (TypeChar::Uint, 4) => read(d, body, n, |v: u32| v as f32),
+            (TypeChar::Uint, _) => read(d, body, n, |v: u64| v as f32),
+            (_, 2) => read(d, body, n, npyz::half::f16::to_f32),
+            (_, 4) => read(d, body, n, |v: f32| v),
+            (_, _) => read(d, body, n, |v: f64| v as f32),
         }
     }
+}
+
+/// Reads `n` elements of `T` from `body` through npyz, converting each.
+fn read<T: Deserialize>(
+    dtype: &DType,
+    mut body: &[u8],
+    n: usize,
+    f: impl Fn(T) -> f32,
+) -> Result<Vec<f32>, String> {
+    let reader = T::reader(dtype).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(f(reader.read_one(&mut body).map_err(|e| e.to_string())?));
+    }
+    Ok(out)
+}
+
+/// Reorders column-major `data` of shape `dims` into row-major order.
+fn fortran_to_c(data: &[f32], dims: &[usize]) -> Vec<f32> {
+    if dims.iter().filter(|&&d| d > 1).count() < 2 {
+        return data.to_vec();
+    }
+    // Row-major strides; walk the file in column-major order (axis 0 fastest).
+    let mut strides = vec![1; dims.len()];
+    for i in (0..dims.len() - 1).rev() {
+        strides[i] = strides[i + 1] * dims[i + 1];
+    }
+    let mut out = vec![0.0; data.len()];
+    let mut idx = vec![0; dims.len()];
+    let mut at = 0;
+    for &v in data {
+        out[at] = v;
+        for axis in 0..dims.len() {
+            idx[axis] += 1;
+            at += strides[axis];
+            if idx[axis] < dims[axis] {
+                break;
+            }
+            at -= strides[axis] * dims[axis];
+            idx[axis] = 0;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -347,19 +497,22 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn reads_every_supported_dtype() {
+    fn reads_every_numeric_dtype() {
         let f4: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(ok(1, "<f4", "(2, 1)", &f4), Tensor::new(vec![2, 1], vec![1.5, -2.0]));
+        let f4be: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_be_bytes()).collect();
+        assert_eq!(ok(1, ">f4", "(2,)", &f4be).data, vec![1.5, -2.0]);
         let f8: Vec<u8> = [0.25f64].iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(ok(2, "<f8", "(1,)", &f8).data, vec![0.25]);
+        assert_eq!(ok(1, "<f2", "(1,)", &npyz::half::f16::from_f32(-0.5).to_le_bytes()).data, vec![-0.5]);
         assert_eq!(ok(1, "|u1", "(3,)", &[0, 7, 255]).data, vec![0., 7., 255.]);
         assert_eq!(ok(1, "|i1", "(2,)", &[0xFF, 5]).data, vec![-1., 5.]);
         let i4: Vec<u8> = [-3i32, 9].iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(ok(1, "<i4", "(2,)", &i4).data, vec![-3., 9.]);
-        let i8: Vec<u8> = [-70000i64, 1 << 20].iter().flat_map(|v| v.to_le_bytes()).collect();
-        assert_eq!(ok(3, "<i8", "(2,)", &i8).data, vec![-70000., (1 << 20) as f32]);
+        let i8: Vec<u8> = [-70000i64, 1 << 20].iter().flat_map(|v| v.to_be_bytes()).collect();
+        assert_eq!(ok(3, ">i8", "(2,)", &i8).data, vec![-70000., (1 << 20) as f32]);
         assert_eq!(ok(1, "<i2", "(1,)", &(-5i16).to_le_bytes()).data, vec![-5.]);
-        assert_eq!(ok(1, "<u2", "(1,)", &65535u16.to_le_bytes()).data, vec![65535.]);
+        assert_eq!(ok(1, ">u2", "(1,)", &65535u16.to_be_bytes()).data, vec![65535.]);
         assert_eq!(ok(1, "|b1", "(2,)", &[1, 0]).data, vec![1., 0.]);
         // A scalar and an empty array.
         assert_eq!(ok(1, "<f4", "()", &2f32.to_le_bytes()).shape, Shape(vec![]));
@@ -368,12 +521,15 @@ pub(crate) mod tests {
 
     #[test]
     fn header_variants_parse() {
-        let h = Header::parse("{\"shape\": (3,4), \"fortran_order\": True, \"descr\": \"<f8\"}").unwrap();
-        assert_eq!(h, Header { descr: "<f8".into(), fortran_order: true, shape: vec![3, 4] });
+        let h = Header::parse("{\"shape\": [3,4], \"fortran_order\": True, \"descr\": \"<f8\"}").unwrap();
+        assert_eq!(h, Header { descr: Value::String("<f8".into()), fortran_order: true, shape: vec![3, 4] });
         assert!(Header::parse("{'descr': '<f4', 'shape': (1,)}").is_err());
-        assert!(Header::parse("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}").is_err());
         assert!(Header::parse("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,)}").is_err());
         assert!(Header::parse("{'descr': '<f4', 'fortran_order': False, 'shape': (1,a)}").is_err());
+        assert!(Header::parse("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,)}").is_err());
+        assert!(Header::parse("{'descr': '<f4', 'fortran_order': 1, 'shape': (1,)}").is_err());
+        let deep = format!("{{'descr': {}0{}}}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(Header::parse(&deep).unwrap_err().contains("nest"));
     }
 
     #[test]
@@ -387,23 +543,59 @@ pub(crate) mod tests {
         let mut cut = npy_bytes(1, &dict("<f4", "(1,)"), &[]);
         cut.truncate(30);
         err(&cut, "header is truncated");
+        let mut long = npy_bytes(2, &dict("<f4", "(1,)"), &[0; 4]);
+        long[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        err(&long, "at most 65535 bytes");
         err(&npy_bytes(1, "{'descr': '<f4'", &[]), "does not parse");
-        let e = err(&npy_bytes(1, &dict(">f4", "(1,)"), &[0; 4]), "'>f4'");
-        assert!(e.notes[0].contains("expected one of"), "{:?}", e.notes);
-        err(&npy_bytes(1, &dict("<c8", "(1,)"), &[0; 8]), "'<c8'");
-        err(&npy_bytes(1, &dict("|O", "(1,)"), &[0; 8]), "'|O'");
-        let fortran = "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }";
-        err(&npy_bytes(1, fortran, &[0; 24]), "Fortran");
+        let e = err(&npy_bytes(1, &dict("<c8", "(1,)"), &[0; 8]), "'<c8' (complex64)");
+        assert!(e.notes[0].contains("expected a numeric dtype"), "{:?}", e.notes);
+        err(&npy_bytes(1, &dict("|O", "(1,)"), &[0; 8]), "'|O' (Python objects");
+        err(&npy_bytes(1, &dict("<U3", "(1,)"), &[0; 12]), "unicode strings");
+        err(&npy_bytes(1, &dict("<f16", "(1,)"), &[0; 16]), "float128");
+        err(&npy_bytes(1, &dict("<x4", "(1,)"), &[0; 4]), "not a numpy type string");
+        let rec = "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }";
+        err(&npy_bytes(1, rec, &[0; 4]), "structured");
+        err(&npy_bytes(1, &dict("|b1", "(1,)"), &[2]), "not valid bool");
         err(&npy_bytes(1, &dict("<f4", "(2, 3)"), &[0; 23]), "truncated");
         err(&npy_bytes(1, &dict("<f4", "(2, 3)"), &[0; 25]), "trailing");
         let huge = format!("({}, {})", u64::MAX, u64::MAX);
         err(&npy_bytes(1, &dict("<f4", &huge), &[0; 8]), "impossible");
+        err(&npy_bytes(1, &dict("<f4", "(1000000, 1000000)"), &[0; 8]), "truncated");
     }
 
     #[test]
-    fn fortran_order_is_harmless_for_vectors() {
+    fn fortran_order_is_read_as_rows() {
         let h = "{'descr': '|u1', 'fortran_order': True, 'shape': (3,), }";
         let t = parse(&npy_bytes(1, h, &[1, 2, 3]), Path::new("a.npy")).unwrap();
         assert_eq!(t.data, vec![1., 2., 3.]);
+        // [[0, 1, 2], [3, 4, 5]] stored column by column.
+        let h = "{'descr': '|u1', 'fortran_order': True, 'shape': (2, 3), }";
+        let t = parse(&npy_bytes(1, h, &[0, 3, 1, 4, 2, 5]), Path::new("a.npy")).unwrap();
+        assert_eq!(t, Tensor::new(vec![2, 3], vec![0., 1., 2., 3., 4., 5.]));
+        // A [2, 3, 2] array: element (i, j, k) holds 100i + 10j + k.
+        let dims = [2, 3, 2];
+        let mut col_major = Vec::new();
+        for k in 0..2 {
+            for j in 0..3 {
+                for i in 0..2 {
+                    col_major.push((100 * i + 10 * j + k) as f32);
+                }
+            }
+        }
+        let rows = fortran_to_c(&col_major, &dims);
+        let want: Vec<f32> = (0..2)
+            .flat_map(|i| (0..3).flat_map(move |j| (0..2).map(move |k| (100 * i + 10 * j + k) as f32)))
+            .collect();
+        assert_eq!(rows, want);
+    }
+
+    #[test]
+    fn npz_member_names() {
+        let split = |p: &str| npz_member(Path::new(p));
+        assert_eq!(split("d/data.npz:x"), Some((PathBuf::from("d/data.npz"), "x".to_string())));
+        assert_eq!(split("C:/d/data.npz:train_x"), Some((PathBuf::from("C:/d/data.npz"), "train_x".into())));
+        assert_eq!(split("C:/d/data.npz"), None);
+        assert_eq!(split("d/x.npy"), None);
+        assert_eq!(split("d/a:b.npy"), None);
     }
 }
