@@ -106,7 +106,8 @@ impl Session<'_> {
             self.restart(seed, values)?;
             let summary = self.fit(opts, Some(fold), observer)?;
             let at = summary.kept.map_or(summary.epochs.len(), |(e, _)| e);
-            let evaluation = match summary.epochs.get(at.wrapping_sub(1)).and_then(|r| r.validation.clone()) {
+            let at_report = at.checked_sub(1).and_then(|i| summary.epochs.get(i));
+            let evaluation = match at_report.and_then(|r| r.validation.clone()) {
                 Some(e) => e,
                 None => self.evaluate(&all.select(&split.validation))?,
             };

@@ -60,28 +60,31 @@ pub(crate) struct Tally {
 
 impl Tally {
     /// For labels of kind `targets` and a model output of shape `output`
-    /// (with the batch axis); `metrics` name the top-k counts to keep.
+    /// per example (class scores on its last axis); `metrics` name the
+    /// top-k counts to keep.
     pub(crate) fn new(targets: Targets, output: &[usize], metrics: &[Metric]) -> Tally {
-        let per_example: usize = output.iter().skip(1).product();
-        let (classes, values) = match targets {
-            Targets::Classes if output.len() >= 2 => {
+        let (classes, values) = match (targets, output.last()) {
+            (Targets::Classes, Some(&c)) => {
                 let ks: Vec<usize> = metrics
                     .iter()
                     .filter_map(|m| if let Metric::TopK(k) = m { Some(*k) } else { None })
                     .collect();
-                let c = output[output.len() - 1];
                 (Some(Classification::new(c, &ks)), None)
             }
-            Targets::Classes => (None, None),
-            Targets::Values => (None, Some(Regression::new(per_example.max(1)))),
+            (Targets::Classes, None) => (None, None),
+            (Targets::Values, _) => (None, Some(Regression::new(output.iter().product::<usize>().max(1)))),
         };
         Tally { loss_sum: 0.0, count: 0, classes, values }
     }
 
-    /// One batch of `n` examples: its mean loss, the model's output and the labels.
-    pub(crate) fn add(&mut self, loss: f64, n: usize, out: &Tensor, labels: &Tensor) {
+    /// One batch of `n` examples with mean loss `loss`.
+    pub(crate) fn add_loss(&mut self, loss: f64, n: usize) {
         self.loss_sum += loss * n as f64;
         self.count += n;
+    }
+
+    /// One batch's model output and labels.
+    pub(crate) fn add_predictions(&mut self, out: &Tensor, labels: &Tensor) {
         if let Some(c) = &mut self.classes
             && out.shape.rank() == labels.shape.rank() + 1
             && out.numel() == labels.numel() * c.classes()

@@ -266,6 +266,8 @@ pub struct Session<'p> {
     seed: u64,
     /// The data block's class names (read from their file when given one).
     class_names: Option<Vec<String>>,
+    /// The shape of the model's output for one example.
+    output: Vec<usize>,
 }
 
 /// Which split to evaluate.
@@ -337,8 +339,9 @@ impl<'p> Session<'p> {
         }
         let params = step.params.clone();
         let states = step.states.clone();
-        let classes = step.graph.output("output").map(|o| step.graph.shape(o).clone());
-        let classes = classes.filter(|s| s.rank() >= 2).map(|s| s.0[s.rank() - 1]);
+        let output: Vec<usize> =
+            step.graph.output("output").map_or(Vec::new(), |o| step.graph.shape(o).0[1..].to_vec());
+        let classes = output.last().copied().filter(|_| cfg.data.targets == Targets::Classes);
         let class_names = match &cfg.data.classes {
             Some(names) => Some(class_names(names, &opts.base_dir, classes)?),
             None => None,
@@ -353,6 +356,7 @@ impl<'p> Session<'p> {
             states,
             seed: cfg.seed,
             class_names,
+            output,
         };
         let values = match &opts.init {
             Some(path) => {
@@ -472,10 +476,10 @@ impl<'p> Session<'p> {
         let epochs = opts.epochs.unwrap_or(cfg.epochs);
         let mut reports: Vec<EpochReport> = Vec::new();
         let mut losses = Vec::new();
-        // The best epoch so far by `keep`: its number, value and weights.
-        let mut best: Option<(usize, f64, Weights)> = None;
-        let watched = cfg.eval.early_stop.map(|e| e.metric).or(cfg.eval.keep);
-        let mut watch_best: Option<(usize, f64)> = None;
+        // `keep`'s best epoch and its weights; `early_stop`'s best epoch.
+        let mut kept = cfg.eval.keep.map(BestSoFar::new);
+        let mut kept_weights: Option<Weights> = None;
+        let mut watched = cfg.eval.early_stop.map(|e| BestSoFar::new(e.metric));
         for epoch in 0..epochs {
             let start = Instant::now();
             let (train, lr, rate) = self.epoch(opts, epoch, epochs, &mut losses, observer)?;
@@ -492,21 +496,16 @@ impl<'p> Session<'p> {
                 seconds: 0.0,
                 lr,
             };
-            if let Some(metric) = cfg.eval.keep
-                && let Some(v) = report.validation.as_ref().and_then(|e| e.value(metric))
-                && best.as_ref().is_none_or(|(_, b, _)| better(metric, v, *b))
+            if let Some(k) = &mut kept
+                && k.offer(epoch + 1, report.validation.as_ref())
             {
                 report.best = true;
-                best = Some((epoch + 1, v, self.params()?));
+                kept_weights = Some(self.params()?);
             }
-            let stop = match (cfg.eval.early_stop, watched) {
-                (Some(es), Some(metric)) => {
-                    if let Some(v) = report.validation.as_ref().and_then(|e| e.value(metric))
-                        && watch_best.is_none_or(|(_, b)| better(metric, v, b))
-                    {
-                        watch_best = Some((epoch + 1, v));
-                    }
-                    watch_best.is_some_and(|(e, _)| epoch + 1 - e >= es.patience)
+            let stop = match (cfg.eval.early_stop, &mut watched) {
+                (Some(es), Some(w)) => {
+                    w.offer(epoch + 1, report.validation.as_ref());
+                    w.best.is_some_and(|(e, _)| epoch + 1 - e >= es.patience)
                 }
                 _ => false,
             };
@@ -514,18 +513,15 @@ impl<'p> Session<'p> {
             observer(Event::EpochEnd(&report));
             reports.push(report);
             if stop {
-                let best_epoch = watch_best.map_or(epoch + 1, |(e, _)| e);
+                let best_epoch = watched.and_then(|w| w.best).map_or(epoch + 1, |(e, _)| e);
                 observer(Event::EarlyStop { epoch: epoch + 1, best_epoch });
                 break;
             }
         }
-        let kept = match best {
-            Some((epoch, value, params)) => {
-                self.set_params(&params)?;
-                Some((epoch, value))
-            }
-            None => None,
-        };
+        if let Some(weights) = &kept_weights {
+            self.set_params(weights)?;
+        }
+        let kept = kept.and_then(|k| k.best);
         let params = self.params()?;
         Ok(Summary { epochs: reports, kept, losses, params, saved: None })
     }
@@ -548,7 +544,7 @@ impl<'p> Session<'p> {
         let batches = Batches::new(n, cfg.batch.min(n), self.seed, epoch as u64, cfg.shuffle);
         observer(Event::EpochStart { epoch: epoch + 1, steps: batches.len() });
         let start = Instant::now();
-        let mut tally: Option<Tally> = None;
+        let mut tally = self.tally();
         let mut seen = 0usize;
         for (i, idx) in batches.iter().enumerate() {
             if opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
@@ -566,11 +562,9 @@ impl<'p> Session<'p> {
             }
             losses.push(loss);
             seen += idx.len();
-            let t =
-                tally.get_or_insert_with(|| Tally::new(cfg.data.targets, &out.shape.0, &cfg.eval.metrics));
-            match &y {
-                Some(y) => t.add(loss, idx.len(), &out, y),
-                None => t.add(loss, idx.len(), &Tensor::scalar(0.0), &Tensor::scalar(0.0)),
+            tally.add_loss(loss, idx.len());
+            if let Some(y) = &y {
+                tally.add_predictions(&out, y);
             }
             let secs = start.elapsed().as_secs_f64().max(1e-9);
             observer(Event::Step {
@@ -583,11 +577,13 @@ impl<'p> Session<'p> {
             });
         }
         let train_secs = start.elapsed().as_secs_f64().max(1e-9);
-        let train = match tally {
-            Some(t) => t.finish(None),
-            None => Tally::new(cfg.data.targets, &[], &cfg.eval.metrics).finish(None),
-        };
-        Ok((train, lr, seen as f64 / train_secs))
+        Ok((tally.finish(None), lr, seen as f64 / train_secs))
+    }
+
+    /// An empty tally for the model's output and the train block's metrics.
+    fn tally(&self) -> Tally {
+        let cfg = self.steps.cfg;
+        Tally::new(cfg.data.targets, &self.output, &cfg.eval.metrics)
     }
 
     /// Evaluates a split if the session has it.
@@ -602,16 +598,15 @@ impl<'p> Session<'p> {
         let cfg = self.steps.cfg;
         let batch = cfg.batch.min(ex.len().max(1));
         let batches = Batches::new(ex.len(), batch, 0, 0, false);
-        let mut tally: Option<Tally> = None;
+        let mut tally = self.tally();
         let mut exact = 0usize;
         let decode = cfg.eval.metrics.contains(&Metric::SequenceAccuracy) && ex.decoder.is_some();
         for idx in batches.iter() {
             let (xs, y) = ex.gather(idx);
             let (loss, out) = self.run(xs.clone(), y.clone(), false)?;
-            let t =
-                tally.get_or_insert_with(|| Tally::new(cfg.data.targets, &out.shape.0, &cfg.eval.metrics));
             if let Some(y) = &y {
-                t.add(loss as f64, idx.len(), &out, y);
+                tally.add_loss(loss as f64, idx.len());
+                tally.add_predictions(&out, y);
                 if let (true, Some(dec)) = (decode, &ex.decoder) {
                     exact += self.decode_exact(ex, dec, xs, y)?;
                 }
@@ -619,10 +614,7 @@ impl<'p> Session<'p> {
         }
         let n = ex.len().max(1) as f64;
         let seq = decode.then(|| exact as f64 / n);
-        Ok(match tally {
-            Some(t) => t.finish(seq),
-            None => Tally::new(cfg.data.targets, &[], &cfg.eval.metrics).finish(seq),
-        })
+        Ok(tally.finish(seq))
     }
 
     /// Greedy decoding of one batch: the decoder input starts as the start
@@ -747,9 +739,32 @@ pub fn class_names(
 /// Parameter values by name, in declaration order.
 type Weights = Vec<(String, Tensor)>;
 
-/// Whether `value` of `metric` beats `best` (strictly).
-fn better(metric: Metric, value: f64, best: f64) -> bool {
-    if metric.higher_is_better() { value > best } else { value < best }
+/// The best validation value of a metric so far (for `keep` and
+/// `early_stop`), with its epoch.
+struct BestSoFar {
+    metric: Metric,
+    best: Option<(usize, f64)>,
+}
+
+impl BestSoFar {
+    fn new(metric: Metric) -> BestSoFar {
+        BestSoFar { metric, best: None }
+    }
+
+    /// Takes an epoch's validation result; true when it is strictly better
+    /// than every earlier one (lower for losses and errors, higher otherwise).
+    fn offer(&mut self, epoch: usize, validation: Option<&Evaluation>) -> bool {
+        let Some(v) = validation.and_then(|e| e.value(self.metric)) else { return false };
+        let better = match self.best {
+            None => true,
+            Some((_, b)) if self.metric.higher_is_better() => v > b,
+            Some((_, b)) => v < b,
+        };
+        if better {
+            self.best = Some((epoch, v));
+        }
+        better
+    }
 }
 
 /// The index of the largest value (the first of ties).
